@@ -1,0 +1,230 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Implementations return them (possibly wrapped with
+// context) so that callers can match them with errors.Is.
+var (
+	// ErrNotFound is returned by Read, Get, Append and the lease methods when
+	// no run has the given ID. It is never returned for a run that exists
+	// but has no records past the requested sequence.
+	ErrNotFound = errors.New("store: run not found")
+
+	// ErrConflict is returned by Append when Batch.Expected is not the run's
+	// last sequence (another writer appended first) or Batch.Fence is not the
+	// run's current lease token (the writer lost its lease), and by
+	// RenewLease and ReleaseLease when the lease is no longer held. Nothing
+	// was written. The writer should re-read the run before trying again.
+	ErrConflict = errors.New("store: conflict: stale sequence or lease; nothing was written")
+
+	// ErrExists is returned by Create when a run with the ID already exists.
+	ErrExists = errors.New("store: run already exists")
+
+	// ErrLeased is returned by AcquireLease when another owner holds an
+	// unexpired lease on the run.
+	ErrLeased = errors.New("store: run is leased by another owner")
+
+	// ErrInvalidID is returned by every method given a run ID that
+	// ValidateID rejects.
+	ErrInvalidID = errors.New("store: invalid run id")
+
+	// ErrTooLarge is returned by Create and Append when one record exceeds
+	// the store's record size limit. Nothing was written.
+	ErrTooLarge = errors.New("store: record too large")
+
+	// ErrCorrupt is returned when stored data fails its integrity checks
+	// somewhere other than a log's tail (a torn tail is cut off and
+	// reported, not returned).
+	ErrCorrupt = errors.New("store: corrupt data")
+)
+
+// Store persists runs: for each run an append-only log of opaque records
+// and one index entry. It knows nothing of agents; records are bytes.
+//
+// Implementations must be safe for concurrent use. Byte slices passed in are
+// not retained after a method returns, and byte slices returned belong to the
+// caller. Every method that returns an error may return ctx's error when ctx
+// is done; Append then has either written the whole batch or nothing.
+//
+// Every implementation should pass storetest.Run.
+type Store interface {
+	// Create creates the run described by info with its first records
+	// (sequences 1..len(records)). info.ID must pass ValidateID; LastSeq,
+	// SnapshotSeq and Lease are ignored and set by the store. It returns
+	// ErrExists if the ID is taken, ErrInvalidID or ErrTooLarge.
+	Create(ctx context.Context, info RunInfo, records [][]byte) error
+
+	// Append appends b.Records to b.RunID's log and replaces the run's Meta
+	// with b.Meta, atomically and durably: when it returns nil the batch
+	// survives a crash of the process. The records get sequences
+	// b.Expected+1, b.Expected+2, ...
+	//
+	// It returns ErrConflict (and writes nothing) when b.Expected is not
+	// the run's LastSeq, or when b.Fence is non-zero and not the run's
+	// current lease token. It returns ErrNotFound, ErrInvalidID, ErrTooLarge.
+	Append(ctx context.Context, b Batch) error
+
+	// Read returns the run's records with sequence >= from, in order. from
+	// below 1 is treated as 1. It returns ErrNotFound for an unknown run.
+	Read(ctx context.Context, runID string, from uint64) ([]Record, error)
+
+	// Get returns the run's index entry, or ErrNotFound.
+	Get(ctx context.Context, runID string) (RunInfo, error)
+
+	// List returns the index entries matching q, newest (by CreatedAt, then
+	// ID) first.
+	List(ctx context.Context, q Query) ([]RunInfo, error)
+
+	// AcquireLease gives owner the run's lease until the given time.
+	// If the lease is free, expired at now, or already held by owner, it
+	// succeeds; a new owner gets a token greater than any before it,
+	// which fences older owners' appends. It returns ErrLeased when another
+	// owner's lease has not expired at now.
+	AcquireLease(ctx context.Context, runID, owner string, now, until time.Time) (Lease, error)
+
+	// RenewLease extends a lease that l's owner still holds (same token) to
+	// until. It returns ErrConflict when the lease was lost.
+	RenewLease(ctx context.Context, runID string, l Lease, until time.Time) (Lease, error)
+
+	// ReleaseLease frees a lease l's owner still holds. Releasing a lease
+	// that was lost returns ErrConflict; the run is left as it is.
+	ReleaseLease(ctx context.Context, runID string, l Lease) error
+}
+
+// Record is one stored record of a run's log.
+type Record struct {
+	// Seq is the record's position in the log, starting at 1.
+	Seq  uint64
+	Data []byte
+}
+
+// Batch is one atomic append to a run.
+type Batch struct {
+	RunID string
+	// Expected is the sequence of the last record the writer has seen
+	// (the run's LastSeq); 0 is never valid after Create.
+	Expected uint64
+	// Records are appended in order; an empty Records only updates Meta.
+	Records [][]byte
+	// Meta replaces the run's mutable index fields.
+	Meta Meta
+	// Fence, when non-zero, is the writer's lease token; the append fails
+	// with ErrConflict unless it is the run's current token.
+	Fence uint64
+}
+
+// Meta is the part of a run's index entry that changes as it runs.
+type Meta struct {
+	Status    string    `json:"status"`
+	UpdatedAt time.Time `json:"updated_at"`
+	// WakeAt is when a sleeping or waiting run is next due; zero for none.
+	WakeAt time.Time `json:"wake_at,omitzero"`
+	// SnapshotSeq is the sequence of the latest snapshot record, 0 for
+	// none; a reader can start there instead of at 1.
+	SnapshotSeq uint64 `json:"snapshot_seq,omitempty"`
+	Totals      Totals `json:"totals,omitzero"`
+}
+
+// Totals are the run's running totals, kept in the index so that operators
+// can list and sort runs by cost without reading their logs.
+type Totals struct {
+	Steps        int64   `json:"steps,omitempty"`
+	InputTokens  int64   `json:"input_tokens,omitempty"`
+	OutputTokens int64   `json:"output_tokens,omitempty"`
+	ToolCalls    int64   `json:"tool_calls,omitempty"`
+	CostUSD      float64 `json:"cost_usd,omitempty"`
+}
+
+// RunInfo is a run's index entry.
+type RunInfo struct {
+	ID        string            `json:"id"`
+	Agent     string            `json:"agent"`
+	Labels    map[string]string `json:"labels,omitempty"`
+	CreatedAt time.Time         `json:"created_at"`
+	Meta
+	// LastSeq is the sequence of the run's last record.
+	LastSeq uint64 `json:"last_seq"`
+	// Lease is the run's current or last lease; zero if never leased.
+	Lease Lease `json:"lease,omitzero"`
+}
+
+// Lease is a time-limited claim of one owner on a run.
+type Lease struct {
+	Owner string `json:"owner,omitempty"`
+	// Token increases with every change of owner; appends fenced with an
+	// older token fail.
+	Token   uint64    `json:"token,omitempty"`
+	Expires time.Time `json:"expires,omitzero"`
+}
+
+// Query selects runs for List. The zero Query selects every run.
+type Query struct {
+	// Statuses, when not empty, keeps runs whose Status is one of them.
+	Statuses []string
+	// Agent, when not empty, keeps runs of that agent.
+	Agent string
+	// Labels keeps runs carrying every one of these label values.
+	Labels map[string]string
+	// DueBefore, when not zero, keeps runs whose WakeAt is set and not
+	// after it.
+	DueBefore time.Time
+	// Limit, when positive, caps the number of entries returned.
+	Limit int
+}
+
+// Matches reports whether info is selected by q. Implementations may use it
+// to filter.
+func (q Query) Matches(info RunInfo) bool {
+	if len(q.Statuses) > 0 {
+		ok := false
+		for _, s := range q.Statuses {
+			if s == info.Status {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	if q.Agent != "" && q.Agent != info.Agent {
+		return false
+	}
+	for k, v := range q.Labels {
+		if got, ok := info.Labels[k]; !ok || got != v {
+			return false
+		}
+	}
+	if !q.DueBefore.IsZero() && (info.WakeAt.IsZero() || info.WakeAt.After(q.DueBefore)) {
+		return false
+	}
+	return true
+}
+
+// MaxIDLen is the longest run ID ValidateID accepts.
+const MaxIDLen = 128
+
+// ValidateID reports whether id can name a run: 1 to MaxIDLen characters of
+// [A-Za-z0-9._-], not starting with '.' or '-'. Such an ID is a safe file
+// name on every platform and cannot name a path outside a directory.
+func ValidateID(id string) error {
+	if id == "" || len(id) > MaxIDLen {
+		return errorf(ErrInvalidID, "%q: length must be 1-%d", id, MaxIDLen)
+	}
+	if id[0] == '.' || id[0] == '-' {
+		return errorf(ErrInvalidID, "%q: must not start with '.' or '-'", id)
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '_', c == '-':
+		default:
+			return errorf(ErrInvalidID, "%q: character %q not allowed (use [A-Za-z0-9._-])", id, c)
+		}
+	}
+	return nil
+}
