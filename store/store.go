@@ -29,7 +29,7 @@ var (
 	ErrLeased = errors.New("store: run is leased by another owner")
 
 	// ErrInvalidID is returned by every method given a run ID that
-	// ValidateID rejects.
+	// ValidateID rejects, and by AcquireLease given an empty owner.
 	ErrInvalidID = errors.New("store: invalid run id")
 
 	// ErrTooLarge is returned by Create and Append when one record exceeds
@@ -40,6 +40,10 @@ var (
 	// somewhere other than a log's tail (a torn tail is cut off and
 	// reported, not returned).
 	ErrCorrupt = errors.New("store: corrupt data")
+
+	// ErrClosed is returned by every method of a store that has been
+	// closed (File.Close).
+	ErrClosed = errors.New("store: closed")
 )
 
 // Store persists runs: for each run an append-only log of opaque records
@@ -49,6 +53,9 @@ var (
 // not retained after a method returns, and byte slices returned belong to the
 // caller. Every method that returns an error may return ctx's error when ctx
 // is done; Append then has either written the whole batch or nothing.
+//
+// Times are stored with nanosecond precision and returned in UTC, without a
+// monotonic clock reading.
 //
 // Every implementation should pass storetest.Run.
 type Store interface {
@@ -80,18 +87,24 @@ type Store interface {
 	List(ctx context.Context, q Query) ([]RunInfo, error)
 
 	// AcquireLease gives owner the run's lease until the given time.
-	// If the lease is free, expired at now, or already held by owner, it
-	// succeeds; a new owner gets a token greater than any before it,
-	// which fences older owners' appends. It returns ErrLeased when another
-	// owner's lease has not expired at now.
+	// If the lease is free (never taken or released), expired at now
+	// (Expires is not after now), or already held by owner, it succeeds.
+	// The same owner keeps its token and gets the new expiry; a new owner
+	// gets the previous token + 1, which fences older owners' appends.
+	// It returns ErrLeased when another owner's lease has not expired at
+	// now, and ErrInvalidID when owner is empty.
 	AcquireLease(ctx context.Context, runID, owner string, now, until time.Time) (Lease, error)
 
-	// RenewLease extends a lease that l's owner still holds (same token) to
-	// until. It returns ErrConflict when the lease was lost.
+	// RenewLease extends a lease that l's owner still holds (same owner and
+	// token; it may have expired as long as nobody took it over) to until.
+	// It returns ErrConflict when the lease was taken over or released.
 	RenewLease(ctx context.Context, runID string, l Lease, until time.Time) (Lease, error)
 
-	// ReleaseLease frees a lease l's owner still holds. Releasing a lease
-	// that was lost returns ErrConflict; the run is left as it is.
+	// ReleaseLease frees a lease l's owner still holds (same owner and
+	// token): the run's Lease keeps its Token but loses its Owner and
+	// Expires, and appends fenced with the token fail from then on.
+	// Releasing a lease that was lost returns ErrConflict; the run is left
+	// as it is.
 	ReleaseLease(ctx context.Context, runID string, l Lease) error
 }
 
@@ -106,14 +119,17 @@ type Record struct {
 type Batch struct {
 	RunID string
 	// Expected is the sequence of the last record the writer has seen
-	// (the run's LastSeq); 0 is never valid after Create.
+	// (the run's LastSeq); it is 0 only for a run created without records
+	// and appended to for the first time.
 	Expected uint64
 	// Records are appended in order; an empty Records only updates Meta.
 	Records [][]byte
 	// Meta replaces the run's mutable index fields.
 	Meta Meta
 	// Fence, when non-zero, is the writer's lease token; the append fails
-	// with ErrConflict unless it is the run's current token.
+	// with ErrConflict unless it is the token of the run's lease and the
+	// lease has an owner (was not released). An expired lease that nobody
+	// took over still fences in its holder's appends.
 	Fence uint64
 }
 
@@ -149,6 +165,7 @@ type RunInfo struct {
 	// LastSeq is the sequence of the run's last record.
 	LastSeq uint64 `json:"last_seq"`
 	// Lease is the run's current or last lease; zero if never leased.
+	// After ReleaseLease it has no Owner and no Expires, only the Token.
 	Lease Lease `json:"lease,omitzero"`
 }
 

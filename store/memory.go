@@ -1,0 +1,234 @@
+package store
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// MaxRecordSizeDefault is the default limit on the size of one record, in
+// bytes, of the stores in this package (MemoryOptions.MaxRecordSize and
+// FileOptions.MaxRecordSize).
+const MaxRecordSizeDefault = 4 << 20
+
+// MemoryOptions configures a Memory store. The zero value (or a nil
+// *MemoryOptions) gives the defaults.
+type MemoryOptions struct {
+	// MaxRecordSize is the largest record, in bytes, that Create and Append
+	// accept; larger ones get ErrTooLarge. Defaults to 4 MiB
+	// (MaxRecordSizeDefault) when zero or negative.
+	MaxRecordSize int
+}
+
+// Memory is a Store that keeps everything in memory, for tests and for
+// embedded use where runs need not survive the process.
+//
+// It is safe for concurrent use. It copies every byte slice on the way in
+// and on the way out, so callers never alias stored data. The zero value is
+// not usable; call NewMemory.
+type Memory struct {
+	maxRecord int
+
+	mu   sync.Mutex
+	runs map[string]*memRun // guarded by mu
+}
+
+// memRun is one run of a Memory store.
+type memRun struct {
+	info    RunInfo
+	records [][]byte // records[i] has sequence i+1
+}
+
+var _ Store = (*Memory)(nil)
+
+// NewMemory returns an empty Memory store with the default options.
+func NewMemory() *Memory {
+	return NewMemoryWithOptions(nil)
+}
+
+// NewMemoryWithOptions returns an empty Memory store configured by opts; nil
+// opts means the defaults.
+func NewMemoryWithOptions(opts *MemoryOptions) *Memory {
+	m := &Memory{maxRecord: MaxRecordSizeDefault, runs: make(map[string]*memRun)}
+	if opts != nil && opts.MaxRecordSize > 0 {
+		m.maxRecord = opts.MaxRecordSize
+	}
+	return m
+}
+
+// Create implements Store.Create.
+func (m *Memory) Create(ctx context.Context, info RunInfo, records [][]byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := ValidateID(info.ID); err != nil {
+		return err
+	}
+	if err := checkRecords("create", info.ID, records, m.maxRecord); err != nil {
+		return err
+	}
+	run := &memRun{info: newRunInfo(info, len(records)), records: copyRecords(records)}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.runs[info.ID]; ok {
+		return errorf(ErrExists, "create %q", info.ID)
+	}
+	m.runs[info.ID] = run
+	return nil
+}
+
+// Append implements Store.Append.
+func (m *Memory) Append(ctx context.Context, b Batch) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := ValidateID(b.RunID); err != nil {
+		return err
+	}
+	if err := checkRecords("append to", b.RunID, b.Records, m.maxRecord); err != nil {
+		return err
+	}
+	records := copyRecords(b.Records)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	run, err := m.run("append to", b.RunID)
+	if err != nil {
+		return err
+	}
+	if b.Expected != run.info.LastSeq {
+		return errorf(ErrConflict, "append to %q: expected last seq %d, it is %d", b.RunID, b.Expected, run.info.LastSeq)
+	}
+	if err := checkFence(b.RunID, run.info.Lease, b.Fence); err != nil {
+		return err
+	}
+	run.records = append(run.records, records...)
+	run.info.LastSeq += uint64(len(records))
+	run.info.Meta = normMeta(b.Meta)
+	return nil
+}
+
+// Read implements Store.Read.
+func (m *Memory) Read(ctx context.Context, runID string, from uint64) ([]Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := ValidateID(runID); err != nil {
+		return nil, err
+	}
+	from = max(from, 1)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	run, err := m.run("read", runID)
+	if err != nil {
+		return nil, err
+	}
+	if from > uint64(len(run.records)) {
+		return []Record{}, nil
+	}
+	out := make([]Record, 0, uint64(len(run.records))-from+1)
+	for i := from - 1; i < uint64(len(run.records)); i++ {
+		out = append(out, Record{Seq: i + 1, Data: clone(run.records[i])})
+	}
+	return out, nil
+}
+
+// Get implements Store.Get.
+func (m *Memory) Get(ctx context.Context, runID string) (RunInfo, error) {
+	if err := ctx.Err(); err != nil {
+		return RunInfo{}, err
+	}
+	if err := ValidateID(runID); err != nil {
+		return RunInfo{}, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	run, err := m.run("get", runID)
+	if err != nil {
+		return RunInfo{}, err
+	}
+	return cloneInfo(run.info), nil
+}
+
+// List implements Store.List.
+func (m *Memory) List(ctx context.Context, q Query) ([]RunInfo, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	infos := make([]RunInfo, 0, len(m.runs))
+	for _, run := range m.runs {
+		if q.Matches(run.info) {
+			infos = append(infos, cloneInfo(run.info))
+		}
+	}
+	m.mu.Unlock()
+	sortInfos(infos)
+	return limitInfos(infos, q), nil
+}
+
+// AcquireLease implements Store.AcquireLease.
+func (m *Memory) AcquireLease(ctx context.Context, runID, owner string, now, until time.Time) (Lease, error) {
+	return m.updateLease(ctx, "acquire lease on", runID, func(cur Lease) (Lease, error) {
+		return acquireLease(runID, cur, owner, now, until)
+	})
+}
+
+// RenewLease implements Store.RenewLease.
+func (m *Memory) RenewLease(ctx context.Context, runID string, l Lease, until time.Time) (Lease, error) {
+	return m.updateLease(ctx, "renew lease on", runID, func(cur Lease) (Lease, error) {
+		return renewLease(runID, cur, l, until)
+	})
+}
+
+// ReleaseLease implements Store.ReleaseLease.
+func (m *Memory) ReleaseLease(ctx context.Context, runID string, l Lease) error {
+	_, err := m.updateLease(ctx, "release lease on", runID, func(cur Lease) (Lease, error) {
+		return releaseLease(runID, cur, l)
+	})
+	return err
+}
+
+// updateLease replaces the run's lease with next(current lease).
+func (m *Memory) updateLease(ctx context.Context, op, runID string, next func(Lease) (Lease, error)) (Lease, error) {
+	if err := ctx.Err(); err != nil {
+		return Lease{}, err
+	}
+	if err := ValidateID(runID); err != nil {
+		return Lease{}, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	run, err := m.run(op, runID)
+	if err != nil {
+		return Lease{}, err
+	}
+	l, err := next(run.info.Lease)
+	if err != nil {
+		return Lease{}, err
+	}
+	run.info.Lease = l
+	return l, nil
+}
+
+// run returns the run with the given ID or ErrNotFound. m.mu must be held.
+func (m *Memory) run(op, runID string) (*memRun, error) {
+	run, ok := m.runs[runID]
+	if !ok {
+		return nil, errorf(ErrNotFound, "%s %q", op, runID)
+	}
+	return run, nil
+}
+
+// copyRecords returns a deep copy of records.
+func copyRecords(records [][]byte) [][]byte {
+	out := make([][]byte, len(records))
+	for i, r := range records {
+		out[i] = clone(r)
+	}
+	return out
+}
+
+// clone returns a copy of b that is never nil.
+func clone(b []byte) []byte {
+	return append(make([]byte, 0, len(b)), b...)
+}
