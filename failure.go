@@ -1,6 +1,8 @@
 package ratchet
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -92,4 +94,173 @@ func (e *ModelError) Retryable() bool {
 		return true
 	}
 	return false
+}
+
+// Sentinel errors. Typed errors match them through errors.Is.
+var (
+	// ErrRunEnded is returned by Run.Step for a run that has succeeded,
+	// failed or been cancelled.
+	ErrRunEnded = errors.New("ratchet: run has ended")
+	// ErrRunBroken is returned by Run.Step after an append to the store
+	// failed: the in-memory run may be ahead of the store. Load the run
+	// again with Agent.Resume; the store holds it as of its last
+	// successful append.
+	ErrRunBroken = errors.New("ratchet: run must be reloaded after a store failure")
+	// ErrBudgetExceeded matches every *BudgetError.
+	ErrBudgetExceeded = errors.New("ratchet: budget exceeded")
+	// ErrUnparseable matches every *ParseError.
+	ErrUnparseable = errors.New("ratchet: unparseable model output")
+	// ErrToolFailed matches every *ToolError.
+	ErrToolFailed = errors.New("ratchet: tool failed")
+	// ErrModelFailed matches every *ModelError.
+	ErrModelFailed = errors.New("ratchet: model call failed")
+	// ErrCorruptLog is returned when a run's records cannot be decoded or
+	// do not follow each other.
+	ErrCorruptLog = errors.New("ratchet: corrupt run log")
+	// ErrUnsupportedFormat is returned for records written by a newer
+	// format version than this code reads.
+	ErrUnsupportedFormat = errors.New("ratchet: unsupported record format version")
+	// ErrNotCompleted is returned by DecodeOutput for a run that has not
+	// succeeded.
+	ErrNotCompleted = errors.New("ratchet: run has not completed")
+	// ErrWrongAgent is returned by Agent.Resume for a run started by an
+	// agent of another name.
+	ErrWrongAgent = errors.New("ratchet: run belongs to another agent")
+)
+
+// Is reports whether target is ErrModelFailed.
+func (e *ModelError) Is(target error) bool { return target == ErrModelFailed }
+
+// ToolErrorKind classifies a failed tool call.
+type ToolErrorKind string
+
+// The tool error kinds.
+const (
+	// ToolErrorReturned: the tool returned an error.
+	ToolErrorReturned ToolErrorKind = "error"
+	// ToolErrorTimeout: the call ran past its timeout.
+	ToolErrorTimeout ToolErrorKind = "timeout"
+	// ToolErrorPanic: the tool panicked; Stack holds the stack.
+	ToolErrorPanic ToolErrorKind = "panic"
+	// ToolErrorUnknownOutcome: the process stopped while the call ran and
+	// the tool is not idempotent.
+	ToolErrorUnknownOutcome ToolErrorKind = "unknown_outcome"
+	// ToolErrorCancelled: a sibling call's failure cancelled the call.
+	ToolErrorCancelled ToolErrorKind = "cancelled"
+)
+
+// ToolError is a failed tool call.
+type ToolError struct {
+	Tool    string
+	CallID  string
+	Attempt int
+	Kind    ToolErrorKind
+	// Stack is the goroutine stack of a panic.
+	Stack []byte
+	Err   error
+}
+
+// Error returns "ratchet: tool NAME (call ID, attempt N) KIND: CAUSE".
+func (e *ToolError) Error() string {
+	msg := fmt.Sprintf("ratchet: tool %q (call %s, attempt %d) %s", e.Tool, e.CallID, e.Attempt, e.Kind)
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+// Unwrap returns the cause.
+func (e *ToolError) Unwrap() error { return e.Err }
+
+// Is reports whether target is ErrToolFailed.
+func (e *ToolError) Is(target error) bool { return target == ErrToolFailed }
+
+// ParseKind says what part of a model response could not be used.
+type ParseKind string
+
+// The parse kinds.
+const (
+	ParseArguments   ParseKind = "arguments"    // tool arguments not JSON or off-schema
+	ParseUnknownTool ParseKind = "unknown_tool" // a call of a tool the agent lacks
+	ParseEmpty       ParseKind = "empty"        // no text and no tool calls
+	ParseOutput      ParseKind = "output"       // a final answer off the output schema
+	ParseServer      ParseKind = "server"       // the server failed to parse the output
+)
+
+// ParseError is model output that stayed unusable after the parse policy's
+// repair turns. The bad output stays in the run's history.
+type ParseError struct {
+	Kind ParseKind
+	// Raw is the offending text (arguments or answer).
+	Raw string
+	// Reason is the precise problem, as told to the model.
+	Reason string
+	// Repairs is the number of repair turns used.
+	Repairs int
+}
+
+// Error returns "ratchet: unparseable model output (KIND) after N repairs: REASON".
+func (e *ParseError) Error() string {
+	return fmt.Sprintf("ratchet: unparseable model output (%s) after %d repairs: %s", e.Kind, e.Repairs, e.Reason)
+}
+
+// Is reports whether target is ErrUnparseable.
+func (e *ParseError) Is(target error) bool { return target == ErrUnparseable }
+
+// BudgetKind names one budget.
+type BudgetKind string
+
+// The budgets.
+const (
+	BudgetSteps        BudgetKind = "steps"
+	BudgetWallTime     BudgetKind = "wall_time"
+	BudgetInputTokens  BudgetKind = "input_tokens"
+	BudgetOutputTokens BudgetKind = "output_tokens"
+	BudgetTotalTokens  BudgetKind = "total_tokens"
+	BudgetCost         BudgetKind = "cost_usd"
+	BudgetToolCalls    BudgetKind = "tool_calls"
+	BudgetStepTime     BudgetKind = "step_time"
+)
+
+// BudgetError reports an exhausted budget. The run is paused, nothing is
+// discarded; raise the budget and call Step again to continue.
+type BudgetError struct {
+	Budget BudgetKind
+	// Limit and Used are in the budget's unit: steps, calls, tokens,
+	// seconds or US dollars.
+	Limit, Used float64
+}
+
+// Error returns "ratchet: budget exceeded: BUDGET used U of limit L".
+func (e *BudgetError) Error() string {
+	return fmt.Sprintf("ratchet: budget exceeded: %s used %g of limit %g", e.Budget, e.Used, e.Limit)
+}
+
+// Is reports whether target is ErrBudgetExceeded.
+func (e *BudgetError) Is(target error) bool { return target == ErrBudgetExceeded }
+
+// errorInfo is the persisted form of err.
+func errorInfo(err error) *ErrorInfo {
+	var (
+		me *ModelError
+		te *ToolError
+		pe *ParseError
+		be *BudgetError
+	)
+	kind := "error"
+	switch {
+	case errors.As(err, &be):
+		kind = "budget:" + string(be.Budget)
+	case errors.As(err, &pe):
+		kind = "parse:" + string(pe.Kind)
+	case errors.As(err, &te):
+		kind = "tool:" + string(te.Kind)
+	case errors.As(err, &me):
+		kind = "model:" + string(me.Kind)
+	case errors.Is(err, context.Canceled):
+		kind = "cancelled"
+	case errors.Is(err, context.DeadlineExceeded):
+		kind = "deadline"
+	}
+	return &ErrorInfo{Kind: kind, Message: err.Error()}
 }

@@ -1,0 +1,368 @@
+package ratchet
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+	"time"
+
+	"github.com/ratchet-run/ratchet/internal/schema"
+	"github.com/ratchet-run/ratchet/store"
+)
+
+// Defaults of Config.
+const (
+	MaxParallelToolsDefault   = 8
+	MaxToolOutputBytesDefault = 64 << 10
+	ToolTimeoutDefault        = 2 * time.Minute
+	SnapshotEveryDefault      = 256
+)
+
+// Config describes an Agent. The zero value of every optional field means
+// its documented default. NewAgent copies what it needs; changing a Config
+// after NewAgent has no effect on the Agent.
+type Config struct {
+	// Name identifies the agent; runs in a store name their agent, so a new
+	// process can continue them. Required: 1-64 of [a-zA-Z0-9_-].
+	Name string
+	// Model is called once per step (plus retries). Required.
+	Model Model
+	// ModelName is sent as Request.Model and names the model in Pricing
+	// when the response does not. Optional.
+	ModelName string
+	// Instructions are sent as the system message of every request.
+	Instructions string
+	// Tools the model may call; names must be unique.
+	Tools []Tool
+	// Store persists runs. Defaults to a new store.NewMemory() owned by
+	// this Agent.
+	Store store.Store
+	// Output, when set (see TypedOutput), makes the final answer JSON of a
+	// Go type: its schema goes to the model as the response format and the
+	// answer is validated against it.
+	Output *OutputType
+
+	// ToolChoice, MaxOutputTokens and Temperature are copied into every
+	// Request.
+	ToolChoice      ToolChoice
+	MaxOutputTokens int
+	Temperature     *float64
+
+	// MaxParallelTools bounds the tool calls of one step running at once.
+	// Defaults to 8 (MaxParallelToolsDefault).
+	MaxParallelTools int
+	// MaxToolOutputBytes caps a tool result; longer results are cut and
+	// marked (TruncationMarker). Defaults to 64 KiB
+	// (MaxToolOutputBytesDefault); Unlimited lifts the cap.
+	MaxToolOutputBytes int
+	// ToolTimeout bounds one tool call unless the tool sets its own.
+	// Defaults to 2m (ToolTimeoutDefault).
+	ToolTimeout time.Duration
+	// OnToolError is what a failed tool call does unless the tool says
+	// otherwise. Defaults to ToolErrorReport.
+	OnToolError ToolErrorAction
+	// ToolRetry is the retry policy of tools whose OnError is
+	// ToolErrorRetry and that have no policy of their own. Zero means
+	// RetryPolicy's defaults.
+	ToolRetry RetryPolicy
+	// Retry is the retry policy of model calls. Zero means RetryPolicy's
+	// defaults.
+	Retry RetryPolicy
+	// Parse governs repair turns for unusable output.
+	Parse ParsePolicy
+	// Budget limits every run unless RunOptions.Budget overrides it.
+	Budget Budget
+	// Pricing prices model usage for cost totals and the cost budget.
+	Pricing Pricing
+	// History decides what the model sees of a long history.
+	History HistoryPolicy
+
+	// SnapshotEvery is how many records a run appends between snapshot
+	// records. Defaults to 256 (SnapshotEveryDefault).
+	SnapshotEvery int
+	// Clock is the source of time. Defaults to SystemClock().
+	Clock Clock
+	// NewID makes run IDs. Defaults to 16 random bytes in hex.
+	NewID func() string
+	// Random returns numbers in [0, 1) for retry jitter. Defaults to
+	// math/rand/v2's Float64.
+	Random func() float64
+}
+
+// Agent is a model, instructions, tools and policies. It is immutable and
+// safe for concurrent use: many runs, in many goroutines, share one Agent.
+type Agent struct {
+	cfg       Config
+	toolIndex map[string]int
+	policies  []ToolPolicy
+	specs     []ToolSpec
+	// validators pre-checks arguments of tools that expose one.
+	validators []argValidator
+}
+
+// argValidator is implemented by tools that can validate arguments before
+// they are started (NewTool's tools).
+type argValidator interface {
+	validateArgs(args json.RawMessage) error
+}
+
+// NewAgent validates cfg and returns an Agent. Every problem found is
+// reported, joined, in the error.
+func NewAgent(cfg Config) (*Agent, error) {
+	var errs []error
+	if !validToolName(cfg.Name) {
+		errs = append(errs, fmt.Errorf("name %q must be 1-64 characters of [a-zA-Z0-9_-]", cfg.Name))
+	}
+	if cfg.Model == nil {
+		errs = append(errs, errors.New("no model"))
+	}
+	index, err := checkTools(cfg.Tools)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if cfg.Output != nil && cfg.Output.err != nil {
+		errs = append(errs, cfg.Output.err)
+	}
+	if cfg.MaxParallelTools < 0 {
+		errs = append(errs, errors.New("MaxParallelTools is negative"))
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("ratchet: invalid agent config: %w", errors.Join(errs...))
+	}
+	cfg.Tools = append([]Tool(nil), cfg.Tools...)
+	if cfg.Store == nil {
+		cfg.Store = store.NewMemory()
+	}
+	if cfg.MaxParallelTools == 0 {
+		cfg.MaxParallelTools = MaxParallelToolsDefault
+	}
+	if cfg.MaxToolOutputBytes == 0 {
+		cfg.MaxToolOutputBytes = MaxToolOutputBytesDefault
+	}
+	if cfg.ToolTimeout == 0 {
+		cfg.ToolTimeout = ToolTimeoutDefault
+	}
+	if cfg.OnToolError == "" {
+		cfg.OnToolError = ToolErrorReport
+	}
+	cfg.ToolRetry = cfg.ToolRetry.withDefaults()
+	cfg.Retry = cfg.Retry.withDefaults()
+	if cfg.Parse.MaxRepairs == 0 {
+		cfg.Parse.MaxRepairs = MaxRepairsDefault
+	}
+	cfg.Budget = cfg.Budget.withDefaults()
+	if cfg.SnapshotEvery <= 0 {
+		cfg.SnapshotEvery = SnapshotEveryDefault
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = SystemClock()
+	}
+	if cfg.NewID == nil {
+		cfg.NewID = randomID
+	}
+	if cfg.Random == nil {
+		cfg.Random = mrand.Float64
+	}
+	a := &Agent{cfg: cfg, toolIndex: index}
+	for _, t := range cfg.Tools {
+		p := toolPolicy(t)
+		if p.Timeout == 0 {
+			p.Timeout = cfg.ToolTimeout
+		}
+		if p.OnError == "" {
+			p.OnError = cfg.OnToolError
+			if p.Retry != nil {
+				p.OnError = ToolErrorRetry // WithRetry implies retrying
+			}
+		}
+		if p.OnUnknownOutcome == "" {
+			p.OnUnknownOutcome = UnknownOutcomeReport
+		}
+		if p.MaxOutputBytes == 0 {
+			p.MaxOutputBytes = cfg.MaxToolOutputBytes
+		}
+		if p.Retry == nil {
+			r := cfg.ToolRetry
+			p.Retry = &r
+		} else {
+			r := p.Retry.withDefaults()
+			p.Retry = &r
+		}
+		a.policies = append(a.policies, p)
+		a.specs = append(a.specs, t.Spec())
+		v, _ := t.(argValidator)
+		a.validators = append(a.validators, v)
+	}
+	return a, nil
+}
+
+func randomID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Name returns the agent's name.
+func (a *Agent) Name() string { return a.cfg.Name }
+
+// Store returns the store the agent's runs are persisted in.
+func (a *Agent) Store() store.Store { return a.cfg.Store }
+
+// RunOptions are per-run settings. A nil *RunOptions means defaults.
+type RunOptions struct {
+	// ID names the run; it must pass store.ValidateID. Defaults to
+	// Config.NewID().
+	ID string
+	// Labels are stored in the run index, for listing.
+	Labels map[string]string
+	// Messages, when not empty, are the run's input instead of one user
+	// message.
+	Messages []Message
+	// Budget, when not nil, replaces the agent's budget for this run (zero
+	// fields still mean defaults). Use it to resume a paused run with a
+	// raised limit.
+	Budget *Budget
+}
+
+// Start creates a run toward the goal input (one user message, unless
+// opts.Messages is set) and persists its run_started record. The run takes
+// no step until Step (or Wait) is called.
+func (a *Agent) Start(ctx context.Context, input string, opts *RunOptions) (*Run, error) {
+	var o RunOptions
+	if opts != nil {
+		o = *opts
+	}
+	msgs := o.Messages
+	if len(msgs) == 0 {
+		msgs = []Message{{Role: RoleUser, Content: input}}
+	}
+	id := o.ID
+	if id == "" {
+		id = a.cfg.NewID()
+	}
+	if err := store.ValidateID(id); err != nil {
+		return nil, fmt.Errorf("ratchet: start run: %w", err)
+	}
+	r := a.newRun(id, o.Budget)
+	now := a.cfg.Clock.Now()
+	rec := &Record{Version: FormatVersion, Kind: RecRunStarted, Time: now, Agent: a.cfg.Name, Input: msgs, Labels: o.Labels}
+	data, err := EncodeRecord(rec)
+	if err != nil {
+		return nil, fmt.Errorf("ratchet: start run %s: %w", id, err)
+	}
+	r.state.RunID = id
+	rec.Seq = 1
+	if err := r.state.Apply(rec); err != nil {
+		return nil, err
+	}
+	info := store.RunInfo{ID: id, Agent: a.cfg.Name, Labels: o.Labels, CreatedAt: now, Meta: r.meta(&r.state)}
+	if err := a.cfg.Store.Create(ctx, info, [][]byte{data}); err != nil {
+		return nil, fmt.Errorf("ratchet: start run %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// Resume loads a run from the store into a fresh Run, ready to continue
+// where its log ends. It returns an error wrapping store.ErrNotFound for an
+// unknown run, ErrWrongAgent for a run of another agent, and ErrCorruptLog
+// or ErrUnsupportedFormat for a log it cannot read.
+func (a *Agent) Resume(ctx context.Context, runID string, opts *RunOptions) (*Run, error) {
+	var budget *Budget
+	if opts != nil {
+		budget = opts.Budget
+	}
+	r := a.newRun(runID, budget)
+	st, err := LoadState(ctx, a.cfg.Store, runID)
+	if err != nil {
+		return nil, err
+	}
+	if st.Agent != a.cfg.Name {
+		return nil, fmt.Errorf("%w: run %s is of agent %q, not %q", ErrWrongAgent, runID, st.Agent, a.cfg.Name)
+	}
+	r.state = st
+	return r, nil
+}
+
+// LoadState reads a run's State from s: the latest snapshot and the records
+// after it.
+func LoadState(ctx context.Context, s store.Store, runID string) (State, error) {
+	info, err := s.Get(ctx, runID)
+	if err != nil {
+		return State{}, fmt.Errorf("ratchet: load run %s: %w", runID, err)
+	}
+	from := info.SnapshotSeq
+	if from == 0 {
+		from = 1
+	}
+	recs, err := s.Read(ctx, runID, from)
+	if err != nil {
+		return State{}, fmt.Errorf("ratchet: load run %s: %w", runID, err)
+	}
+	st := State{RunID: runID}
+	for _, sr := range recs {
+		rec, err := DecodeRecord(sr.Seq, sr.Data)
+		if err != nil {
+			return State{}, fmt.Errorf("ratchet: load run %s: %w", runID, err)
+		}
+		if err := st.Apply(rec); err != nil {
+			return State{}, fmt.Errorf("ratchet: load run %s: %w", runID, err)
+		}
+	}
+	if st.Status == "" {
+		return State{}, fmt.Errorf("ratchet: load run %s: %w: no records", runID, ErrCorruptLog)
+	}
+	st.RunID = runID
+	return st, nil
+}
+
+// Run starts a run toward input and steps it to its end. It returns the
+// final output, or the error that stopped the run (a *BudgetError for a
+// paused run, a *ParseError, *ToolError or *ModelError for a failed one).
+func (a *Agent) Run(ctx context.Context, input string, opts *RunOptions) (string, error) {
+	r, err := a.Start(ctx, input, opts)
+	if err != nil {
+		return "", err
+	}
+	return r.Wait(ctx)
+}
+
+// OutputType is the declared Go type of an agent's final answer; make one
+// with TypedOutput.
+type OutputType struct {
+	name      string
+	schema    json.RawMessage
+	validator *schema.Validator
+	err       error
+}
+
+// TypedOutput declares T (a struct) as an agent's final output: its JSON
+// schema is sent as the response format, and the model's final answer must
+// be JSON that fits it. Decode it with DecodeOutput.
+func TypedOutput[T any]() *OutputType {
+	o := &OutputType{name: "final_answer"}
+	raw, err := schema.For[T]()
+	if err != nil {
+		o.err = fmt.Errorf("output type: %w", err)
+		return o
+	}
+	o.schema = raw
+	o.validator, o.err = schema.Compile(raw)
+	return o
+}
+
+// DecodeOutput decodes the final output of a succeeded run into T. It
+// returns ErrNotCompleted for a run that has not succeeded.
+func DecodeOutput[T any](r *Run) (T, error) {
+	var v T
+	if r.state.Status != StatusSucceeded {
+		return v, fmt.Errorf("%w: run %s is %s", ErrNotCompleted, r.ID(), r.state.Status)
+	}
+	if err := json.Unmarshal([]byte(r.state.Output), &v); err != nil {
+		return v, fmt.Errorf("ratchet: decode output of run %s: %w", r.ID(), err)
+	}
+	return v, nil
+}

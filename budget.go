@@ -1,0 +1,182 @@
+package ratchet
+
+import "time"
+
+// Unlimited, as a Budget field, lifts that limit explicitly. A zero field
+// means the field's default, so no budget is unlimited by accident.
+const Unlimited = -1
+
+// Defaults of Budget.
+const (
+	MaxStepsDefault        = 100
+	MaxWallTimeDefault     = 30 * time.Minute
+	MaxTotalTokensDefault  = 5_000_000
+	MaxToolCallsDefault    = 1000
+	MaxCostUSDDefault      = 10.0
+	ModelTimeoutDefault    = 5 * time.Minute
+	StepTimeoutDefault     = 15 * time.Minute
+	MaxInputTokensDefault  = Unlimited
+	MaxOutputTokensDefault = Unlimited
+)
+
+// Budget limits one run. Budgets are checked before each model call and
+// after each response; exceeding one pauses the run with a *BudgetError and
+// discards nothing. Raising the budget (RunOptions.Budget) and calling Step
+// again continues the run where it stopped.
+//
+// A zero field means its default; Unlimited (-1) lifts a limit. Wall time is
+// the run's active running time, carried across resumes (time spent paused,
+// waiting or not loaded does not count).
+type Budget struct {
+	// MaxSteps defaults to 100 (MaxStepsDefault): a model stuck in a loop
+	// stops there.
+	MaxSteps int
+	// MaxWallTime defaults to 30m (MaxWallTimeDefault).
+	MaxWallTime time.Duration
+	// MaxInputTokens defaults to Unlimited (MaxInputTokensDefault); the
+	// total covers it.
+	MaxInputTokens int64
+	// MaxOutputTokens defaults to Unlimited (MaxOutputTokensDefault).
+	MaxOutputTokens int64
+	// MaxTotalTokens (input + output) defaults to 5,000,000
+	// (MaxTotalTokensDefault).
+	MaxTotalTokens int64
+	// MaxCostUSD defaults to 10 (MaxCostUSDDefault). Cost is computed from
+	// the agent's Pricing; models missing from it cost nothing.
+	MaxCostUSD float64
+	// MaxToolCalls (attempts included) defaults to 1000 (MaxToolCallsDefault).
+	MaxToolCalls int
+	// ModelTimeout bounds one model call attempt; it fails as a retryable
+	// timeout. Defaults to 5m (ModelTimeoutDefault).
+	ModelTimeout time.Duration
+	// StepTimeout bounds one step; exceeding it pauses the run. Defaults
+	// to 15m (StepTimeoutDefault).
+	StepTimeout time.Duration
+	// WindDown, when true, asks the model once, without tools, for its best
+	// final answer when a budget is reached, instead of pausing.
+	WindDown bool
+}
+
+func (b Budget) withDefaults() Budget {
+	def := func(v *int64, d int64) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	if b.MaxSteps == 0 {
+		b.MaxSteps = MaxStepsDefault
+	}
+	if b.MaxWallTime == 0 {
+		b.MaxWallTime = MaxWallTimeDefault
+	}
+	def(&b.MaxInputTokens, MaxInputTokensDefault)
+	def(&b.MaxOutputTokens, MaxOutputTokensDefault)
+	def(&b.MaxTotalTokens, MaxTotalTokensDefault)
+	if b.MaxCostUSD == 0 {
+		b.MaxCostUSD = MaxCostUSDDefault
+	}
+	if b.MaxToolCalls == 0 {
+		b.MaxToolCalls = MaxToolCallsDefault
+	}
+	if b.ModelTimeout == 0 {
+		b.ModelTimeout = ModelTimeoutDefault
+	}
+	if b.StepTimeout == 0 {
+		b.StepTimeout = StepTimeoutDefault
+	}
+	return b
+}
+
+// check returns the first budget s has reached, or nil. b must have
+// defaults.
+func (b Budget) check(s *State) *BudgetError {
+	over := func(kind BudgetKind, limit, used float64) *BudgetError {
+		if limit >= 0 && used >= limit {
+			return &BudgetError{Budget: kind, Limit: limit, Used: used}
+		}
+		return nil
+	}
+	for _, e := range []*BudgetError{
+		over(BudgetSteps, float64(b.MaxSteps), float64(s.Step)),
+		over(BudgetWallTime, b.MaxWallTime.Seconds(), s.Active.Seconds()),
+		over(BudgetInputTokens, float64(b.MaxInputTokens), float64(s.Usage.InputTokens)),
+		over(BudgetOutputTokens, float64(b.MaxOutputTokens), float64(s.Usage.OutputTokens)),
+		over(BudgetTotalTokens, float64(b.MaxTotalTokens), float64(s.Usage.Total())),
+		over(BudgetCost, b.MaxCostUSD, s.CostUSD),
+		over(BudgetToolCalls, float64(b.MaxToolCalls), float64(s.ToolCalls)),
+	} {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// Price is what one model costs, in US dollars per million tokens.
+type Price struct {
+	InputPerMTok       float64
+	CachedInputPerMTok float64
+	OutputPerMTok      float64
+}
+
+// Pricing maps model names (as the Response or Config.ModelName gives
+// them) to prices.
+type Pricing map[string]Price
+
+// Cost returns the cost in US dollars of usage on model, 0 for a model
+// missing from p. Cached input tokens are charged at the cached price.
+func (p Pricing) Cost(model string, u Usage) float64 {
+	pr, ok := p[model]
+	if !ok {
+		return 0
+	}
+	uncached := u.InputTokens - u.CachedInputTokens
+	return (float64(uncached)*pr.InputPerMTok +
+		float64(u.CachedInputTokens)*pr.CachedInputPerMTok +
+		float64(u.OutputTokens)*pr.OutputPerMTok) / 1e6
+}
+
+// ToolErrorAction says what a failed tool call does to its run.
+type ToolErrorAction string
+
+// The tool error actions.
+const (
+	// ToolErrorReport sends the error to the model as the call's result
+	// (the default).
+	ToolErrorReport ToolErrorAction = "report"
+	// ToolErrorRetry retries the call with the tool's (or the agent's
+	// ToolRetry) policy, then reports the last error.
+	ToolErrorRetry ToolErrorAction = "retry"
+	// ToolErrorFail fails the run and cancels the step's other calls.
+	ToolErrorFail ToolErrorAction = "fail"
+	// ToolErrorPause pauses the run; the call runs again when it resumes.
+	ToolErrorPause ToolErrorAction = "pause"
+)
+
+// UnknownOutcomeAction says what a resume does with a non-idempotent call
+// that was started but never finished (the process stopped while it ran).
+type UnknownOutcomeAction string
+
+// The unknown-outcome actions.
+const (
+	// UnknownOutcomeReport tells the model the outcome is unknown (the
+	// default).
+	UnknownOutcomeReport UnknownOutcomeAction = "report"
+	// UnknownOutcomeRerun runs the call again with the same idempotency key.
+	UnknownOutcomeRerun UnknownOutcomeAction = "rerun"
+	// UnknownOutcomeFail fails the run.
+	UnknownOutcomeFail UnknownOutcomeAction = "fail"
+)
+
+// MaxRepairsDefault is ParsePolicy.MaxRepairs's default.
+const MaxRepairsDefault = 2
+
+// ParsePolicy governs unusable model output: invalid or off-schema tool
+// arguments, unknown tools, empty responses, final answers off the output
+// schema. Each gets a repair turn telling the model precisely what was wrong;
+// after MaxRepairs consecutive repair turns the run fails with a *ParseError.
+type ParsePolicy struct {
+	// MaxRepairs defaults to 2 (MaxRepairsDefault); a negative value allows
+	// no repair turn (the first unusable output fails the run).
+	MaxRepairs int
+}

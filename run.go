@@ -1,0 +1,439 @@
+package ratchet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ratchet-run/ratchet/store"
+)
+
+// Run is one execution of an Agent toward one goal. Make one with
+// Agent.Start or load one with Agent.Resume, then call Step until the run
+// ends (or Wait).
+//
+// A Run is not safe for concurrent use: one goroutine drives it (the
+// Scheduler is the concurrent owner of many runs). Its State always equals
+// the fold of the records it has appended to the store.
+type Run struct {
+	a      *Agent
+	budget Budget
+	state  State
+
+	// mu serialises appends (and state reads) while a step's tool calls
+	// run in parallel.
+	mu sync.Mutex
+	// mark is when active time was last accounted; zero between steps.
+	mark time.Time
+	// broken is set when an append failed: the store may be behind.
+	broken error
+	// step collects the records of the step in progress.
+	step *Step
+}
+
+func (a *Agent) newRun(id string, b *Budget) *Run {
+	bud := a.cfg.Budget
+	if b != nil {
+		bud = b.withDefaults()
+	}
+	return &Run{a: a, budget: bud, state: State{RunID: id}}
+}
+
+// ID returns the run's ID.
+func (r *Run) ID() string { return r.state.RunID }
+
+// Status returns the run's status.
+func (r *Run) Status() Status { return r.state.Status }
+
+// Output returns the final answer of a succeeded run, "" otherwise.
+func (r *Run) Output() string { return r.state.Output }
+
+// State returns a deep copy of the run's state.
+func (r *Run) State() State { return r.state.Clone() }
+
+// Wait steps the run until it ends or stops, and returns its final output.
+// It returns the error that stopped it: a *BudgetError (paused), a
+// *ParseError, *ToolError or *ModelError (failed or paused), ctx's error,
+// or ErrRunEnded wrapped with the failure of a run that had already failed.
+func (r *Run) Wait(ctx context.Context) (string, error) {
+	for {
+		st, err := r.Step(ctx)
+		if err != nil {
+			return "", err
+		}
+		if st.Status != StatusRunning {
+			if st.Status == StatusSucceeded {
+				return r.state.Output, nil
+			}
+			return "", fmt.Errorf("ratchet: run %s is %s", r.ID(), st.Status)
+		}
+	}
+}
+
+// meta is the index entry for s.
+func (r *Run) meta(s *State) store.Meta {
+	return store.Meta{
+		Status:      string(s.Status),
+		UpdatedAt:   s.UpdatedAt,
+		SnapshotSeq: s.SnapshotSeq,
+		Totals: store.Totals{
+			Steps:        int64(s.Step),
+			InputTokens:  s.Usage.InputTokens,
+			OutputTokens: s.Usage.OutputTokens,
+			ToolCalls:    int64(s.ToolCalls),
+			CostUSD:      s.CostUSD,
+		},
+	}
+}
+
+// append persists recs as one batch and then applies them to the state.
+// Callers running tool calls in parallel hold r.mu. Appends use a context
+// that is not cancelled with ctx: work that was done is saved even when the
+// run is being cancelled.
+func (r *Run) append(ctx context.Context, recs ...*Record) error {
+	if r.broken != nil {
+		return r.broken
+	}
+	now := r.a.cfg.Clock.Now()
+	next := r.state // shallow: see the note on failure below
+	data := make([][]byte, len(recs))
+	for i, rec := range recs {
+		rec.Version = FormatVersion
+		rec.Time = now
+		rec.Seq = r.state.Seq + uint64(i) + 1
+		if i == 0 && !r.mark.IsZero() {
+			rec.Active = now.Sub(r.mark)
+		}
+		b, err := EncodeRecord(rec)
+		if err != nil {
+			return fmt.Errorf("ratchet: run %s: encode %s: %w", r.ID(), rec.Kind, err)
+		}
+		data[i] = b
+		if err := next.Apply(rec); err != nil {
+			return fmt.Errorf("ratchet: run %s: %w", r.ID(), err)
+		}
+	}
+	err := r.a.cfg.Store.Append(context.WithoutCancel(ctx), store.Batch{
+		RunID:    r.ID(),
+		Expected: r.state.Seq,
+		Records:  data,
+		Meta:     r.meta(&next),
+	})
+	if err != nil {
+		// next may share slices with r.state, so the in-memory state is no
+		// longer trusted: the run must be loaded again.
+		r.broken = fmt.Errorf("%w: run %s: %w", ErrRunBroken, r.ID(), err)
+		return r.broken
+	}
+	r.state = next
+	if !r.mark.IsZero() {
+		r.mark = now
+	}
+	if r.step != nil {
+		for _, rec := range recs {
+			r.step.Records = append(r.step.Records, *rec)
+		}
+	}
+	if next.Seq-next.SnapshotSeq >= uint64(r.a.cfg.SnapshotEvery) && recs[len(recs)-1].Kind != RecSnapshot {
+		snap := r.state.Clone()
+		return r.appendQuiet(ctx, &Record{Kind: RecSnapshot, State: &snap})
+	}
+	return nil
+}
+
+// appendQuiet appends without adding to the current Step's records.
+func (r *Run) appendQuiet(ctx context.Context, recs ...*Record) error {
+	st := r.step
+	r.step = nil
+	defer func() { r.step = st }()
+	return r.append(ctx, recs...)
+}
+
+func (r *Run) appendLocked(ctx context.Context, recs ...*Record) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.append(ctx, recs...)
+}
+
+// Step performs exactly one step of the run, synchronously, and returns
+// what happened. A step is:
+//
+//  1. If the previous step has tool calls without results (the run was
+//     resumed mid-step, or paused), finish them and return.
+//  2. Check the budgets; build the request from the state.
+//  3. Call the model (with the retry policy); persist model_responded.
+//  4. Validate the response; unusable output gets a repair turn.
+//  5. Run the tool calls in parallel, persisting tool_started before and
+//     tool_finished after each; or, for a final answer, persist
+//     run_completed.
+//
+// Every record is appended to the store before Step returns. The returned
+// error is nil when the step went as designed (including tool errors
+// reported to the model and repair turns). Otherwise it says why the run
+// stopped: a *BudgetError (paused), *ParseError, *ToolError or *ModelError
+// (failed, or paused for retryable model errors and ToolErrorPause),
+// ctx's error (the run is consistent and resumes later), ErrRunEnded for a
+// run that had already ended, ErrRunBroken after a store failure.
+func (r *Run) Step(ctx context.Context) (Step, error) {
+	if r.broken != nil {
+		return Step{}, r.broken
+	}
+	s := &r.state
+	if s.Status.Ended() {
+		err := fmt.Errorf("%w: run %s %s", ErrRunEnded, r.ID(), s.Status)
+		if s.Error != nil {
+			err = fmt.Errorf("%w: %s", err, s.Error.Message)
+		}
+		return Step{Number: s.Step, Status: s.Status}, err
+	}
+	if s.Status != StatusRunning && s.Status != StatusPaused {
+		return Step{Number: s.Step, Status: s.Status}, fmt.Errorf("ratchet: run %s is %s", r.ID(), s.Status)
+	}
+	if err := ctx.Err(); err != nil {
+		return Step{Number: s.Step, Status: s.Status}, err
+	}
+	st := &Step{Number: s.Step}
+	r.step = st
+	r.mark = r.a.cfg.Clock.Now()
+	defer func() { r.step, r.mark = nil, time.Time{} }()
+	ctx, cancel := context.WithTimeout(ctx, r.budget.StepTimeout)
+	defer cancel()
+
+	err := r.step1(ctx, st)
+	st.Status = r.state.Status
+	st.Output = r.state.Output
+	if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil && context.Cause(ctx) == context.DeadlineExceeded && r.broken == nil {
+		// The step timeout (not the caller's deadline) fired.
+		be := &BudgetError{Budget: BudgetStepTime, Limit: r.budget.StepTimeout.Seconds(), Used: r.a.cfg.Clock.Now().Sub(r.mark).Seconds()}
+		if perr := r.append(ctx, &Record{Kind: RecRunPaused, Step: r.state.Step, Error: errorInfo(be)}); perr != nil {
+			return *st, perr
+		}
+		st.Status = r.state.Status
+		return *st, be
+	}
+	return *st, err
+}
+
+func (r *Run) step1(ctx context.Context, st *Step) error {
+	s := &r.state
+	if s.Status == StatusPaused {
+		if be := r.budget.check(s); be != nil {
+			return be
+		}
+		if err := r.append(ctx, &Record{Kind: RecRunResumed, Step: s.Step}); err != nil {
+			return err
+		}
+	}
+	if s.Calls != nil {
+		st.Resumed = true
+		st.Response = &Response{Message: lastAssistant(s.Messages)}
+		return r.runCalls(ctx, st)
+	}
+	if be := r.budget.check(s); be != nil {
+		return r.overBudget(ctx, st, be)
+	}
+	st.Number = s.Step + 1
+	resp, err := r.callModel(ctx, st, false)
+	if err != nil {
+		return err
+	}
+	return r.handleResponse(ctx, st, resp)
+}
+
+func lastAssistant(ms []Message) Message {
+	for i := len(ms) - 1; i >= 0; i-- {
+		if ms[i].Role == RoleAssistant {
+			return ms[i]
+		}
+	}
+	return Message{}
+}
+
+// handleResponse persists a model response and what it leads to.
+func (r *Run) handleResponse(ctx context.Context, st *Step, resp *Response) error {
+	s := &r.state
+	n := st.Number
+	resp.Message.Role = RoleAssistant
+	st.Response = resp
+	st.Usage = resp.Usage
+	model := resp.Model
+	if model == "" {
+		model = r.a.cfg.ModelName
+	}
+	rec := &Record{Kind: RecModelResponded, Step: n, Response: resp, Attempt: st.Attempts, CostUSD: r.a.cfg.Pricing.Cost(model, resp.Usage)}
+	recs := []*Record{rec}
+	var parseErr *ParseError
+	calls := resp.Message.ToolCalls
+	if len(calls) == 0 {
+		next, pe, err := r.finalAnswer(resp, n)
+		if err != nil {
+			return r.fail(ctx, err, recs...)
+		}
+		parseErr = pe
+		rec.Repair = pe != nil
+		recs = append(recs, next...)
+	} else {
+		for i, c := range calls {
+			if msg, kind := r.checkCall(c, resp.FinishReason); msg != "" {
+				rec.Repair = true
+				if parseErr == nil {
+					parseErr = &ParseError{Kind: kind, Raw: c.Arguments, Reason: msg}
+				}
+				recs = append(recs, &Record{Kind: RecToolFinished, Step: n,
+					Call:   &CallRecord{Index: i, ID: c.ID, Tool: c.Name, Key: idempotencyKey(r.ID(), n, i)},
+					Result: &ToolResult{Content: msg, IsError: true, Error: string(kind)}})
+			}
+		}
+	}
+	if err := r.append(ctx, recs...); err != nil {
+		return err
+	}
+	if rec.Repair {
+		max := max(r.a.cfg.Parse.MaxRepairs, 0)
+		if s.Repairs > max {
+			parseErr.Repairs = s.Repairs - 1
+			return r.fail(ctx, parseErr)
+		}
+	}
+	if s.Calls == nil {
+		return nil
+	}
+	// Budgets are checked again after the response: tool calls that would
+	// exceed them do not start.
+	pending := 0
+	for _, c := range s.Calls {
+		if c.Result == nil {
+			pending++
+		}
+	}
+	if be := r.budget.check(s); be != nil {
+		return r.pause(ctx, be)
+	}
+	if lim := r.budget.MaxToolCalls; lim >= 0 && s.ToolCalls+pending > lim {
+		return r.pause(ctx, &BudgetError{Budget: BudgetToolCalls, Limit: float64(lim), Used: float64(s.ToolCalls + pending)})
+	}
+	return r.runCalls(ctx, st)
+}
+
+// checkCall validates one requested call before anything runs. It returns
+// the message for the model and the parse kind, or "" when the call can run.
+func (r *Run) checkCall(c ToolCall, finish FinishReason) (string, ParseKind) {
+	i, ok := r.a.toolIndex[c.Name]
+	if !ok {
+		names := make([]string, len(r.a.specs))
+		for j, sp := range r.a.specs {
+			names[j] = sp.Name
+		}
+		return fmt.Sprintf("error: unknown tool %q; available tools: %s", c.Name, strings.Join(names, ", ")), ParseUnknownTool
+	}
+	var err error
+	if v := r.a.validators[i]; v != nil {
+		err = v.validateArgs([]byte(c.Arguments))
+	} else if !isBlank([]byte(c.Arguments)) && !jsonValid(c.Arguments) {
+		err = &ArgumentError{Tool: c.Name, Reason: "arguments are not valid JSON"}
+	}
+	if err == nil {
+		return "", ""
+	}
+	msg := "error: " + strings.TrimPrefix(err.Error(), "ratchet: ")
+	if finish == FinishLength {
+		msg += " (your output was cut off at the output token limit: make the arguments shorter)"
+	}
+	return msg + ". Fix the arguments and call the tool again.", ParseArguments
+}
+
+// finalAnswer checks a response without tool calls and returns the records
+// that follow model_responded: run_completed, or a repair message.
+func (r *Run) finalAnswer(resp *Response, n int) ([]*Record, *ParseError, error) {
+	msg := resp.Message
+	if msg.Refusal != "" || resp.FinishReason == FinishContentFilter {
+		reason := msg.Refusal
+		if reason == "" {
+			reason = "the response was stopped by the provider's content filter"
+		}
+		return nil, nil, &ModelError{Kind: ModelContentFilter, Message: reason}
+	}
+	var pe *ParseError
+	var repair string
+	text := msg.Content
+	switch {
+	case strings.TrimSpace(text) == "":
+		pe = &ParseError{Kind: ParseEmpty, Reason: "the response had neither text nor tool calls"}
+		repair = "Your last response was empty: it had neither text nor tool calls. Continue the task: call a tool or give your final answer."
+	case r.a.cfg.Output != nil:
+		text = stripCodeFence(text)
+		if err := r.a.cfg.Output.validator.Validate([]byte(text)); err != nil {
+			pe = &ParseError{Kind: ParseOutput, Raw: msg.Content, Reason: err.Error()}
+			repair = "Your final answer does not match the required JSON schema: " + err.Error() + ". Reply with only the corrected JSON object."
+			if resp.FinishReason == FinishLength {
+				repair += " Your output was cut off at the output token limit: make it shorter."
+			}
+		}
+	}
+	if pe != nil {
+		return []*Record{{Kind: RecRepair, Step: n, Message: &Message{Role: RoleUser, Content: repair}}}, pe, nil
+	}
+	return []*Record{{Kind: RecRunCompleted, Step: n, Output: text}}, nil, nil
+}
+
+// stripCodeFence removes one Markdown code fence around s, as models
+// sometimes wrap JSON answers in ```json ... ```.
+func stripCodeFence(s string) string {
+	t := strings.TrimSpace(s)
+	if !strings.HasPrefix(t, "```") || !strings.HasSuffix(t, "```") || len(t) < 6 {
+		return s
+	}
+	t = strings.TrimSuffix(t[3:], "```")
+	if nl := strings.IndexByte(t, '\n'); nl >= 0 && !strings.ContainsAny(t[:nl], "{[\"") {
+		t = t[nl+1:]
+	}
+	return strings.TrimSpace(t)
+}
+
+// fail appends recs and run_failed for err, and returns err.
+func (r *Run) fail(ctx context.Context, err error, recs ...*Record) error {
+	recs = append(recs, &Record{Kind: RecRunFailed, Step: r.state.Step, Error: errorInfo(err)})
+	if aerr := r.append(ctx, recs...); aerr != nil {
+		return errors.Join(err, aerr)
+	}
+	return err
+}
+
+// pause appends run_paused for err, and returns err.
+func (r *Run) pause(ctx context.Context, err error) error {
+	if aerr := r.append(ctx, &Record{Kind: RecRunPaused, Step: r.state.Step, Error: errorInfo(err)}); aerr != nil {
+		return errors.Join(err, aerr)
+	}
+	return err
+}
+
+// overBudget handles a budget reached before a model call: pause, or the
+// wind-down turn.
+func (r *Run) overBudget(ctx context.Context, st *Step, be *BudgetError) error {
+	s := &r.state
+	if !r.budget.WindDown || s.WoundDown {
+		return r.pause(ctx, be)
+	}
+	msg := &Message{Role: RoleUser, Content: "You have reached this task's " + string(be.Budget) +
+		" budget. Do not call any tools. Reply now with your best final answer from what you have so far."}
+	if err := r.append(ctx, &Record{Kind: RecWindDown, Step: s.Step, Message: msg, Error: errorInfo(be)}); err != nil {
+		return err
+	}
+	st.Number = s.Step + 1
+	st.WindDown = true
+	resp, err := r.callModel(ctx, st, true)
+	if err != nil {
+		return err
+	}
+	resp.Message.ToolCalls = nil // a wind-down answer runs no tools
+	if err := r.handleResponse(ctx, st, resp); err != nil {
+		return err
+	}
+	if s.Status == StatusRunning {
+		return r.pause(ctx, be)
+	}
+	return nil
+}

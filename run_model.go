@@ -1,0 +1,136 @@
+package ratchet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+)
+
+// buildRequest makes the request for the next model call from the state.
+func (r *Run) buildRequest(windDown bool) *Request {
+	cfg := &r.a.cfg
+	req := &Request{
+		Model:           cfg.ModelName,
+		Messages:        r.view(),
+		ToolChoice:      cfg.ToolChoice,
+		MaxOutputTokens: cfg.MaxOutputTokens,
+		Temperature:     cfg.Temperature,
+	}
+	if !windDown {
+		req.Tools = r.a.specs
+	} else {
+		req.ToolChoice = ToolChoice{}
+	}
+	if o := cfg.Output; o != nil {
+		req.ResponseFormat = &ResponseFormat{Name: o.name, Schema: o.schema, Strict: false}
+	}
+	return req
+}
+
+// callModel calls the model for step st.Number under the retry policy,
+// recording every failed attempt. Output the server could not parse gets
+// repair turns like any unusable output.
+func (r *Run) callModel(ctx context.Context, st *Step, windDown bool) (*Response, error) {
+	pol := r.a.cfg.Retry
+	if err := r.fitHistory(ctx); err != nil {
+		return nil, err
+	}
+	for attempt := 1; ; attempt++ {
+		st.Attempts = attempt
+		req := r.buildRequest(windDown)
+		resp, err := r.generate(ctx, req)
+		if err == nil {
+			return resp, nil
+		}
+		if ctx.Err() != nil {
+			// The run's context ended: nothing was persisted for this
+			// call, and a resume calls the model again.
+			return nil, context.Cause(ctx)
+		}
+		var me *ModelError
+		errors.As(err, &me)
+		rec := &Record{Kind: RecModelFailed, Step: st.Number, Attempt: attempt, Error: errorInfo(err)}
+		switch {
+		case me != nil && me.Kind == ModelInvalidOutput:
+			rec.Repair = true
+			reason := me.Message
+			if reason == "" {
+				reason = "the server could not parse your output"
+			}
+			content := "Your last response could not be parsed: " + reason + "."
+			if me.Output != "" {
+				content += " Your output was: " + me.Output
+			}
+			content += " Try again, following the tool schemas exactly."
+			repair := &Record{Kind: RecRepair, Step: r.state.Step, Message: &Message{Role: RoleUser, Content: content}}
+			if aerr := r.append(ctx, rec, repair); aerr != nil {
+				return nil, aerr
+			}
+			if r.state.Repairs > max(r.a.cfg.Parse.MaxRepairs, 0) {
+				return nil, r.fail(ctx, &ParseError{Kind: ParseServer, Raw: me.Output, Reason: reason, Repairs: r.state.Repairs - 1})
+			}
+			continue
+		case me != nil && me.Kind == ModelContextLength:
+			trimmed, terr := r.shrinkHistory(ctx)
+			if terr != nil {
+				return nil, terr
+			}
+			if aerr := r.append(ctx, rec); aerr != nil {
+				return nil, aerr
+			}
+			if trimmed {
+				continue
+			}
+			return nil, r.fail(ctx, err)
+		}
+		delay, retry := pol.next(err, attempt, r.a.cfg.Random)
+		if retry {
+			rec.Delay = delay
+		}
+		if aerr := r.append(ctx, rec); aerr != nil {
+			return nil, aerr
+		}
+		if !retry {
+			if me != nil && (me.Retryable() || me.Kind == ModelAuth) {
+				// Retries ran out on an error that time or an operator can
+				// fix: pause, resumable.
+				return nil, r.pause(ctx, err)
+			}
+			return nil, r.fail(ctx, err)
+		}
+		if err := sleep(ctx, r.a.cfg.Clock, delay); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// generate makes one model call attempt under the model timeout and
+// classifies its error.
+func (r *Run) generate(ctx context.Context, req *Request) (resp *Response, err error) {
+	cctx, cancel := context.WithTimeout(ctx, r.budget.ModelTimeout)
+	defer cancel()
+	defer func() {
+		if p := recover(); p != nil {
+			resp, err = nil, &ModelError{Kind: ModelTransient, Message: fmt.Sprintf("model panicked: %v", p), Err: fmt.Errorf("panic: %v\n%s", p, debug.Stack())}
+		}
+	}()
+	resp, err = r.a.cfg.Model.Generate(cctx, req)
+	if err == nil && resp == nil {
+		err = &ModelError{Kind: ModelTransient, Message: "model returned no response and no error"}
+	}
+	if err == nil {
+		return resp, nil
+	}
+	if ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
+		var me *ModelError
+		if !errors.As(err, &me) {
+			err = &ModelError{Kind: ModelTimeout, Message: fmt.Sprintf("no response within %s", r.budget.ModelTimeout), Err: err}
+		}
+	}
+	var me *ModelError
+	if !errors.As(err, &me) && ctx.Err() == nil {
+		err = &ModelError{Kind: ModelTransient, Err: err}
+	}
+	return nil, err
+}

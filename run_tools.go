@@ -1,0 +1,210 @@
+package ratchet
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// unknownOutcomeMessage is the result a model gets for a call whose outcome
+// is unknown.
+const unknownOutcomeMessage = "error: the outcome of this call is unknown: the run was interrupted while the tool was running, " +
+	"and the tool is not idempotent, so it was not run again. It may or may not have taken effect; check before calling it again."
+
+// runCalls runs the calls of the current step that have no result, in
+// parallel up to MaxParallelTools, and persists each outcome as it comes.
+func (r *Run) runCalls(ctx context.Context, st *Step) error {
+	s := &r.state
+	step := s.Step
+	calls := make([]CallState, len(s.Calls))
+	copy(calls, s.Calls)
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(r.a.cfg.MaxParallelTools)
+	pauses := make([]error, len(calls))
+	var failErr error
+	for i, c := range calls {
+		if c.Result != nil {
+			continue
+		}
+		ti, ok := r.a.toolIndex[c.Call.Name]
+		if !ok {
+			// Only possible after a resume with a changed agent.
+			msg, _ := r.checkCall(c.Call, "")
+			if err := r.appendLocked(ctx, finishRec(r.ID(), step, i, c.Call, ToolResult{Content: msg, IsError: true, Error: string(ParseUnknownTool)})); err != nil {
+				return err
+			}
+			continue
+		}
+		pol := r.a.policies[ti]
+		attempt := c.Attempt + 1
+		if c.Started && !pol.Idempotent && pol.OnUnknownOutcome != UnknownOutcomeRerun {
+			te := &ToolError{Tool: c.Call.Name, CallID: c.Call.ID, Attempt: c.Attempt, Kind: ToolErrorUnknownOutcome,
+				Err: errors.New("the run stopped while the call ran")}
+			res := ToolResult{Content: unknownOutcomeMessage, IsError: true, Error: string(ToolErrorUnknownOutcome)}
+			if err := r.appendLocked(ctx, finishRec(r.ID(), step, i, c.Call, res)); err != nil {
+				return err
+			}
+			if pol.OnUnknownOutcome == UnknownOutcomeFail && failErr == nil {
+				failErr = te
+			}
+			continue
+		}
+		tool := r.a.cfg.Tools[ti]
+		g.Go(func() error {
+			return r.runCall(ctx, gctx, step, i, c.Call, tool, pol, attempt, &pauses[i])
+		})
+	}
+	err := g.Wait()
+	if err == nil {
+		err = failErr
+	}
+	if r.broken != nil {
+		return r.broken
+	}
+	if ctx.Err() != nil {
+		// Calls interrupted by the caller stay open: a resume reruns the
+		// idempotent ones and applies OnUnknownOutcome to the others.
+		return context.Cause(ctx)
+	}
+	var te *ToolError
+	if errors.As(err, &te) {
+		return r.fail(ctx, err)
+	}
+	if err != nil {
+		return err
+	}
+	if perr := errors.Join(pauses...); perr != nil {
+		return r.pause(ctx, perr)
+	}
+	return nil
+}
+
+func finishRec(runID string, step, i int, c ToolCall, res ToolResult) *Record {
+	return &Record{Kind: RecToolFinished, Step: step,
+		Call:   &CallRecord{Index: i, ID: c.ID, Tool: c.Name, Key: idempotencyKey(runID, step, i)},
+		Result: &res}
+}
+
+// runCall runs one call, with retries, and persists its outcome. parent is
+// the step's context; gctx is cancelled too when a sibling fails the run. A
+// pause is reported through *pause, not as an error, so that siblings are
+// not cancelled.
+func (r *Run) runCall(parent, gctx context.Context, step, i int, c ToolCall, tool Tool, pol ToolPolicy, attempt int, pause *error) error {
+	key := idempotencyKey(r.ID(), step, i)
+	cr := func(attempt int) *CallRecord {
+		return &CallRecord{Index: i, ID: c.ID, Tool: c.Name, Key: key, Attempt: attempt}
+	}
+	for ; ; attempt++ {
+		if err := r.appendLocked(parent, &Record{Kind: RecToolStarted, Step: step, Call: cr(attempt)}); err != nil {
+			return err
+		}
+		start := r.a.cfg.Clock.Now()
+		out, err := r.invoke(gctx, tool, c, key, pol.Timeout, attempt)
+		dur := r.a.cfg.Clock.Now().Sub(start)
+		if err == nil {
+			res := ToolResult{Content: truncateOutput(out, pol.MaxOutputBytes), Duration: dur}
+			return r.appendLocked(parent, &Record{Kind: RecToolFinished, Step: step, Call: cr(attempt), Result: &res})
+		}
+		if parent.Err() != nil {
+			return nil // left open; runCalls reports the cancellation
+		}
+		var ae *ArgumentError
+		if errors.As(err, &ae) {
+			res := ToolResult{Content: "error: " + trimPrefix(ae.Error()) + ". Fix the arguments and call the tool again.", IsError: true, Error: string(ParseArguments), Duration: dur}
+			return r.appendLocked(parent, &Record{Kind: RecToolFinished, Step: step, Call: cr(attempt), Result: &res})
+		}
+		var te *ToolError
+		if !errors.As(err, &te) {
+			te = &ToolError{Tool: c.Name, CallID: c.ID, Attempt: attempt, Kind: ToolErrorReturned, Err: err}
+		}
+		if gctx.Err() != nil {
+			// A sibling failed the run and cancelled this call.
+			res := ToolResult{Content: "error: cancelled because another tool call of this step failed", IsError: true, Error: string(ToolErrorCancelled), Duration: dur}
+			return r.appendLocked(parent, &Record{Kind: RecToolFinished, Step: step, Call: cr(attempt), Result: &res})
+		}
+		action := pol.OnError
+		if action == ToolErrorRetry {
+			if delay, ok := pol.Retry.next(te, attempt, r.a.cfg.Random); ok {
+				if err := r.appendLocked(parent, &Record{Kind: RecToolFailed, Step: step, Call: cr(attempt), Error: errorInfo(te), Delay: delay}); err != nil {
+					return err
+				}
+				if err := sleep(gctx, r.a.cfg.Clock, delay); err != nil {
+					return nil
+				}
+				continue
+			}
+			action = ToolErrorReport
+		}
+		switch action {
+		case ToolErrorPause:
+			*pause = te
+			return r.appendLocked(parent, &Record{Kind: RecToolFailed, Step: step, Call: cr(attempt), Error: errorInfo(te)})
+		case ToolErrorFail:
+			res := ToolResult{Content: "error: " + trimPrefix(te.Error()), IsError: true, Error: string(te.Kind), Duration: dur}
+			if err := r.appendLocked(parent, &Record{Kind: RecToolFinished, Step: step, Call: cr(attempt), Result: &res}); err != nil {
+				return err
+			}
+			return te
+		default:
+			res := ToolResult{Content: "error: " + toolErrorText(te), IsError: true, Error: string(te.Kind), Duration: dur}
+			return r.appendLocked(parent, &Record{Kind: RecToolFinished, Step: step, Call: cr(attempt), Result: &res})
+		}
+	}
+}
+
+func toolErrorText(te *ToolError) string {
+	switch te.Kind {
+	case ToolErrorTimeout:
+		return "the tool did not finish within its timeout"
+	case ToolErrorPanic:
+		return fmt.Sprintf("the tool failed unexpectedly (%v)", te.Err)
+	}
+	if te.Err != nil {
+		return te.Err.Error()
+	}
+	return string(te.Kind)
+}
+
+func trimPrefix(s string) string {
+	const p = "ratchet: "
+	if len(s) > len(p) && s[:len(p)] == p {
+		return s[len(p):]
+	}
+	return s
+}
+
+// invoke calls the tool under its timeout with the idempotency key in its
+// context, recovering a panic into a *ToolError.
+func (r *Run) invoke(ctx context.Context, tool Tool, c ToolCall, key string, timeout time.Duration, attempt int) (out string, err error) {
+	cctx, cancel := context.WithTimeout(WithIdempotencyKey(ctx, key), timeout)
+	defer cancel()
+	defer func() {
+		if p := recover(); p != nil {
+			out, err = "", &ToolError{Tool: c.Name, CallID: c.ID, Attempt: attempt, Kind: ToolErrorPanic,
+				Stack: debug.Stack(), Err: fmt.Errorf("panic: %v", p)}
+		}
+	}()
+	args := json.RawMessage(c.Arguments)
+	if pv, ok := tool.(prevalidated); ok {
+		out, err = pv.callValidated(cctx, args)
+	} else {
+		out, err = tool.Call(cctx, args)
+	}
+	if err != nil && ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
+		err = &ToolError{Tool: c.Name, CallID: c.ID, Attempt: attempt, Kind: ToolErrorTimeout,
+			Err: fmt.Errorf("no result within %s: %w", timeout, err)}
+	}
+	return out, err
+}
+
+// prevalidated is implemented by tools whose arguments the runtime has
+// already validated (through argValidator) before calling.
+type prevalidated interface {
+	callValidated(ctx context.Context, args json.RawMessage) (string, error)
+}

@@ -1,0 +1,472 @@
+package ratchet
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// FormatVersion is the version of the record encoding written by this code.
+// Records carry it in their "v" field; decoding accepts versions 1 through
+// FormatVersion and rejects newer ones with ErrUnsupportedFormat.
+const FormatVersion = 1
+
+// Status is where a run is in its life.
+type Status string
+
+// The statuses of a run.
+const (
+	// StatusRunning: the run can take its next step.
+	StatusRunning Status = "running"
+	// StatusWaiting: the run waits for an answer, an approval or an event.
+	StatusWaiting Status = "waiting"
+	// StatusSleeping: the run waits for a time.
+	StatusSleeping Status = "sleeping"
+	// StatusPaused: a budget or a failure policy stopped the run; it is
+	// resumable by calling Step again (with a raised budget).
+	StatusPaused Status = "paused"
+	// StatusSucceeded: the model gave its final answer.
+	StatusSucceeded Status = "succeeded"
+	// StatusFailed: the run ended with an error.
+	StatusFailed Status = "failed"
+	// StatusCancelled: the run was cancelled by an operator.
+	StatusCancelled Status = "cancelled"
+)
+
+// Ended reports whether s is a terminal status (succeeded, failed, cancelled).
+func (s Status) Ended() bool {
+	return s == StatusSucceeded || s == StatusFailed || s == StatusCancelled
+}
+
+// RecordKind names the kind of a Record.
+type RecordKind string
+
+// The kinds of records a run's log holds.
+const (
+	// RecRunStarted opens every log: the agent, the input messages.
+	RecRunStarted RecordKind = "run_started"
+	// RecModelFailed is one failed model call attempt (its error and the
+	// delay before the next attempt, if any).
+	RecModelFailed RecordKind = "model_failed"
+	// RecModelResponded is the model's response for a step, persisted
+	// before any tool of that step runs.
+	RecModelResponded RecordKind = "model_responded"
+	// RecToolStarted is persisted before a tool call runs.
+	RecToolStarted RecordKind = "tool_started"
+	// RecToolFinished is a tool call's result, persisted after it ran (or
+	// the outcome assigned to it: an argument error, an unknown outcome).
+	RecToolFinished RecordKind = "tool_finished"
+	// RecRepair is a message sent back to the model because its output
+	// could not be used (a final answer that does not fit the schema, an
+	// empty response).
+	RecRepair RecordKind = "repair"
+	// RecHistoryTrimmed records that the view of the history sent to the
+	// model was shortened (the log keeps everything).
+	RecHistoryTrimmed RecordKind = "history_trimmed"
+	// RecToolFailed is a failed attempt of a call that will be tried again
+	// (a retry, or a pause after which the call runs again).
+	RecToolFailed RecordKind = "tool_failed"
+	// RecWindDown is the message asking the model for its final answer
+	// because a budget was reached.
+	RecWindDown RecordKind = "wind_down"
+	// RecRunPaused: a budget or policy paused the run.
+	RecRunPaused RecordKind = "run_paused"
+	// RecRunResumed: a paused run continues.
+	RecRunResumed RecordKind = "run_resumed"
+	// RecRunCompleted: the final answer; the run succeeded.
+	RecRunCompleted RecordKind = "run_completed"
+	// RecRunFailed: the run failed.
+	RecRunFailed RecordKind = "run_failed"
+	// RecSnapshot holds the whole State as of the record before it, so
+	// that loading a long run need not fold every record.
+	RecSnapshot RecordKind = "snapshot"
+)
+
+// Record is one entry of a run's append-only log. Exactly the fields that
+// belong to its Kind are set. Records are encoded as JSON objects; the
+// encoding is documented on each field by its JSON name and is stable across
+// versions (fields are only ever added).
+type Record struct {
+	// Version is the format version the record was written with ("v").
+	Version int        `json:"v"`
+	Kind    RecordKind `json:"kind"`
+	// Seq is the record's sequence in the store; not encoded.
+	Seq  uint64    `json:"-"`
+	Time time.Time `json:"time"`
+	// Step is the 1-based step the record belongs to.
+	Step int `json:"step,omitempty"`
+	// Active is the active running time spent since the previous record
+	// of the same process session (budgets count it).
+	Active time.Duration `json:"active,omitempty"`
+
+	// run_started
+	Agent  string            `json:"agent,omitempty"`
+	Input  []Message         `json:"input,omitempty"`
+	Labels map[string]string `json:"labels,omitempty"`
+
+	// model_responded, model_failed
+	Response *Response     `json:"response,omitempty"`
+	Attempt  int           `json:"attempt,omitempty"`
+	CostUSD  float64       `json:"cost_usd,omitempty"`
+	Delay    time.Duration `json:"delay,omitempty"`
+
+	// tool_started, tool_finished
+	Call   *CallRecord `json:"call,omitempty"`
+	Result *ToolResult `json:"result,omitempty"`
+
+	// repair
+	Message *Message `json:"message,omitempty"`
+
+	// Repair marks a model output (model_responded, or model_failed for
+	// output the server could not parse) that could not be used: a repair
+	// turn follows.
+	Repair bool `json:"repair,omitempty"`
+
+	// history_trimmed
+	Trimmed     []int  `json:"trimmed,omitempty"`
+	Summary     string `json:"summary,omitempty"`
+	SummaryUpTo int    `json:"summary_up_to,omitempty"`
+
+	// run_completed
+	Output string `json:"output,omitempty"`
+
+	// model_failed, run_paused, run_failed
+	Error *ErrorInfo `json:"error,omitempty"`
+
+	// snapshot
+	State *State `json:"state,omitempty"`
+}
+
+// CallRecord identifies one tool call of a step.
+type CallRecord struct {
+	// Index is the call's position among the step's tool calls.
+	Index int    `json:"index"`
+	ID    string `json:"id"`
+	Tool  string `json:"tool"`
+	// Key is the call's idempotency key (see IdempotencyKey).
+	Key string `json:"key"`
+	// Attempt counts tries of the call, from 1.
+	Attempt int `json:"attempt,omitempty"`
+}
+
+// ToolResult is the outcome of one tool call as the model sees it.
+type ToolResult struct {
+	// Content is the text sent back to the model.
+	Content string `json:"content"`
+	// IsError marks a failure reported to the model.
+	IsError bool `json:"is_error,omitempty"`
+	// Error classifies a failure: "arguments", "unknown_tool", "tool",
+	// "timeout", "panic", "unknown_outcome", "cancelled", "rejected".
+	Error string `json:"error,omitempty"`
+	// Duration is how long the call ran.
+	Duration time.Duration `json:"duration,omitempty"`
+}
+
+// ErrorInfo is the persisted form of an error.
+type ErrorInfo struct {
+	// Kind is a stable classification (a ModelErrorKind, "budget:steps",
+	// "parse", "tool", ...).
+	Kind    string `json:"kind"`
+	Message string `json:"message"`
+}
+
+// CallState is a tool call of the step in progress and what is known of it.
+type CallState struct {
+	Call    ToolCall    `json:"call"`
+	Key     string      `json:"key"`
+	Started bool        `json:"started,omitempty"`
+	Attempt int         `json:"attempt,omitempty"`
+	Result  *ToolResult `json:"result,omitempty"`
+}
+
+// State is everything known about a run: a fold (Apply) over its records.
+// The zero State is the state before the first record.
+type State struct {
+	RunID  string            `json:"run_id"`
+	Agent  string            `json:"agent"`
+	Labels map[string]string `json:"labels,omitempty"`
+	Status Status            `json:"status"`
+	// Messages is the conversation after the instructions: the input, then
+	// every assistant message and tool result of finished steps, and
+	// repair messages, in order.
+	Messages []Message `json:"messages"`
+	// Step is the number of the last step whose model response is in the
+	// log.
+	Step int `json:"step"`
+	// Calls are the tool calls of step Step while some have no result;
+	// nil once the step's results are in Messages.
+	Calls []CallState `json:"calls,omitempty"`
+	// InputLen is how many of the first Messages are the run's input.
+	InputLen int `json:"input_len"`
+	// Repairs counts consecutive model outputs that could not be used
+	// (each answered by a repair turn); a usable output resets it.
+	Repairs int `json:"repairs,omitempty"`
+	// WoundDown is set once the model was asked for its final answer
+	// because a budget was reached.
+	WoundDown bool `json:"wound_down,omitempty"`
+	// Trimmed lists indexes of Messages whose content the model no longer
+	// sees (history policy).
+	Trimmed []int `json:"trimmed,omitempty"`
+	// Summary, when set, stands in the model's view for Messages from
+	// InputLen up to SummaryUpTo.
+	Summary     string `json:"summary,omitempty"`
+	SummaryUpTo int    `json:"summary_up_to,omitempty"`
+	// SnapshotSeq is the sequence of the latest snapshot record applied.
+	SnapshotSeq uint64 `json:"snapshot_seq,omitempty"`
+
+	Usage     Usage         `json:"usage,omitzero"`
+	CostUSD   float64       `json:"cost_usd,omitempty"`
+	ToolCalls int           `json:"tool_calls,omitempty"`
+	Active    time.Duration `json:"active,omitempty"`
+
+	Output string     `json:"output,omitempty"`
+	Error  *ErrorInfo `json:"error,omitempty"`
+
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	// Seq is the sequence of the last record applied.
+	Seq uint64 `json:"seq"`
+}
+
+// Apply folds one record into the state. It returns an error, and leaves
+// the state unchanged, for a record that cannot follow the state (a corrupt
+// or out-of-order log).
+func (s *State) Apply(r *Record) error {
+	if r.Version < 1 || r.Version > FormatVersion {
+		return fmt.Errorf("%w: record %d has version %d", ErrUnsupportedFormat, r.Seq, r.Version)
+	}
+	if s.Seq != 0 && r.Seq != 0 && r.Seq != s.Seq+1 && r.Kind != RecSnapshot {
+		return fmt.Errorf("%w: record %d follows %d", ErrCorruptLog, r.Seq, s.Seq)
+	}
+	if err := s.apply(r); err != nil {
+		return fmt.Errorf("%w: record %d (%s): %v", ErrCorruptLog, r.Seq, r.Kind, err)
+	}
+	if r.Seq != 0 {
+		s.Seq = r.Seq
+	}
+	if !r.Time.IsZero() {
+		s.UpdatedAt = r.Time
+	}
+	s.Active += r.Active
+	return nil
+}
+
+func (s *State) apply(r *Record) error {
+	if s.Status == "" && r.Kind != RecRunStarted && r.Kind != RecSnapshot {
+		return fmt.Errorf("log does not start with %s", RecRunStarted)
+	}
+	switch r.Kind {
+	case RecRunStarted:
+		if s.Status != "" {
+			return fmt.Errorf("run already started")
+		}
+		s.Agent = r.Agent
+		s.Labels = r.Labels
+		s.Messages = slices.Clone(r.Input)
+		s.InputLen = len(r.Input)
+		s.Status = StatusRunning
+		s.CreatedAt = r.Time
+	case RecSnapshot:
+		if r.State == nil {
+			return fmt.Errorf("snapshot without state")
+		}
+		*s = r.State.Clone()
+		s.SnapshotSeq = r.Seq
+	case RecModelFailed:
+		if r.Repair {
+			s.Repairs++
+		}
+	case RecModelResponded:
+		if r.Response == nil {
+			return fmt.Errorf("no response")
+		}
+		if s.Calls != nil {
+			return fmt.Errorf("step %d still has tool calls without results", s.Step)
+		}
+		if r.Step != s.Step+1 {
+			return fmt.Errorf("step %d after step %d", r.Step, s.Step)
+		}
+		s.Step = r.Step
+		s.countRepair(r.Repair)
+		s.Usage = s.Usage.Add(r.Response.Usage)
+		s.CostUSD += r.CostUSD
+		msg := r.Response.Message
+		msg.Role = RoleAssistant
+		s.Messages = append(s.Messages, msg)
+		if len(msg.ToolCalls) > 0 {
+			s.Calls = make([]CallState, len(msg.ToolCalls))
+			for i, c := range msg.ToolCalls {
+				s.Calls[i] = CallState{Call: c}
+			}
+		}
+	case RecToolStarted, RecToolFinished:
+		c, err := s.call(r)
+		if err != nil {
+			return err
+		}
+		if r.Kind == RecToolStarted {
+			if c.Result != nil {
+				return fmt.Errorf("call %d already finished", r.Call.Index)
+			}
+			c.Started = true
+			c.Key = r.Call.Key
+			c.Attempt = r.Call.Attempt
+			s.ToolCalls++
+			break
+		}
+		if r.Result == nil {
+			return fmt.Errorf("tool_finished without result")
+		}
+		if c.Result != nil {
+			return fmt.Errorf("call %d finished twice", r.Call.Index)
+		}
+		res := *r.Result
+		c.Result = &res
+		c.Key = r.Call.Key
+		s.flushCalls()
+	case RecRepair:
+		if r.Message == nil {
+			return fmt.Errorf("repair without message")
+		}
+		s.Messages = append(s.Messages, *r.Message)
+	case RecWindDown:
+		if r.Message == nil {
+			return fmt.Errorf("wind_down without message")
+		}
+		s.Messages = append(s.Messages, *r.Message)
+		s.WoundDown = true
+	case RecToolFailed:
+		c, err := s.call(r)
+		if err != nil {
+			return err
+		}
+		c.Started = false
+	case RecHistoryTrimmed:
+		s.Trimmed = append(s.Trimmed, r.Trimmed...)
+		if r.Summary != "" {
+			s.Summary, s.SummaryUpTo = r.Summary, r.SummaryUpTo
+		}
+	case RecRunPaused:
+		s.Status = StatusPaused
+		s.Error = r.Error
+	case RecRunResumed:
+		s.Status = StatusRunning
+		s.Error = nil
+		s.WoundDown = false
+	case RecRunCompleted:
+		s.Status = StatusSucceeded
+		s.Output = r.Output
+	case RecRunFailed:
+		s.Status = StatusFailed
+		s.Error = r.Error
+	default:
+		return fmt.Errorf("unknown record kind %q", r.Kind)
+	}
+	return nil
+}
+
+func (s *State) countRepair(bad bool) {
+	if bad {
+		s.Repairs++
+	} else {
+		s.Repairs = 0
+	}
+}
+
+func (s *State) call(r *Record) (*CallState, error) {
+	if r.Call == nil {
+		return nil, fmt.Errorf("no call")
+	}
+	if r.Step != s.Step || s.Calls == nil {
+		return nil, fmt.Errorf("call for step %d, current step %d has no open calls", r.Step, s.Step)
+	}
+	i := r.Call.Index
+	if i < 0 || i >= len(s.Calls) {
+		return nil, fmt.Errorf("call index %d out of range", i)
+	}
+	return &s.Calls[i], nil
+}
+
+// flushCalls moves the step's results into Messages, in call order, once
+// every call has one.
+func (s *State) flushCalls() {
+	for i := range s.Calls {
+		if s.Calls[i].Result == nil {
+			return
+		}
+	}
+	for _, c := range s.Calls {
+		s.Messages = append(s.Messages, Message{
+			Role:       RoleTool,
+			ToolCallID: c.Call.ID,
+			Name:       c.Call.Name,
+			Content:    c.Result.Content,
+			IsError:    c.Result.IsError,
+		})
+	}
+	s.Calls = nil
+}
+
+// Clone returns a deep copy of s that shares no slices or maps with it.
+func (s *State) Clone() State {
+	c := *s
+	c.Messages = cloneMessages(s.Messages)
+	if s.Calls != nil {
+		c.Calls = make([]CallState, len(s.Calls))
+		for i, cs := range s.Calls {
+			c.Calls[i] = cs
+			if cs.Result != nil {
+				r := *cs.Result
+				c.Calls[i].Result = &r
+			}
+		}
+	}
+	c.Trimmed = slices.Clone(s.Trimmed)
+	if s.Labels != nil {
+		c.Labels = make(map[string]string, len(s.Labels))
+		for k, v := range s.Labels {
+			c.Labels[k] = v
+		}
+	}
+	if s.Error != nil {
+		e := *s.Error
+		c.Error = &e
+	}
+	return c
+}
+
+func cloneMessages(ms []Message) []Message {
+	if ms == nil {
+		return nil
+	}
+	out := make([]Message, len(ms))
+	for i, m := range ms {
+		out[i] = m
+		out[i].ToolCalls = slices.Clone(m.ToolCalls)
+	}
+	return out
+}
+
+// EncodeRecord returns the JSON encoding of r.
+func EncodeRecord(r *Record) ([]byte, error) {
+	return json.Marshal(r)
+}
+
+// DecodeRecord decodes one record and sets its Seq. It returns an error
+// wrapping ErrCorruptLog for bytes that are not a record, and
+// ErrUnsupportedFormat for a record written by a newer format version.
+func DecodeRecord(seq uint64, data []byte) (*Record, error) {
+	r := new(Record)
+	if err := json.Unmarshal(data, r); err != nil {
+		return nil, fmt.Errorf("%w: record %d: %v", ErrCorruptLog, seq, err)
+	}
+	if r.Version > FormatVersion {
+		return nil, fmt.Errorf("%w: record %d has version %d, this code reads up to %d", ErrUnsupportedFormat, seq, r.Version, FormatVersion)
+	}
+	if r.Version < 1 || r.Kind == "" {
+		return nil, fmt.Errorf("%w: record %d has no version or kind", ErrCorruptLog, seq)
+	}
+	r.Seq = seq
+	return r, nil
+}
