@@ -54,11 +54,15 @@ func (r *Run) Output() string { return r.state.Output }
 // State returns a deep copy of the run's state.
 func (r *Run) State() State { return r.state.Clone() }
 
-// Wait steps the run until it ends or stops, and returns its final output.
+// Wait steps the run until it ends or stops, and returns its final output
+// (at once, for a run that has already succeeded).
 // It returns the error that stopped it: a *BudgetError (paused), a
 // *ParseError, *ToolError or *ModelError (failed or paused), ctx's error,
 // or ErrRunEnded wrapped with the failure of a run that had already failed.
 func (r *Run) Wait(ctx context.Context) (string, error) {
+	if r.state.Status == StatusSucceeded {
+		return r.state.Output, nil
+	}
 	for {
 		st, err := r.Step(ctx)
 		if err != nil {
