@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // dateTimeExample is shown in messages about date-time strings.
@@ -16,24 +15,25 @@ const dateTimeExample = "2006-01-02T15:04:05Z"
 // [start, s.pos), which has escapes if esc.
 func (s *state) stringChecks(n *node, start int, esc bool) bool {
 	end := s.pos
-	str := s.data[start+1 : end-1]
-	if esc {
-		s.buf = appendUnescaped(s.buf[:0], str)
-		str = s.buf
-	}
+	raw := s.data[start+1 : end-1]
 	length := -1
 	if n.minLen >= 0 || n.maxLen >= 0 {
-		length = utf8.RuneCount(str)
+		length = runeCount(raw, esc)
+	}
+	str := raw
+	if esc && (n.pattern != nil || n.base64) {
+		str = appendUnescaped(nil, raw)
 	}
 	tooShort := n.minLen >= 0 && length < n.minLen
 	tooLong := n.maxLen >= 0 && length > n.maxLen
 	noMatch := n.pattern != nil && !n.pattern.Match(str)
 	badTime := false
 	if n.dateTime {
-		// time.Time's own parser, so that a value that passes also decodes
-		// into a time.Time.
+		// time.Time's own parser on the raw text, as time.Time's
+		// UnmarshalJSON does (it does not unescape), so that a value that
+		// passes also decodes into a time.Time.
 		var t time.Time
-		badTime = t.UnmarshalText(str) != nil
+		badTime = t.UnmarshalText(raw) != nil
 	}
 	badBase64 := n.base64 && !validBase64(str)
 	if !(tooShort || tooLong || noMatch || badTime || badBase64) {
@@ -80,8 +80,7 @@ func validBase64(b []byte) bool {
 // numberChecks applies the numeric keywords to the number at [start, s.pos).
 func (s *state) numberChecks(n *node, start int) bool {
 	end := s.pos
-	var d decimal
-	d, s.buf = parseDecimal(s.data[start:end], s.buf[:0])
+	d := parseDecimal(s.data[start:end])
 	noun := "number "
 	if n.types == tInteger {
 		noun = "integer "
@@ -135,6 +134,7 @@ func (s *state) enumCheck(n *node, start int, kind typeSet, esc bool) bool {
 		d         decimal
 		parsedNum bool
 		parsed    *jvalue
+		unescaped []byte
 	)
 	for _, c := range n.enum {
 		switch kind {
@@ -144,8 +144,10 @@ func (s *state) enumCheck(n *node, start int, kind typeSet, esc bool) bool {
 			}
 			str := raw[1 : len(raw)-1]
 			if esc {
-				s.buf = appendUnescaped(s.buf[:0], str)
-				str = s.buf
+				if unescaped == nil {
+					unescaped = appendUnescaped(nil, str)
+				}
+				str = unescaped
 			}
 			if string(str) == c.v.s {
 				return true
@@ -155,7 +157,7 @@ func (s *state) enumCheck(n *node, start int, kind typeSet, esc bool) bool {
 				continue
 			}
 			if !parsedNum {
-				d, s.buf = parseDecimal(raw, s.buf[:0])
+				d = parseDecimal(raw)
 				parsedNum = true
 			}
 			if d.equal(c.num) {
@@ -246,10 +248,7 @@ func (s *state) rawEqual(a, b []byte) bool {
 	isNum := func(c byte) bool { return c == '-' || (c >= '0' && c <= '9') }
 	switch {
 	case isNum(ka) && isNum(kb):
-		var da, db decimal
-		da, s.buf = parseDecimal(a, s.buf[:0])
-		db, s.buf = parseDecimal(b, s.buf)
-		return da.equal(db)
+		return parseDecimal(a).equal(parseDecimal(b))
 	case ka != kb:
 		return false
 	case ka == '"' && bytes.IndexByte(a, '\\') < 0 && bytes.IndexByte(b, '\\') < 0:
@@ -275,9 +274,7 @@ func jEqual(a, b *jvalue) bool {
 	case jString:
 		return a.s == b.s
 	case jNumber:
-		da, _ := parseDecimal([]byte(a.s), nil)
-		db, _ := parseDecimal([]byte(b.s), nil)
-		return da.equal(db)
+		return parseDecimal([]byte(a.s)).equal(parseDecimal([]byte(b.s)))
 	case jArray:
 		if len(a.arr) != len(b.arr) {
 			return false
@@ -312,12 +309,12 @@ func canonical(v *jvalue) string {
 func writeCanonical(sb *strings.Builder, v *jvalue) {
 	switch v.kind {
 	case jNumber:
-		d, _ := parseDecimal([]byte(v.s), nil)
+		d := parseDecimal([]byte(v.s))
 		if d.neg {
 			sb.WriteByte('-')
 		}
 		sb.WriteString("0.")
-		sb.Write(d.digits)
+		sb.WriteString(d.digits())
 		sb.WriteString("e")
 		sb.WriteString(itoa(d.exp))
 	case jArray:

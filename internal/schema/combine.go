@@ -82,14 +82,14 @@ func (s *state) combinators(n *node, start, end int) bool {
 // try reports whether the value at start matches n, without recording
 // violations, and restores the state.
 func (s *state) try(n *node, start int) bool {
-	depth, npath, nseen, nspans := s.depth, len(s.path), len(s.seen), len(s.spans)
+	depth, npath, nseen, nspans := s.depth, s.npath, len(s.seen), len(s.spans)
 	s.quiet++
 	s.failed = false
 	s.pos = start
 	ok := s.value(n) && !s.failed
 	s.quiet--
 	s.failed = false
-	s.depth, s.path, s.seen, s.spans = depth, s.path[:npath], s.seen[:nseen], s.spans[:nspans]
+	s.depth, s.npath, s.seen, s.spans = depth, npath, s.seen[:nseen], s.spans[:nspans]
 	return ok
 }
 

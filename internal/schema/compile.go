@@ -403,13 +403,13 @@ func (c *compiler) types(v *jvalue, ptr string) (typeSet, error) {
 
 func (c *compiler) count(v *jvalue, ptr, kw string) (int, error) {
 	if v.kind == jNumber {
-		d, _ := parseDecimal([]byte(v.s), nil)
+		d := parseDecimal([]byte(v.s))
 		if !d.neg && d.isInteger() && d.exp <= 15 {
 			n := 0
 			for i := 0; i < d.exp; i++ {
 				n *= 10
-				if i < len(d.digits) {
-					n += int(d.digits[i] - '0')
+				if i < d.ndigits() {
+					n += int(d.digit(i) - '0')
 				}
 			}
 			return n, nil
@@ -422,7 +422,7 @@ func (c *compiler) bound(v *jvalue, ptr, kw string) (*bound, error) {
 	if v.kind != jNumber {
 		return nil, c.invalid(ptr, kw, "a number", v)
 	}
-	d, _ := parseDecimal([]byte(v.s), nil)
+	d := parseDecimal([]byte(v.s))
 	return &bound{d: d, text: v.s}, nil
 }
 
@@ -430,7 +430,7 @@ func (c *compiler) multiple(v *jvalue, ptr string) (*multiple, error) {
 	if v.kind != jNumber {
 		return nil, c.invalid(ptr, "multipleOf", "a number", v)
 	}
-	d, _ := parseDecimal([]byte(v.s), nil)
+	d := parseDecimal([]byte(v.s))
 	if d.neg || d.isZero() {
 		return nil, fmt.Errorf("schema: invalid schema at %s: \"multipleOf\" must be greater than 0, got %s", ptr, v.s)
 	}
@@ -479,7 +479,7 @@ func newConstant(v *jvalue) *constant {
 	case jObject:
 		c.kind = tObject
 	case jNumber:
-		c.num, _ = parseDecimal([]byte(v.s), nil)
+		c.num = parseDecimal([]byte(v.s))
 		c.kind = tNumber
 		if c.num.isInteger() {
 			c.kind = tInteger

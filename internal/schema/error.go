@@ -80,29 +80,54 @@ func (e *Error) Error() string {
 }
 
 // segment is one step of the path to the value being validated: an object
-// member (key holds the raw bytes between the quotes) or an array index.
+// member, whose raw name (between the quotes) is data[start:end], or an
+// array index. It holds offsets, not slices, so that storing it in the
+// state does not make the state escape to the heap.
 type segment struct {
-	key   []byte
-	index int // -1 for an object member
-	esc   bool
+	start, end int
+	index      int // -1 for an object member
+	esc        bool
+}
+
+// inlinePath is the path depth kept in the state's inline array.
+const inlinePath = 16
+
+func (s *state) push(seg segment) {
+	if s.npath < inlinePath {
+		s.path[s.npath] = seg
+	} else {
+		s.deepPath = append(s.deepPath[:s.npath-inlinePath], seg)
+	}
+	s.npath++
+}
+
+func (s *state) pop() { s.npath-- }
+
+func (s *state) segment(i int) segment {
+	if i < inlinePath {
+		return s.path[i]
+	}
+	return s.deepPath[i-inlinePath]
 }
 
 // pathString renders the current path.
 func (s *state) pathString() string {
-	if len(s.path) == 0 {
+	if s.npath == 0 {
 		return RootPath
 	}
 	var sb strings.Builder
-	for i, seg := range s.path {
+	for i := range s.npath {
+		seg := s.segment(i)
 		if seg.index >= 0 {
 			sb.WriteByte('[')
 			sb.WriteString(strconv.Itoa(seg.index))
 			sb.WriteByte(']')
 			continue
 		}
-		name := string(seg.key)
+		raw := s.data[seg.start:seg.end]
+		name := string(raw)
 		if seg.esc {
-			name = string(appendUnescaped(nil, seg.key))
+			name = string(appendUnescaped(nil, raw))
 		}
 		if isIdent(name) {
 			if i > 0 {
@@ -169,9 +194,7 @@ func (s *state) kindAt(start, end int) typeSet {
 	}
 	for _, c := range s.data[start:end] {
 		if c == '.' || c == 'e' || c == 'E' {
-			var d decimal
-			d, s.buf = parseDecimal(s.data[start:end], s.buf[:0])
-			if d.isInteger() {
+			if parseDecimal(s.data[start:end]).isInteger() {
 				return tInteger
 			}
 			return tNumber
@@ -191,15 +214,7 @@ func (s *state) snippet(start, end int) string {
 			continue
 		}
 		if sb.Len() >= maxSnippet {
-			// Back up to a rune boundary before cutting.
-			out := sb.String()
-			for len(out) > 0 && !utf8.RuneStart(out[len(out)-1]) {
-				out = out[:len(out)-1]
-			}
-			if len(out) > 0 && out[len(out)-1] >= utf8.RuneSelf {
-				out = out[:len(out)-1]
-			}
-			return out + "…"
+			return cutRune(sb.String()) + "…"
 		}
 		sb.WriteByte(c)
 		switch {
@@ -212,6 +227,19 @@ func (s *state) snippet(start, end int) string {
 		}
 	}
 	return sb.String()
+}
+
+// cutRune drops an incomplete UTF-8 sequence from the end of s.
+func cutRune(s string) string {
+	for i := len(s) - 1; i >= 0 && i >= len(s)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(s[i]) {
+			if !utf8.FullRuneInString(s[i:]) {
+				return s[:i]
+			}
+			break
+		}
+	}
+	return s
 }
 
 // describeValue renders "<kind> <snippet>", or just "null".

@@ -1,7 +1,6 @@
 package schema
 
 import (
-	"bytes"
 	"math/big"
 )
 
@@ -10,37 +9,40 @@ import (
 // bound a schema can reasonably hold.
 const maxExp = 1 << 40
 
-// decimal is an exact JSON number: sign × 0.digits × 10^exp. digits holds
-// ASCII digits with no leading or trailing zeros; zero has no digits and is
-// never negative. Comparing decimals is exact, unlike float64, so bounds on
-// large integers and enum members like 0.1 behave as written.
+// decimal is an exact JSON number: sign × 0.D × 10^exp, where the digit
+// string D is a followed by b (the significant digits of the integer and
+// fraction parts of the literal, which they alias). D has no leading or
+// trailing zeros; zero has no digits and is never negative. Comparing
+// decimals is exact, unlike float64, so bounds on large integers and enum
+// members like 0.1 behave as written, and parsing one does not allocate.
 type decimal struct {
-	neg    bool
-	digits []byte
-	exp    int
+	neg  bool
+	a, b []byte
+	exp  int
 }
 
-// parseDecimal parses tok, a syntactically valid JSON number, appending its
-// digits to buf. It returns the decimal, whose digits alias buf, and the
-// grown buf.
-func parseDecimal(tok, buf []byte) (decimal, []byte) {
+// parseDecimal parses tok, a syntactically valid JSON number. The result
+// aliases tok.
+func parseDecimal(tok []byte) decimal {
 	var d decimal
 	i := 0
 	if i < len(tok) && tok[i] == '-' {
 		d.neg = true
 		i++
 	}
-	start := len(buf)
-	intDigits := 0
-	for ; i < len(tok) && tok[i] >= '0' && tok[i] <= '9'; i++ {
-		buf = append(buf, tok[i])
-		intDigits++
+	start := i
+	for i < len(tok) && tok[i] >= '0' && tok[i] <= '9' {
+		i++
 	}
+	a := tok[start:i]
+	var b []byte
 	if i < len(tok) && tok[i] == '.' {
 		i++
-		for ; i < len(tok) && tok[i] >= '0' && tok[i] <= '9'; i++ {
-			buf = append(buf, tok[i])
+		start = i
+		for i < len(tok) && tok[i] >= '0' && tok[i] <= '9' {
+			i++
 		}
+		b = tok[start:i]
 	}
 	e := 0
 	if i < len(tok) && (tok[i] == 'e' || tok[i] == 'E') {
@@ -59,32 +61,77 @@ func parseDecimal(tok, buf []byte) (decimal, []byte) {
 			e = -e
 		}
 	}
-	digits := buf[start:]
-	exp := intDigits + e
-	for len(digits) > 0 && digits[0] == '0' {
-		digits = digits[1:]
+	exp := len(a) + e
+	for len(a) > 0 && a[0] == '0' {
+		a = a[1:]
 		exp--
 	}
-	for len(digits) > 0 && digits[len(digits)-1] == '0' {
-		digits = digits[:len(digits)-1]
+	if len(a) == 0 {
+		for len(b) > 0 && b[0] == '0' {
+			b = b[1:]
+			exp--
+		}
 	}
-	if len(digits) == 0 {
-		return decimal{}, buf
+	for len(b) > 0 && b[len(b)-1] == '0' {
+		b = b[:len(b)-1]
 	}
-	d.digits = digits
+	if len(b) == 0 {
+		b = nil
+		for len(a) > 0 && a[len(a)-1] == '0' {
+			a = a[:len(a)-1]
+		}
+	}
+	if len(a) == 0 && len(b) == 0 {
+		return decimal{}
+	}
+	d.a, d.b = a, b
 	d.exp = max(min(exp, maxExp), -maxExp)
-	return d, buf
+	return d
 }
 
+// ndigits returns the number of significant digits.
+func (d decimal) ndigits() int { return len(d.a) + len(d.b) }
+
+// digit returns the i-th significant digit.
+func (d decimal) digit(i int) byte {
+	if i < len(d.a) {
+		return d.a[i]
+	}
+	return d.b[i-len(d.a)]
+}
+
+// digits returns the significant digits as a string.
+func (d decimal) digits() string { return string(d.a) + string(d.b) }
+
 // isZero reports whether d is zero.
-func (d decimal) isZero() bool { return len(d.digits) == 0 }
+func (d decimal) isZero() bool { return d.ndigits() == 0 }
 
 // isInteger reports whether d has no fractional part.
-func (d decimal) isInteger() bool { return d.isZero() || d.exp >= len(d.digits) }
+func (d decimal) isInteger() bool { return d.isZero() || d.exp >= d.ndigits() }
 
 // equal reports whether d and e are the same number.
 func (d decimal) equal(e decimal) bool {
-	return d.neg == e.neg && d.exp == e.exp && bytes.Equal(d.digits, e.digits)
+	return d.neg == e.neg && d.exp == e.exp && d.cmpDigits(e) == 0
+}
+
+// cmpDigits compares the digit strings of d and e lexicographically.
+func (d decimal) cmpDigits(e decimal) int {
+	n, m := d.ndigits(), e.ndigits()
+	for i := 0; i < n && i < m; i++ {
+		if x, y := d.digit(i), e.digit(i); x != y {
+			if x < y {
+				return -1
+			}
+			return 1
+		}
+	}
+	switch {
+	case n < m:
+		return -1
+	case n > m:
+		return 1
+	}
+	return 0
 }
 
 // cmp returns -1, 0 or +1 as d is less than, equal to or greater than e.
@@ -106,7 +153,7 @@ func (d decimal) cmp(e decimal) int {
 	case d.exp > e.exp:
 		c = 1
 	default:
-		c = bytes.Compare(d.digits, e.digits)
+		c = d.cmpDigits(e)
 	}
 	if d.neg {
 		return -c
@@ -133,8 +180,8 @@ func (d decimal) multipleOf(p, q *big.Int) bool {
 	}
 	// d = n × 10^k with n the digits as an integer.
 	n := new(big.Int)
-	n.SetString(string(d.digits), 10)
-	k := d.exp - len(d.digits)
+	n.SetString(d.digits(), 10)
+	k := d.exp - d.ndigits()
 	nq := n.Mul(n, q)
 	if k >= 0 {
 		// d/m = n·q·10^k / p: an integer iff p divides n·q·10^k.
@@ -158,12 +205,12 @@ func (d decimal) rat() (*big.Rat, bool) {
 	if d.isZero() {
 		return new(big.Rat), true
 	}
-	k := d.exp - len(d.digits)
+	k := d.exp - d.ndigits()
 	if k > 10000 || k < -10000 {
 		return nil, false
 	}
 	n := new(big.Int)
-	n.SetString(string(d.digits), 10)
+	n.SetString(d.digits(), 10)
 	if d.neg {
 		n.Neg(n)
 	}

@@ -366,3 +366,35 @@ func hex4(b []byte) rune {
 	}
 	return r
 }
+
+// runeCount returns the number of code points in the text of raw, the
+// content of a syntactically valid JSON string, as decoded by
+// encoding/json: an escape is one code point, a surrogate pair escape is
+// one, and each byte of invalid UTF-8 is one (it decodes to U+FFFD).
+func runeCount(raw []byte, esc bool) int {
+	if !esc {
+		return utf8.RuneCount(raw)
+	}
+	n := 0
+	for i := 0; i < len(raw); {
+		c := raw[i]
+		switch {
+		case c == '\\' && raw[i+1] == 'u':
+			r := hex4(raw[i+2:])
+			i += 6
+			if utf16.IsSurrogate(r) && i+5 < len(raw) && raw[i] == '\\' && raw[i+1] == 'u' &&
+				utf16.DecodeRune(r, hex4(raw[i+2:])) != utf8.RuneError {
+				i += 6
+			}
+		case c == '\\':
+			i += 2
+		case c < utf8.RuneSelf:
+			i++
+		default:
+			_, size := utf8.DecodeRune(raw[i:])
+			i += size
+		}
+		n++
+	}
+	return n
+}

@@ -5,8 +5,9 @@ import (
 )
 
 // state is one validation pass over the data. It lives on the stack of
-// Validate; the inline arrays keep a valid small document free of
-// allocations.
+// Validate. It must hold no pointer into itself or into other stack
+// memory (the escape analysis would move it to the heap), hence the inline
+// path array with a counter rather than a slice of it.
 type state struct {
 	data  []byte
 	pos   int
@@ -25,12 +26,11 @@ type state struct {
 	viols   []Violation
 	omitted int
 
-	path    []segment
-	buf     []byte   // scratch for unescaped strings and decimal digits
-	seen    []uint64 // key bitsets of objects with more than 64 keys
-	spans   []span   // element spans of arrays with uniqueItems
-	pathArr [16]segment
-	bufArr  [64]byte
+	path     [inlinePath]segment
+	npath    int
+	deepPath []segment // path segments beyond inlinePath
+	seen     []uint64  // key bitsets of objects with more than 64 keys
+	spans    []span    // element spans of arrays with uniqueItems
 }
 
 // span is the byte range of a value in the data.
@@ -45,8 +45,6 @@ type span struct{ start, end int }
 func (v *Validator) Validate(data []byte) error {
 	var s state
 	s.data = data
-	s.path = s.pathArr[:0]
-	s.buf = s.bufArr[:0]
 	s.ws()
 	if s.pos == len(data) {
 		return &Error{Violations: []Violation{{
@@ -149,9 +147,7 @@ func (s *state) own(n *node) bool {
 		}
 		kind := tInteger
 		if !integer && (n.types&tNumber == 0 || n.hasNumber || n.enum != nil) {
-			var d decimal
-			d, s.buf = parseDecimal(s.data[start:s.pos], s.buf[:0])
-			if !d.isInteger() {
+			if !parseDecimal(s.data[start:s.pos]).isInteger() {
 				kind = tNumber
 			}
 		}
@@ -263,10 +259,10 @@ func (s *state) object(n *node) bool {
 			if !ok {
 				return false
 			}
-			raw := s.data[keyStart+1 : s.pos-1]
-			name := raw
+			keyEnd := s.pos - 1
+			name := s.data[keyStart+1 : keyEnd]
 			if esc {
-				name = appendUnescaped(nil, raw)
+				name = appendUnescaped(nil, name)
 			}
 			if !s.colon() {
 				return false
@@ -282,7 +278,7 @@ func (s *state) object(n *node) bool {
 					seen0 |= 1 << idx
 				}
 			}
-			if !s.member(n, idx, name, raw, esc, keyStart) {
+			if !s.member(n, idx, name, esc, keyStart, keyEnd) {
 				return false
 			}
 			count++
@@ -325,7 +321,7 @@ func (s *state) object(n *node) bool {
 // member validates one object member's value, at s.pos, against the
 // schemas that apply to its name: its property, every matching pattern
 // property, or else additionalProperties.
-func (s *state) member(n *node, idx int, name, raw []byte, esc bool, keyStart int) bool {
+func (s *state) member(n *node, idx int, name []byte, esc bool, keyStart, keyEnd int) bool {
 	start := s.pos
 	applied := 0
 	apply := func(sub *node) bool {
@@ -333,9 +329,9 @@ func (s *state) member(n *node, idx int, name, raw []byte, esc bool, keyStart in
 			s.pos = start
 		}
 		applied++
-		s.path = append(s.path, segment{key: raw, index: -1, esc: esc})
+		s.push(segment{start: keyStart + 1, end: keyEnd, index: -1, esc: esc})
 		ok := s.value(sub)
-		s.path = s.path[:len(s.path)-1]
+		s.pop()
 		return ok
 	}
 	if idx >= 0 && idx < n.nprops {
@@ -445,9 +441,9 @@ func (s *state) array(n *node) bool {
 			itemStart := s.pos
 			var ok bool
 			if n.items != nil {
-				s.path = append(s.path, segment{index: count})
+				s.push(segment{index: count})
 				ok = s.value(n.items)
-				s.path = s.path[:len(s.path)-1]
+				s.pop()
 			} else {
 				ok = s.skip()
 			}
