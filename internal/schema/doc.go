@@ -1,0 +1,98 @@
+// Package schema validates a model's tool-call arguments (and typed final
+// answers) against a JSON Schema before a Go function sees them, and
+// reports violations in words a language model can act on.
+//
+// For reflects a Go struct into the schema sent to the model; Compile turns
+// a schema into a Validator once; Validator.Validate checks each call's
+// JSON text in a single pass over the bytes, without decoding it, and
+// without allocating when the text is valid.
+//
+//	params, err := schema.For[WeatherArgs]()
+//	v, err := schema.Compile(params)
+//	err = v.Validate([]byte(`{"citty":"Paris"}`))
+//	// unknown field "citty" at (root); allowed fields: city, units (did you mean "city"?)
+//	// missing required field "city" at (root)
+//
+// # Supported keywords
+//
+// Compile implements what github.com/invopop/jsonschema emits for ordinary
+// Go types, in JSON Schema draft 2020-12:
+//
+//   - type (a name or an array of names), enum, const;
+//   - properties, required, additionalProperties (false or a schema),
+//     patternProperties, minProperties, maxProperties;
+//   - items (a single schema), minItems, maxItems, uniqueItems;
+//   - minLength, maxLength (counted in Unicode code points), pattern (Go
+//     regexp syntax, unanchored as in JSON Schema), format "date-time"
+//     (checked with time.Time's own RFC 3339 parser), contentEncoding
+//     "base64" (checked as encoding/json decodes a []byte);
+//   - minimum, maximum, exclusiveMinimum, exclusiveMaximum, multipleOf, all
+//     compared exactly in decimal, not in float64;
+//   - allOf, anyOf, oneOf, not, if/then/else;
+//   - $ref to "#" or to a JSON pointer within the document (usually
+//     "#/$defs/Name"), including recursive references; $defs and
+//     definitions.
+//
+// Annotations are ignored: $schema, $id, $anchor, $comment, title,
+// description, default, examples, deprecated, readOnly, writeOnly,
+// contentMediaType, other formats and content encodings, and any keyword
+// starting with "x-". Any other keyword, such as prefixItems, contains,
+// dependentRequired, propertyNames or unevaluatedProperties, makes Compile
+// fail with an error wrapping ErrUnsupported, as do references to other
+// documents and patterns Go's regexp cannot compile. A schema is never
+// accepted with a constraint silently dropped.
+//
+// Integers follow JSON Schema: 3.0 and 1e2 are integers, 3.5 is not.
+// encoding/json is stricter: it will not decode 3.0 into a Go int, nor a
+// number outside the range of the Go type. For gives the fixed-size integer
+// types their range, which covers the second case for them.
+//
+// # Paths
+//
+// A violation's Path names the offending value. The top-level value is
+// (root) (RootPath); object members are joined with dots and array
+// elements indexed in brackets: items[2].name. A member name that is not an
+// identifier is quoted in brackets: headers["content-type"], ["0"].
+// Messages quote paths: at "items[2].name", at (root).
+//
+// # Messages
+//
+// Each Violation has a one-line Message, one of these forms:
+//
+//	invalid JSON: empty input
+//	invalid JSON at offset 12: invalid character '}' looking for beginning of object key string; near: {"city":"x",}
+//	missing required field "city" at (root)
+//	unknown field "citty" at (root); allowed fields: city, units (did you mean "city"?)
+//	at "count": expected integer, got string "3"
+//	at "units": "kelvin" is not one of "celsius", "fahrenheit"
+//	at "kind": expected "circle", got "square"
+//	at "age": expected integer >= 18, got 17
+//	at "name": expected string of length <= 20, got "aaaaaaaaaaaaaaaaaaaaaaaaa" (length 25)
+//	at "code": expected string matching ^[A-Z]{3}$, got "abc"
+//	at "when": expected date-time string (RFC 3339, such as 2006-01-02T15:04:05Z), got "tomorrow"
+//	at "tags": expected array of length >= 1, got array of length 0
+//	at "tags": expected array of unique items, got duplicate items at [0] and [3]
+//	at "note": expected string or null, got number 5
+//	at (root): expected one of: Circle (object with required fields radius) | Square (object with required fields side); got object {"sides":2}
+//
+// Offending values are shown compactly and cut after about 40 bytes with
+// "…". Invalid JSON is reported alone, as the first syntax error, in
+// encoding/json's words. Otherwise up to MaxViolations violations are
+// listed in the order of the input (a missing field is noticed at the
+// closing brace of its object, so it comes after the problems inside that
+// object); Error.Omitted counts the rest.
+//
+// When no alternative of an anyOf or oneOf matches and exactly one of them
+// accepts the value's type (a nullable struct, say), the violations
+// against that alternative are reported instead of a summary, since they
+// say precisely what to fix.
+//
+// # Performance
+//
+// A Validator is compiled once and is safe for concurrent use. Validate
+// scans the text once, byte by byte, checking syntax (exactly what
+// json.Valid accepts) and schema together; object keys are looked up
+// without decoding unless they contain escapes. Alternatives of anyOf and
+// oneOf re-scan their value. Validating a valid small object does not
+// allocate.
+package schema
