@@ -36,10 +36,16 @@
 // Why one shared log rather than a file per run: an append is durable only
 // after an fsync, and an fsync costs about the same for one record as for a
 // thousand (~170µs on the reference machine). With a file per run, a
-// thousand runs appending at once need a thousand fsyncs; with one log, the
-// committer writes everything queued with one write and one fsync (group
-// commit), so throughput grows with concurrency while a lone append still
-// costs one write and one fsync, independent of the run's history.
+// thousand runs appending at once need a thousand fsyncs; with one log,
+// everything queued is written with one write and one fsync (group commit),
+// so throughput grows with concurrency while a lone append still costs one
+// write and one fsync, independent of the run's history.
+//
+// Group commit is leader/follower: a caller that finds no commit in
+// progress leads one. It takes every queued change, writes and syncs them
+// together, wakes their callers and hands the lead to the first caller that
+// queued meanwhile. A lone append therefore costs no goroutine switch, and
+// the store starts no goroutines.
 //
 // # File: log format
 //
@@ -100,7 +106,7 @@
 //
 // Several processes on one machine may open one directory. Each change is
 // made under an exclusive flock of ratchet.lock, held for the catch-up,
-// write and fsync of a commit group: the committer first reads the frames
+// write and fsync of a commit group: the leader first reads the frames
 // other processes appended since it last looked (from its known end to the
 // file's current end), then checks every request (Expected against the
 // run's LastSeq, Fence and lease rules) against that up-to-date index, then

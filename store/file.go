@@ -65,7 +65,8 @@ type Recovery struct {
 // File is safe for concurrent use, and several processes on one machine may
 // open the same directory at once: every change is made under an exclusive
 // flock on the directory's lock file after reading what the other processes
-// wrote. Each open File runs one committer goroutine, stopped by Close.
+// wrote. File starts no goroutines: a caller that finds no commit in
+// progress commits the waiting group itself (see the package doc).
 type File struct {
 	dir       string
 	path      string // the log
@@ -82,19 +83,17 @@ type File struct {
 	closeMu sync.RWMutex
 	closed  bool // guarded by closeMu
 
-	// The committer's queue.
-	qmu   sync.Mutex
-	queue []*request // guarded by qmu
-	wake  chan struct{}
-	quit  chan struct{}
-	done  chan struct{}
+	// The group commit queue.
+	qmu     sync.Mutex
+	queue   []*request // guarded by qmu
+	leading bool       // guarded by qmu: a caller is leading a commit
 
 	// ioMu serialises this process's use of the lock file and of the log's
-	// end: the committer holds it for a whole group commit, a reader for
+	// end: a leader holds it for a whole group commit, a reader for
 	// catching up. Fields marked "ioMu" are written only with it held.
 	ioMu   sync.Mutex
 	failed error  // ioMu: sticky error after a failed fsync
-	buf    []byte // ioMu: the committer's group buffer, reused
+	buf    []byte // ioMu: the group buffer, reused
 
 	// mu guards the index. Writers also hold ioMu.
 	mu      sync.RWMutex
@@ -135,21 +134,16 @@ func NewFileWithOptions(dir string, opts *FileOptions) (*File, error) {
 		logger:    o.Logger,
 		noSync:    o.noSync,
 		runs:      make(map[string]*fileRun),
-		wake:      make(chan struct{}, 1),
-		quit:      make(chan struct{}),
-		done:      make(chan struct{}),
 	}
 	if err := f.open(); err != nil {
 		f.closeFiles()
 		return nil, fmt.Errorf("store: open %s: %w", dir, err)
 	}
-	go f.commitLoop()
 	return f, nil
 }
 
-// Close stops the committer and closes the store's files, after waiting for
-// the calls in progress. Every later call returns ErrClosed, and so does a
-// second Close.
+// Close closes the store's files, after waiting for the calls in progress.
+// Every later call returns ErrClosed, and so does a second Close.
 func (f *File) Close() error {
 	f.closeMu.Lock()
 	defer f.closeMu.Unlock()
@@ -157,8 +151,6 @@ func (f *File) Close() error {
 		return ErrClosed
 	}
 	f.closed = true
-	close(f.quit)
-	<-f.done
 	return f.closeFiles()
 }
 

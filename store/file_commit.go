@@ -8,19 +8,23 @@ import (
 	"time"
 )
 
-// Group commit. Callers encode their frame bodies in their own goroutines
-// and queue a request; the committer goroutine takes everything queued,
-// locks the store, catches up on what other processes wrote, checks each
-// request against the index (sequence, fence, lease rules), writes all the
-// accepted frames with one write and one fsync, updates the index and wakes
-// the callers. While it waits for the lock or the disk, new requests queue
-// up for the next group.
+// Group commit, leader/follower style. A caller encodes its frame body in
+// its own goroutine and queues a request. If no commit is in progress, the
+// caller becomes the leader: it takes everything queued, locks the store,
+// catches up on what other processes wrote, checks each request against the
+// index (sequence, fence, lease rules), writes all accepted frames with one
+// write and one fsync, updates the index and wakes the callers. Meanwhile
+// new requests queue up; when the leader is done it promotes the caller of
+// the first one to lead the next group, and returns. So a lone append costs
+// no goroutine switch, concurrent appends share fsyncs, every caller
+// commits at most one group besides its own, and the store runs no
+// goroutines of its own.
 
 // groupBytesMax bounds the frame bytes of one group commit (a single large
 // request may exceed it and then goes alone).
 const groupBytesMax = 8 << 20
 
-// opKind says what a request asks of the committer.
+// opKind says what a request asks for.
 type opKind int
 
 // The kinds of request.
@@ -32,14 +36,17 @@ const (
 	opRelease
 )
 
-// The states of a request.
+// The states of a request. Transitions: pending to cancelled (by its
+// caller), pending to promoted (by a leader), pending or promoted to claimed
+// (by the leader committing it).
 const (
 	reqPending   int32 = iota // queued
-	reqClaimed                // taken into a group: the caller waits for it
 	reqCancelled              // given up by its caller: skipped
+	reqPromoted               // its caller must lead the next group
+	reqClaimed                // taken into a group: its caller waits for done
 )
 
-// request is one change queued for the committer.
+// request is one change queued for a group commit.
 type request struct {
 	op    opKind
 	runID string
@@ -58,9 +65,10 @@ type request struct {
 	now, until time.Time
 	lease      Lease
 
-	state atomic.Int32
-	done  chan struct{} // closed when err (and lease) are set
-	err   error
+	state   atomic.Int32
+	promote chan struct{} // receives once when promoted
+	done    chan struct{} // closed when err (and lease) are set
+	err     error
 }
 
 // setBody encodes fr as r's frame body.
@@ -73,56 +81,61 @@ func (r *request) setBody(fr frame) error {
 	return nil
 }
 
-// submit queues r for the committer and waits for its outcome. If ctx ends
-// before the committer takes r, r is dropped and ctx's error returned;
-// once taken, r's outcome is waited for (at most one write and fsync).
+// submit queues r and waits for its outcome, leading a group commit when
+// it is r's turn. If ctx ends before a group takes r, r is dropped and
+// ctx's error returned; once taken (or promoted), r's outcome is waited for
+// (at most two group commits).
 func (f *File) submit(ctx context.Context, r *request) error {
 	if err := f.enter(ctx); err != nil {
 		return err
 	}
 	defer f.leave()
 	r.done = make(chan struct{})
+	r.promote = make(chan struct{}, 1)
 	f.qmu.Lock()
 	f.queue = append(f.queue, r)
+	lead := !f.leading
+	f.leading = true
 	f.qmu.Unlock()
-	select {
-	case f.wake <- struct{}{}:
-	default:
+	if lead {
+		f.lead()
 	}
-	select {
-	case <-r.done:
-		return r.err
-	case <-ctx.Done():
-		if r.state.CompareAndSwap(reqPending, reqCancelled) {
-			return ctx.Err()
+	ctxDone := ctx.Done()
+	for {
+		select {
+		case <-r.done:
+			return r.err
+		case <-r.promote:
+			f.lead()
+		case <-ctxDone:
+			if r.state.CompareAndSwap(reqPending, reqCancelled) {
+				return ctx.Err()
+			}
+			ctxDone = nil // promoted or claimed: see it through
 		}
-		<-r.done
-		return r.err
 	}
 }
 
-// commitLoop is the committer goroutine: it commits queued requests in
-// groups until Close.
-func (f *File) commitLoop() {
-	defer close(f.done)
-	for {
-		select {
-		case <-f.quit:
-			return // Close waited for every caller, so the queue is empty
-		case <-f.wake:
+// lead commits one group of queued requests, then promotes the next
+// waiting request's caller to lead, or marks that nobody leads.
+func (f *File) lead() {
+	f.commit(f.takeQueue())
+	f.qmu.Lock()
+	defer f.qmu.Unlock()
+	for len(f.queue) > 0 {
+		next := f.queue[0]
+		if next.state.CompareAndSwap(reqPending, reqPromoted) {
+			next.promote <- struct{}{}
+			return
 		}
-		for {
-			reqs := f.takeQueue()
-			if len(reqs) == 0 {
-				break
-			}
-			f.commit(reqs)
-		}
+		f.queue = f.queue[1:] // cancelled
 	}
+	f.queue = nil
+	f.leading = false
 }
 
 // takeQueue removes and returns the queued requests, up to groupBytesMax
-// bytes of frame bodies.
+// bytes of frame bodies (at least one request).
 func (f *File) takeQueue() []*request {
 	f.qmu.Lock()
 	defer f.qmu.Unlock()
@@ -133,9 +146,6 @@ func (f *File) takeQueue() []*request {
 	}
 	reqs := f.queue[:n:n]
 	f.queue = f.queue[n:]
-	if len(f.queue) == 0 {
-		f.queue = nil
-	}
 	return reqs
 }
 
@@ -152,10 +162,11 @@ func (f *File) commit(reqs []*request) {
 	// they wait for the outcome.
 	claim := func() {
 		for _, r := range reqs {
-			if r.state.CompareAndSwap(reqPending, reqClaimed) {
+			if r.state.CompareAndSwap(reqPending, reqClaimed) || r.state.CompareAndSwap(reqPromoted, reqClaimed) {
 				claimed = append(claimed, r)
 			}
 		}
+		reqs = nil
 	}
 	failAll := func(err error) {
 		claim()

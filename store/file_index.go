@@ -7,7 +7,7 @@ import (
 
 // The in-memory index of a File store: for every run its RunInfo and where
 // in the log its record-carrying frames are. It is rebuilt from the log when
-// a store opens and kept up to date by the committer and by catching up on
+// a store opens and kept up to date by group commits and by catching up on
 // frames other processes wrote.
 
 // fileRun is one run in a File store's index.
