@@ -1,0 +1,363 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// File layout names, inside the store's directory.
+const (
+	// FileLogName is the name of a File store's write-ahead log.
+	FileLogName = "ratchet.wal"
+	// FileLockName is the name of the file a File store locks.
+	FileLockName = "ratchet.lock"
+)
+
+// FileOptions configures a File store. The zero value (or a nil
+// *FileOptions) gives the defaults.
+type FileOptions struct {
+	// MaxRecordSize is the largest record, in bytes, that Create and Append
+	// accept; larger ones get ErrTooLarge. Defaults to 4 MiB
+	// (MaxRecordSizeDefault) when zero. It may not exceed 1 GiB.
+	MaxRecordSize int
+
+	// OnRecover, when not nil, is called when the store cuts a torn or
+	// corrupt tail off its log: while opening, or when it finds that
+	// another process died in the middle of an append. It is called
+	// synchronously with the store's lock held and must not call the
+	// store. Defaults to nil: no callback.
+	OnRecover func(Recovery)
+
+	// Logger, when not nil, gets a warning for every Recovery. Defaults to
+	// nil: silent.
+	Logger *slog.Logger
+
+	// noSync skips fsync; for tests only, never exported.
+	noSync bool
+}
+
+// Recovery describes a torn or corrupt tail that a File store cut off its
+// log. The bytes cut were never acknowledged to a writer unless the disk
+// corrupted them after the fact; see File.
+type Recovery struct {
+	// Path is the log file's path.
+	Path string
+	// Offset is where the first bad frame began; the log now ends there.
+	Offset int64
+	// Cut is the number of bytes removed.
+	Cut int64
+	// Reason says what was wrong with the first bad frame.
+	Reason string
+}
+
+// File is the embedded default Store: one directory holding a checksummed
+// write-ahead log that all runs share, with group commit, so that many
+// concurrent appends share one fsync. The package documentation describes
+// the directory, the on-disk format and the recovery rules.
+//
+// File is safe for concurrent use, and several processes on one machine may
+// open the same directory at once: every change is made under an exclusive
+// flock on the directory's lock file after reading what the other processes
+// wrote. File starts no goroutines: a caller that finds no commit in
+// progress commits the waiting group itself (see the package doc).
+type File struct {
+	dir       string
+	path      string // the log
+	maxRecord int
+	onRecover func(Recovery)
+	logger    *slog.Logger
+	noSync    bool
+
+	wal  *os.File
+	lock *os.File
+
+	// closeMu is held for reading by every method while it runs and for
+	// writing by Close.
+	closeMu sync.RWMutex
+	closed  bool // guarded by closeMu
+
+	// The group commit queue.
+	qmu     sync.Mutex
+	queue   []*request // guarded by qmu
+	leading bool       // guarded by qmu: a caller is leading a commit
+
+	// ioMu serialises this process's use of the lock file and of the log's
+	// end: a leader holds it for a whole group commit, a reader for
+	// catching up. Fields marked "ioMu" are written only with it held.
+	ioMu   sync.Mutex
+	failed error  // ioMu: sticky error after a failed fsync
+	buf    []byte // ioMu: the group buffer, reused
+
+	// mu guards the index. Writers also hold ioMu.
+	mu      sync.RWMutex
+	runs    map[string]*fileRun
+	end     int64 // end of the log as indexed
+	writing int64 // end of the group being written; end when idle
+}
+
+var _ Store = (*File)(nil)
+
+// NewFile opens the File store in dir with the default options; see
+// NewFileWithOptions.
+func NewFile(dir string) (*File, error) {
+	return NewFileWithOptions(dir, nil)
+}
+
+// NewFileWithOptions opens the File store in dir, creating dir (mode 0700)
+// and the store's files (mode 0600) if needed; nil opts means the defaults.
+// It reads the whole log to rebuild the index, cutting off a torn tail (see
+// FileOptions.OnRecover). It returns an error wrapping ErrCorrupt if the log
+// is damaged anywhere but at its tail. The caller must Close the store.
+func NewFileWithOptions(dir string, opts *FileOptions) (*File, error) {
+	var o FileOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.MaxRecordSize == 0 {
+		o.MaxRecordSize = MaxRecordSizeDefault
+	}
+	if o.MaxRecordSize < 0 || o.MaxRecordSize > maxFrameBody/2 {
+		return nil, fmt.Errorf("store: open %s: MaxRecordSize %d out of range 1..%d", dir, o.MaxRecordSize, maxFrameBody/2)
+	}
+	f := &File{
+		dir:       dir,
+		path:      filepath.Join(dir, FileLogName),
+		maxRecord: o.MaxRecordSize,
+		onRecover: o.OnRecover,
+		logger:    o.Logger,
+		noSync:    o.noSync,
+		runs:      make(map[string]*fileRun),
+	}
+	if err := f.open(); err != nil {
+		f.closeFiles()
+		return nil, fmt.Errorf("store: open %s: %w", dir, err)
+	}
+	return f, nil
+}
+
+// Close closes the store's files, after waiting for the calls in progress.
+// Every later call returns ErrClosed, and so does a second Close.
+func (f *File) Close() error {
+	f.closeMu.Lock()
+	defer f.closeMu.Unlock()
+	if f.closed {
+		return ErrClosed
+	}
+	f.closed = true
+	return f.closeFiles()
+}
+
+// closeFiles closes whichever files are open.
+func (f *File) closeFiles() error {
+	var errs []error
+	if f.wal != nil {
+		errs = append(errs, f.wal.Close())
+	}
+	if f.lock != nil {
+		errs = append(errs, f.lock.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// enter starts a method call: it returns ErrClosed after Close, and
+// otherwise holds off Close until leave.
+func (f *File) enter(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	f.closeMu.RLock()
+	if f.closed {
+		f.closeMu.RUnlock()
+		return ErrClosed
+	}
+	return nil
+}
+
+// leave ends what enter started.
+func (f *File) leave() { f.closeMu.RUnlock() }
+
+// Create implements Store.Create.
+func (f *File) Create(ctx context.Context, info RunInfo, records [][]byte) error {
+	if err := ValidateID(info.ID); err != nil {
+		return err
+	}
+	if err := checkRecords("create", info.ID, records, f.maxRecord); err != nil {
+		return err
+	}
+	ri := newRunInfo(info, 0)
+	state, err := json.Marshal(ri)
+	if err != nil {
+		return fmt.Errorf("store: create %q: %w", info.ID, err)
+	}
+	ri.LastSeq = uint64(len(records))
+	r := &request{op: opCreate, runID: info.ID, info: ri, nrec: len(records)}
+	if err := r.setBody(frame{kind: kindCreate, runID: info.ID, seq: 1, records: records, state: state}); err != nil {
+		return err
+	}
+	return f.submit(ctx, r)
+}
+
+// Append implements Store.Append.
+func (f *File) Append(ctx context.Context, b Batch) error {
+	if err := ValidateID(b.RunID); err != nil {
+		return err
+	}
+	if err := checkRecords("append to", b.RunID, b.Records, f.maxRecord); err != nil {
+		return err
+	}
+	m := normMeta(b.Meta)
+	state, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("store: append to %q: %w", b.RunID, err)
+	}
+	r := &request{op: opAppend, runID: b.RunID, meta: m, nrec: len(b.Records), expected: b.Expected, fence: b.Fence}
+	if err := r.setBody(frame{kind: kindAppend, runID: b.RunID, seq: b.Expected + 1, records: b.Records, state: state}); err != nil {
+		return err
+	}
+	return f.submit(ctx, r)
+}
+
+// Read implements Store.Read. It reads only the frames that hold records
+// from from on, through the in-memory index, and verifies their checksums.
+func (f *File) Read(ctx context.Context, runID string, from uint64) ([]Record, error) {
+	if err := ValidateID(runID); err != nil {
+		return nil, err
+	}
+	if err := f.enter(ctx); err != nil {
+		return nil, err
+	}
+	defer f.leave()
+	if err := f.refresh(); err != nil {
+		return nil, err
+	}
+	from = max(from, 1)
+	f.mu.RLock()
+	run := f.runs[runID]
+	var entries []walEntry
+	var last uint64
+	if run != nil {
+		entries, last = run.entries, run.info.LastSeq
+	}
+	f.mu.RUnlock()
+	if run == nil {
+		return nil, errorf(ErrNotFound, "read %q", runID)
+	}
+	if from > last {
+		return []Record{}, nil
+	}
+	out := make([]Record, 0, last-from+1)
+	for i := entryFor(entries, from); i < len(entries); i++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		e := entries[i]
+		fr, err := f.readFrame(e)
+		if err != nil {
+			return nil, fmt.Errorf("store: read %q: %w", runID, err)
+		}
+		if fr.runID != runID || fr.seq != e.seq || len(fr.records) == 0 {
+			return nil, errorf(ErrCorrupt, "read %q: frame at %d holds run %q seq %d", runID, e.off, fr.runID, fr.seq)
+		}
+		for j, data := range fr.records {
+			if seq := e.seq + uint64(j); seq >= from {
+				out = append(out, Record{Seq: seq, Data: data})
+			}
+		}
+	}
+	return out, nil
+}
+
+// readFrame reads and decodes the frame e locates.
+func (f *File) readFrame(e walEntry) (frame, error) {
+	buf := make([]byte, e.size)
+	if _, err := f.wal.ReadAt(buf, e.off); err != nil {
+		return frame{}, err
+	}
+	fr, n, err := decodeFrame(buf)
+	if err != nil {
+		return frame{}, fmt.Errorf("frame at %d: %w", e.off, err)
+	}
+	if n != len(buf) {
+		return frame{}, errorf(ErrCorrupt, "frame at %d is %d bytes, index says %d", e.off, n, len(buf))
+	}
+	return fr, nil
+}
+
+// Get implements Store.Get.
+func (f *File) Get(ctx context.Context, runID string) (RunInfo, error) {
+	if err := ValidateID(runID); err != nil {
+		return RunInfo{}, err
+	}
+	if err := f.enter(ctx); err != nil {
+		return RunInfo{}, err
+	}
+	defer f.leave()
+	if err := f.refresh(); err != nil {
+		return RunInfo{}, err
+	}
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	run := f.runs[runID]
+	if run == nil {
+		return RunInfo{}, errorf(ErrNotFound, "get %q", runID)
+	}
+	return cloneInfo(run.info), nil
+}
+
+// List implements Store.List.
+func (f *File) List(ctx context.Context, q Query) ([]RunInfo, error) {
+	if err := f.enter(ctx); err != nil {
+		return nil, err
+	}
+	defer f.leave()
+	if err := f.refresh(); err != nil {
+		return nil, err
+	}
+	f.mu.RLock()
+	infos := make([]RunInfo, 0, len(f.runs))
+	for _, run := range f.runs {
+		if q.Matches(run.info) {
+			infos = append(infos, cloneInfo(run.info))
+		}
+	}
+	f.mu.RUnlock()
+	sortInfos(infos)
+	return limitInfos(infos, q), nil
+}
+
+// AcquireLease implements Store.AcquireLease.
+func (f *File) AcquireLease(ctx context.Context, runID, owner string, now, until time.Time) (Lease, error) {
+	r := &request{op: opAcquire, runID: runID, owner: owner, now: now, until: until}
+	return f.leaseOp(ctx, r)
+}
+
+// RenewLease implements Store.RenewLease.
+func (f *File) RenewLease(ctx context.Context, runID string, l Lease, until time.Time) (Lease, error) {
+	r := &request{op: opRenew, runID: runID, lease: l, until: until}
+	return f.leaseOp(ctx, r)
+}
+
+// ReleaseLease implements Store.ReleaseLease.
+func (f *File) ReleaseLease(ctx context.Context, runID string, l Lease) error {
+	r := &request{op: opRelease, runID: runID, lease: l}
+	_, err := f.leaseOp(ctx, r)
+	return err
+}
+
+// leaseOp submits a lease change and returns the new lease.
+func (f *File) leaseOp(ctx context.Context, r *request) (Lease, error) {
+	if err := ValidateID(r.runID); err != nil {
+		return Lease{}, err
+	}
+	if err := f.submit(ctx, r); err != nil {
+		return Lease{}, err
+	}
+	return r.lease, nil
+}

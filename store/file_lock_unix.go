@@ -1,0 +1,45 @@
+//go:build unix
+
+package store
+
+import (
+	"os"
+	"syscall"
+)
+
+// lockFile takes an exclusive flock(2) on f, waiting for other holders. The
+// lock belongs to f's open file description: two opens of the same file
+// exclude each other even within one process, and the kernel releases it
+// when the holder dies.
+func lockFile(f *os.File) error {
+	return flock(f, syscall.LOCK_EX)
+}
+
+// unlockFile releases the lock lockFile took.
+func unlockFile(f *os.File) error {
+	return flock(f, syscall.LOCK_UN)
+}
+
+// flock applies how to f, retrying on EINTR.
+func flock(f *os.File, how int) error {
+	conn, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var ferr error
+	err = conn.Control(func(fd uintptr) {
+		for {
+			ferr = syscall.Flock(int(fd), how)
+			if ferr != syscall.EINTR {
+				return
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if ferr != nil {
+		return &os.PathError{Op: "flock", Path: f.Name(), Err: ferr}
+	}
+	return nil
+}
