@@ -24,8 +24,14 @@ func (r *Run) runCalls(ctx context.Context, st *Step) error {
 	calls := make([]CallState, len(s.Calls))
 	copy(calls, s.Calls)
 
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(r.a.cfg.MaxParallelTools)
+	type job struct {
+		i       int
+		call    ToolCall
+		tool    Tool
+		pol     ToolPolicy
+		attempt int
+	}
+	var jobs []job
 	pauses := make([]error, len(calls))
 	var failErr error
 	for i, c := range calls {
@@ -55,12 +61,23 @@ func (r *Run) runCalls(ctx context.Context, st *Step) error {
 			}
 			continue
 		}
-		tool := r.a.cfg.Tools[ti]
-		g.Go(func() error {
-			return r.runCall(ctx, gctx, step, i, c.Call, tool, pol, attempt, &pauses[i])
-		})
+		jobs = append(jobs, job{i: i, call: c.Call, tool: r.a.cfg.Tools[ti], pol: pol, attempt: attempt})
 	}
-	err := g.Wait()
+	var err error
+	if len(jobs) == 1 {
+		// One call: run it on this goroutine; there are no siblings.
+		j := jobs[0]
+		err = r.runCall(ctx, ctx, step, j.i, j.call, j.tool, j.pol, j.attempt, &pauses[j.i])
+	} else {
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(r.a.cfg.MaxParallelTools)
+		for _, j := range jobs {
+			g.Go(func() error {
+				return r.runCall(ctx, gctx, step, j.i, j.call, j.tool, j.pol, j.attempt, &pauses[j.i])
+			})
+		}
+		err = g.Wait()
+	}
 	if err == nil {
 		err = failErr
 	}

@@ -448,11 +448,6 @@ func cloneMessages(ms []Message) []Message {
 	return out
 }
 
-// EncodeRecord returns the JSON encoding of r.
-func EncodeRecord(r *Record) ([]byte, error) {
-	return json.Marshal(r)
-}
-
 // DecodeRecord decodes one record and sets its Seq. It returns an error
 // wrapping ErrCorruptLog for bytes that are not a record, and
 // ErrUnsupportedFormat for a record written by a newer format version.
