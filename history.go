@@ -46,7 +46,10 @@ func estimateTokens(m Message) int {
 // history as the history policy shows it.
 func (r *Run) view() []Message {
 	s := &r.state
-	msgs := make([]Message, 0, len(s.Messages)+2)
+	msgs := r.viewBuf[:0]
+	if cap(msgs) < len(s.Messages)+2 {
+		msgs = make([]Message, 0, 2*len(s.Messages)+4)
+	}
 	if r.a.cfg.Instructions != "" {
 		msgs = append(msgs, Message{Role: RoleSystem, Content: r.a.cfg.Instructions})
 	}
@@ -63,6 +66,7 @@ func (r *Run) view() []Message {
 			msgs[base+i-from].Content = TrimmedContent
 		}
 	}
+	r.viewBuf = msgs
 	return msgs
 }
 

@@ -32,6 +32,9 @@ type Run struct {
 	broken error
 	// step collects the records of the step in progress.
 	step *Step
+	// viewBuf is reused for request messages: a Model must not retain a
+	// Request after Generate returns.
+	viewBuf []Message
 }
 
 func (a *Agent) newRun(id string, b *Budget) *Run {
@@ -137,9 +140,7 @@ func (r *Run) append(ctx context.Context, recs ...*Record) error {
 		r.mark = now
 	}
 	if r.step != nil {
-		for _, rec := range recs {
-			r.step.Records = append(r.step.Records, *rec)
-		}
+		r.step.Records = append(r.step.Records, recs...)
 	}
 	if next.Seq-next.SnapshotSeq >= uint64(r.a.cfg.SnapshotEvery) && recs[len(recs)-1].Kind != RecSnapshot {
 		snap := r.state.Clone()

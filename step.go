@@ -24,8 +24,9 @@ type Step struct {
 	Attempts int
 	// Usage is the step's model usage.
 	Usage Usage
-	// Records are the records the step appended, in order.
-	Records []Record
+	// Records are the records the step appended, in order. They are shared
+	// with the Run and must not be modified.
+	Records []*Record
 	// Status is the run's status after the step.
 	Status Status
 	// Output is the final answer when Status is StatusSucceeded.

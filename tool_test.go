@@ -90,7 +90,9 @@ func TestToolOutputEncoding(t *testing.T) {
 	out, err := str.Call(ctx, nil)
 	require.NoError(t, err)
 	require.Equal(t, `as "is"`, out)
-	raw := ratchet.NewTool("r", "", func(ctx context.Context, in struct{}) (json.RawMessage, error) { return json.RawMessage(`{"a":1}`), nil })
+	raw := ratchet.NewTool("r", "", func(ctx context.Context, in struct{}) (json.RawMessage, error) {
+		return json.RawMessage(`{"a":1}`), nil
+	})
 	out, err = raw.Call(ctx, json.RawMessage(" "))
 	require.NoError(t, err)
 	require.Equal(t, `{"a":1}`, out)
