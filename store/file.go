@@ -253,7 +253,7 @@ func (f *File) Read(ctx context.Context, runID string, from uint64) ([]Record, e
 		return []Record{}, nil
 	}
 	out := make([]Record, 0, last-from+1)
-	for i := entryFor(entries, from); i < len(entries); i++ {
+	for i := max(entryFor(entries, from), 0); i < len(entries); i++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
