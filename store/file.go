@@ -25,7 +25,7 @@ const (
 type FileOptions struct {
 	// MaxRecordSize is the largest record, in bytes, that Create and Append
 	// accept; larger ones get ErrTooLarge. Defaults to 4 MiB
-	// (MaxRecordSizeDefault) when zero. It may not exceed 1 GiB.
+	// (MaxRecordSizeDefault) when zero. It may not exceed 512 MiB.
 	MaxRecordSize int
 
 	// OnRecover, when not nil, is called when the store cuts a torn or
