@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -104,4 +105,89 @@ func BenchmarkFileAppendNoSync(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestFileCancelWhileQueued cancels an append that waits behind a group
+// commit in progress: it returns the context's error and is never written,
+// while the requests around it are, and leadership passes on.
+func TestFileCancelWhileQueued(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f, err := NewFileWithOptions(t.TempDir(), &FileOptions{noSync: true})
+	require.NoError(t, err)
+	defer f.Close()
+	require.NoError(t, f.Create(ctx, RunInfo{ID: "r"}, nil))
+
+	queued := func(n int) {
+		require.Eventually(t, func() bool {
+			f.qmu.Lock()
+			defer f.qmu.Unlock()
+			return len(f.queue) == n
+		}, 5*time.Second, time.Millisecond)
+	}
+	f.ioMu.Lock() // a commit in progress
+	errA := make(chan error, 1)
+	go func() { // leads the next group, which waits for ioMu
+		errA <- f.Append(ctx, Batch{RunID: "r", Expected: 0, Records: [][]byte{[]byte("a")}})
+	}()
+	require.Eventually(t, func() bool {
+		f.qmu.Lock()
+		defer f.qmu.Unlock()
+		return f.leading && len(f.queue) == 0
+	}, 5*time.Second, time.Millisecond)
+
+	cctx, cancel := context.WithCancel(ctx)
+	errB := make(chan error, 1)
+	go func() {
+		errB <- f.Append(cctx, Batch{RunID: "r", Expected: 1, Records: [][]byte{[]byte("b")}})
+	}()
+	queued(1)
+	errC := make(chan error, 1)
+	go func() {
+		errC <- f.Append(ctx, Batch{RunID: "r", Expected: 1, Records: [][]byte{[]byte("c")}})
+	}()
+	queued(2)
+	cancel()
+	require.ErrorIs(t, <-errB, context.Canceled)
+
+	f.ioMu.Unlock()
+	require.NoError(t, <-errA)
+	require.NoError(t, <-errC, "promoted past the cancelled request")
+	rs, err := f.Read(ctx, "r", 1)
+	require.NoError(t, err)
+	require.Len(t, rs, 2)
+	require.Equal(t, "a", string(rs[0].Data))
+	require.Equal(t, "c", string(rs[1].Data))
+	f.qmu.Lock()
+	require.False(t, f.leading)
+	require.Empty(t, f.queue)
+	f.qmu.Unlock()
+}
+
+// TestFileReadVerifiesChecksums damages a frame of an open store: Read
+// reports ErrCorrupt instead of returning the damaged record.
+func TestFileReadVerifiesChecksums(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	f, err := NewFileWithOptions(dir, &FileOptions{noSync: true})
+	require.NoError(t, err)
+	defer f.Close()
+	require.NoError(t, f.Create(ctx, RunInfo{ID: "r"}, [][]byte{[]byte("one")}))
+	require.NoError(t, f.Append(ctx, Batch{RunID: "r", Expected: 1, Records: [][]byte{[]byte("two")}}))
+	f.mu.RLock()
+	e := f.runs["r"].entries[1]
+	f.mu.RUnlock()
+
+	w, err := os.OpenFile(filepath.Join(dir, FileLogName), os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = w.WriteAt([]byte("X"), e.off+int64(e.size)-2)
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+
+	_, err = f.Read(ctx, "r", 2)
+	require.ErrorIs(t, err, ErrCorrupt)
+	rs, err := f.Read(ctx, "r", 1)
+	require.ErrorIs(t, err, ErrCorrupt, "from 1 reads the damaged frame too")
+	require.Nil(t, rs)
 }
