@@ -61,6 +61,32 @@ func BenchmarkFileAppend(b *testing.B) {
 	}
 }
 
+// BenchmarkFileReadTail measures reading the last step of a run with a
+// history of steps, as a resume from a recent snapshot does: the cost must
+// not grow with the history.
+func BenchmarkFileReadTail(b *testing.B) {
+	for _, history := range []int{10, 1000} {
+		b.Run(fmt.Sprintf("history=%d", history), func(b *testing.B) {
+			ctx := context.Background()
+			f := openFile(b, b.TempDir(), nil)
+			require.NoError(b, f.Create(ctx, store.RunInfo{ID: "run"}, nil))
+			last := uint64(0)
+			for range history {
+				require.NoError(b, f.Append(ctx, stepBatch("run", last)))
+				last += stepRecords
+			}
+			from := last - stepRecords + 1
+			b.ReportAllocs()
+			for b.Loop() {
+				rs, err := f.Read(ctx, "run", from)
+				if err != nil || len(rs) != stepRecords {
+					b.Fatal(len(rs), err)
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkFsyncFloor measures what BenchmarkFileAppend cannot beat: one
 // write and fsync of the same number of bytes to a plain file.
 func BenchmarkFsyncFloor(b *testing.B) {

@@ -25,7 +25,7 @@ const (
 type FileOptions struct {
 	// MaxRecordSize is the largest record, in bytes, that Create and Append
 	// accept; larger ones get ErrTooLarge. Defaults to 4 MiB
-	// (MaxRecordSizeDefault) when zero. It may not exceed 1 GiB.
+	// (MaxRecordSizeDefault) when zero. It may not exceed 512 MiB.
 	MaxRecordSize int
 
 	// OnRecover, when not nil, is called when the store cuts a torn or
@@ -253,7 +253,7 @@ func (f *File) Read(ctx context.Context, runID string, from uint64) ([]Record, e
 		return []Record{}, nil
 	}
 	out := make([]Record, 0, last-from+1)
-	for i := entryFor(entries, from); i < len(entries); i++ {
+	for i := max(entryFor(entries, from), 0); i < len(entries); i++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}

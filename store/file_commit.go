@@ -16,8 +16,8 @@ import (
 // write and one fsync, updates the index and wakes the callers. Meanwhile
 // new requests queue up; when the leader is done it promotes the caller of
 // the first one to lead the next group, and returns. So a lone append costs
-// no goroutine switch, concurrent appends share fsyncs, every caller
-// commits at most one group besides its own, and the store runs no
+// no goroutine switch, concurrent appends share fsyncs, a caller leads at
+// most one group (one that holds its own request), and the store runs no
 // goroutines of its own.
 
 // groupBytesMax bounds the frame bytes of one group commit (a single large
@@ -71,12 +71,14 @@ type request struct {
 	err     error
 }
 
-// setBody encodes fr as r's frame body.
+// setBody encodes fr as r's frame body, or returns ErrTooLarge if it would
+// not fit in a frame.
 func (r *request) setBody(fr frame) error {
-	r.body = appendBody(make([]byte, 0, bodySize(fr.runID, fr.records, fr.state)), fr)
-	if len(r.body) > maxFrameBody {
-		return errorf(ErrTooLarge, "%q: batch of %d records is %d bytes encoded, limit %d", fr.runID, len(fr.records), len(r.body), maxFrameBody)
+	size := bodySize(fr.runID, fr.records, fr.state)
+	if size > maxFrameBody {
+		return errorf(ErrTooLarge, "%s %q: batch of %d records is %d bytes encoded, limit %d", r.op, fr.runID, len(fr.records), size, maxFrameBody)
 	}
+	r.body = appendBody(make([]byte, 0, size), fr)
 	r.bodyCRC = crc(r.body)
 	return nil
 }

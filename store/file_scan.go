@@ -22,8 +22,8 @@ func (f *File) open() error {
 	if err != nil {
 		return err
 	}
-	if created {
-		if err := f.syncDir(filepath.Dir(filepath.Clean(f.dir))); err != nil {
+	for _, dir := range created {
+		if err := f.syncDir(filepath.Dir(dir)); err != nil {
 			return err
 		}
 	}
@@ -48,20 +48,28 @@ func (f *File) open() error {
 	return f.catchUp()
 }
 
-// mkdirPrivate creates dir with mode 0700 if it does not exist and reports
-// whether it did.
-func mkdirPrivate(dir string) (bool, error) {
-	fi, err := os.Stat(dir)
-	if err == nil {
-		if !fi.IsDir() {
-			return false, fmt.Errorf("%s is not a directory", dir)
+// mkdirPrivate creates dir and its missing parents with mode 0700 and
+// returns the directories it created, deepest first, so that their
+// parents can be synced.
+func mkdirPrivate(dir string) ([]string, error) {
+	var created []string
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err == nil {
+			if !fi.IsDir() {
+				return nil, fmt.Errorf("%s is not a directory", d)
+			}
+			break
 		}
-		return false, nil
+		if !errors.Is(err, os.ErrNotExist) || d == filepath.Dir(d) {
+			return nil, err
+		}
+		created = append(created, d)
 	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return false, err
+	if len(created) == 0 {
+		return nil, nil
 	}
-	return true, os.MkdirAll(dir, 0o700)
+	return created, os.MkdirAll(dir, 0o700)
 }
 
 // openHeader checks the log's header, writing it first if the log is new

@@ -111,7 +111,9 @@ type Store interface {
 // Record is one stored record of a run's log.
 type Record struct {
 	// Seq is the record's position in the log, starting at 1.
-	Seq  uint64
+	Seq uint64
+	// Data is the record as appended. Read returns a copy that belongs to
+	// the caller.
 	Data []byte
 }
 

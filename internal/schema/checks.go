@@ -104,7 +104,7 @@ func (s *state) numberChecks(n *node, start int) bool {
 		fails[nf] = failure{"exclusiveMaximum", noun + "< " + n.exclMax.text}
 		nf++
 	}
-	if n.multipleOf != nil && !d.multipleOf(n.multipleOf.p, n.multipleOf.q) {
+	if n.multipleOf != nil && !d.multipleOf(n.multipleOf) {
 		fails[nf] = failure{"multipleOf", "multiple of " + n.multipleOf.text}
 		nf++
 	}

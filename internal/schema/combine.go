@@ -82,14 +82,14 @@ func (s *state) combinators(n *node, start, end int) bool {
 // try reports whether the value at start matches n, without recording
 // violations, and restores the state.
 func (s *state) try(n *node, start int) bool {
-	depth, npath, nseen, nspans := s.depth, s.npath, len(s.seen), len(s.spans)
+	depth, npath, nseen, nspan := s.depth, s.npath, len(s.seen), s.nspan
 	s.quiet++
 	s.failed = false
 	s.pos = start
 	ok := s.value(n) && !s.failed
 	s.quiet--
 	s.failed = false
-	s.depth, s.npath, s.seen, s.spans = depth, npath, s.seen[:nseen], s.spans[:nspans]
+	s.depth, s.npath, s.seen, s.nspan = depth, npath, s.seen[:nseen], nspan
 	return ok
 }
 
@@ -108,6 +108,9 @@ func (s *state) noMatch(n *node, alts []*node, keyword string, start, end int) b
 		untyped bool
 	)
 	for _, a := range alts {
+		if a.resolve().never {
+			continue // matches nothing, so says nothing about what to send
+		}
 		t := typesOf(a)
 		if t == 0 {
 			untyped = true

@@ -438,7 +438,11 @@ func (c *compiler) multiple(v *jvalue, ptr string) (*multiple, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w \"multipleOf\" at %s: %s is out of range", ErrUnsupported, ptr, v.s)
 	}
-	return &multiple{p: new(big.Int).Set(r.Num()), q: new(big.Int).Set(r.Denom()), text: v.s}, nil
+	m := &multiple{p: new(big.Int).Set(r.Num()), q: new(big.Int).Set(r.Denom()), text: v.s}
+	if m.p.IsUint64() && m.q.IsUint64() {
+		m.small, m.p64, m.q64 = true, m.p.Uint64(), m.q.Uint64()
+	}
+	return m, nil
 }
 
 func (c *compiler) list(v *jvalue, ptr, kw string) ([]*node, error) {

@@ -145,8 +145,10 @@ type bound struct {
 // multiple is a compiled multipleOf: the value must be an integer multiple
 // of p/q.
 type multiple struct {
-	p, q *big.Int
-	text string
+	p, q     *big.Int
+	small    bool // p and q fit in p64 and q64
+	p64, q64 uint64
+	text     string
 }
 
 // constant is one enum member (or the const value).

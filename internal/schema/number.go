@@ -2,6 +2,7 @@ package schema
 
 import (
 	"math/big"
+	"math/bits"
 )
 
 // maxExp bounds the decimal exponents that decimal tracks exactly. Larger
@@ -173,11 +174,18 @@ func (d decimal) sign() int {
 
 // multipleOf reports whether d is an integer multiple of m = p/q, where
 // p > 0 and q > 0 are in lowest terms. It never builds numbers much larger
-// than d's literal, whatever d's exponent.
-func (d decimal) multipleOf(p, q *big.Int) bool {
+// than d's literal, whatever d's exponent, and does not allocate when d
+// has at most 19 digits and p and q fit in 64 bits.
+func (d decimal) multipleOf(m *multiple) bool {
 	if d.isZero() {
 		return true
 	}
+	if m.small {
+		if ok, done := d.multipleOfSmall(m.p64, m.q64); done {
+			return ok
+		}
+	}
+	p, q := m.p, m.q
 	// d = n × 10^k with n the digits as an integer.
 	n := new(big.Int)
 	n.SetString(d.digits(), 10)
@@ -226,4 +234,56 @@ func abs(x int) int {
 		return -x
 	}
 	return x
+}
+
+// multipleOfSmall is multipleOf in uint64 arithmetic. done is false when
+// the numbers do not fit.
+func (d decimal) multipleOfSmall(p, q uint64) (ok, done bool) {
+	nd := d.ndigits()
+	if nd > 19 {
+		return false, false
+	}
+	var n uint64
+	for i := range nd {
+		n = n*10 + uint64(d.digit(i)-'0')
+	}
+	k := d.exp - nd
+	if k >= 0 {
+		// p divides n·q·10^k.
+		r := mulmod(n%p, q%p, p)
+		return mulmod(r, powmod(10%p, k, p), p) == 0, true
+	}
+	// p·10^-k divides n·q.
+	hi, nq := bits.Mul64(n, q)
+	if hi != 0 {
+		return false, false
+	}
+	div := p
+	for range -k {
+		h, l := bits.Mul64(div, 10)
+		if h != 0 {
+			return false, true // the divisor exceeds n·q, which is not 0
+		}
+		div = l
+	}
+	return nq%div == 0, true
+}
+
+// mulmod returns a·b mod m for a, b < m.
+func mulmod(a, b, m uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	_, r := bits.Div64(hi, lo, m)
+	return r
+}
+
+// powmod returns b^e mod m for b < m.
+func powmod(b uint64, e int, m uint64) uint64 {
+	r := 1 % m
+	for ; e > 0; e >>= 1 {
+		if e&1 == 1 {
+			r = mulmod(r, b, m)
+		}
+		b = mulmod(b, b, m)
+	}
+	return r
 }

@@ -30,11 +30,36 @@ type state struct {
 	npath    int
 	deepPath []segment // path segments beyond inlinePath
 	seen     []uint64  // key bitsets of objects with more than 64 keys
-	spans    []span    // element spans of arrays with uniqueItems
+
+	// Element spans of arrays with uniqueItems, as a stack: inline until
+	// it outgrows spanArr, then in spanHeap.
+	spanArr  [32]span
+	nspan    int
+	spanHeap []span
 }
 
 // span is the byte range of a value in the data.
 type span struct{ start, end int }
+
+func (s *state) pushSpan(sp span) {
+	if s.spanHeap == nil && s.nspan < len(s.spanArr) {
+		s.spanArr[s.nspan] = sp
+	} else {
+		if s.spanHeap == nil {
+			s.spanHeap = append(make([]span, 0, 2*len(s.spanArr)), s.spanArr[:s.nspan]...)
+		}
+		s.spanHeap = append(s.spanHeap[:s.nspan], sp)
+	}
+	s.nspan++
+}
+
+// spanSlice returns the spans pushed since from.
+func (s *state) spanSlice(from int) []span {
+	if s.spanHeap != nil {
+		return s.spanHeap[from:s.nspan]
+	}
+	return s.spanArr[from:s.nspan]
+}
 
 // Validate validates data, which must be a single JSON value with optional
 // surrounding whitespace, against the schema. It returns nil when the data
@@ -431,7 +456,7 @@ func (s *state) array(n *node) bool {
 	}
 	arrStart := s.pos
 	s.pos++ // '['
-	spanBase := len(s.spans)
+	spanBase := s.nspan
 	count := 0
 	s.ws()
 	if s.pos < len(s.data) && s.data[s.pos] == ']' {
@@ -451,7 +476,7 @@ func (s *state) array(n *node) bool {
 				return false
 			}
 			if n.unique {
-				s.spans = append(s.spans, span{itemStart, s.pos})
+				s.pushSpan(span{itemStart, s.pos})
 			}
 			count++
 			more, ok := s.next(']', "after array element")
@@ -476,8 +501,8 @@ func (s *state) array(n *node) bool {
 		}
 	}
 	if n.unique {
-		i, j := s.duplicate(s.spans[spanBase:])
-		s.spans = s.spans[:spanBase]
+		i, j := s.duplicate(s.spanSlice(spanBase))
+		s.nspan = spanBase
 		if i >= 0 && s.quiet > 0 {
 			return s.fail()
 		}
