@@ -1,0 +1,108 @@
+package openai
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/ratchet-run/ratchet"
+)
+
+var _ ratchet.Model = (*Model)(nil)
+
+// maxErrorBody bounds how much of an error response is read.
+const maxErrorBody = 1 << 20
+
+// Generate sends req to the chat completions endpoint and returns the
+// assistant's reply, streamed or not as configured. It does not retain req.
+//
+// Every failure is a *ratchet.ModelError: an invalid req (bad_request, code
+// CodeInvalidRequest, nothing sent), an HTTP error status or an error the
+// server reports inside a response (classified as described in the package
+// doc), a network error or broken stream (transient, or timeout), or the
+// end of ctx (timeout for a deadline, transient for a cancellation; either
+// way errors.Is matches the context's error). A streamed call that fails
+// returns no Response, whatever it had received.
+func (m *Model) Generate(ctx context.Context, req *ratchet.Request) (*ratchet.Response, error) {
+	wire, err := m.buildRequest(req)
+	if err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(wire)
+	if err != nil {
+		return nil, &ratchet.ModelError{Kind: ratchet.ModelBadRequest, Code: CodeInvalidRequest, Message: "encoding request: " + err.Error(), Err: err}
+	}
+	httpReq, err := http.NewRequestWithContext(ctx, http.MethodPost, m.endpoint, bytes.NewReader(body))
+	if err != nil {
+		return nil, &ratchet.ModelError{Kind: ratchet.ModelBadRequest, Code: CodeInvalidRequest, Err: err}
+	}
+	httpReq.Header = m.header.Clone()
+	if m.cfg.Stream {
+		httpReq.Header.Set("Accept", "text/event-stream")
+	} else {
+		httpReq.Header.Set("Accept", "application/json")
+	}
+
+	httpResp, err := m.client.Do(httpReq)
+	if err != nil {
+		return nil, transportError(ctx, err, "")
+	}
+	defer httpResp.Body.Close()
+
+	if httpResp.StatusCode < 200 || httpResp.StatusCode > 299 {
+		errBody, err := io.ReadAll(io.LimitReader(httpResp.Body, maxErrorBody))
+		if err != nil && len(errBody) == 0 {
+			return nil, transportError(ctx, err, "")
+		}
+		return nil, httpError(httpResp.StatusCode, httpResp.Header, errBody, time.Now())
+	}
+	// A server that cannot stream may answer a streamed request with a
+	// plain JSON response; read it as one.
+	if m.cfg.Stream && !isJSON(httpResp.Header.Get("Content-Type")) {
+		return m.readStream(ctx, httpResp.Body, !m.cfg.OmitStreamOptions)
+	}
+	return readResponse(ctx, httpResp.Body)
+}
+
+// readResponse decodes a non-streamed response body.
+func readResponse(ctx context.Context, r io.Reader) (*ratchet.Response, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, transportError(ctx, err, "")
+	}
+	var resp chatResponse
+	if err := json.Unmarshal(data, &resp); err != nil {
+		return nil, &ratchet.ModelError{
+			Kind:    ratchet.ModelTransient,
+			Code:    CodeInvalidResponse,
+			Message: "response is not a chat completion: " + string(truncate(data, 512)),
+			Err:     err,
+		}
+	}
+	if hasValue(resp.Error) {
+		return nil, inBandError(resp.Error, false)
+	}
+	if len(resp.Choices) == 0 {
+		return nil, &ratchet.ModelError{Kind: ratchet.ModelTransient, Code: CodeInvalidResponse, Message: "response has no choices"}
+	}
+	var a assembly
+	a.model = resp.Model
+	a.usage = resp.Usage.usage()
+	a.fromChoice(&resp.Choices[0])
+	return a.response()
+}
+
+// isJSON reports whether a Content-Type is JSON.
+func isJSON(contentType string) bool {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	return mt == "application/json"
+}
+
+// hasValue reports whether a raw JSON member was present and not null.
+func hasValue(raw json.RawMessage) bool {
+	return len(raw) > 0 && string(raw) != "null"
+}

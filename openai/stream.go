@@ -1,0 +1,148 @@
+package openai
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+
+	"github.com/ratchet-run/ratchet"
+)
+
+// readStream reads a server-sent event stream of chat completion chunks and
+// assembles the Response.
+//
+// It reads the stream itself rather than through go-openai's
+// ChatCompletionStream, whose reader cannot handle what recorded servers
+// send: it returns OpenRouter's error chunk (a chunk with an "error"
+// member, recording 17) as an ordinary chunk, so the error is lost and a
+// half-built response looks complete; it fails on Groq's "event: error"
+// event (recording 19) with "unexpected end of JSON input", losing the
+// error and its failed generation; and it reports a stream that stops
+// without [DONE] as a clean io.EOF. go-openai's types still decode every
+// chunk.
+//
+// The reader follows the SSE format loosely, as servers do: lines may
+// start with spaces (recording 35), comment lines (": OPENROUTER
+// PROCESSING") are skipped, each data line is one chunk, "event: error"
+// marks the data that follows as an error. The stream is complete at
+// "data: [DONE]"; one that ends without it counts as complete only if it
+// has sent a finish reason and, when usage was asked for, the usage.
+// Anything else that ends it, and any error it reports, is a *ModelError,
+// never a partial Response.
+func (m *Model) readStream(ctx context.Context, body io.Reader, wantUsage bool) (*ratchet.Response, error) {
+	br := bufio.NewReaderSize(body, 16<<10)
+	s := streamState{m: m, ctx: ctx}
+	var (
+		event   []byte
+		scratch []byte
+	)
+	for {
+		line, buf, readErr := readLine(br, scratch)
+		scratch = buf
+		line = bytes.TrimLeft(line, " \t")
+		if len(line) == 0 {
+			event = event[:0] // a blank line ends an event
+		} else if line[0] != ':' { // a line starting with ':' is a comment
+			name, value, _ := bytes.Cut(line, []byte(":"))
+			value = bytes.TrimSpace(value)
+			switch string(name) {
+			case "event":
+				event = append(event[:0], value...)
+			case "data":
+				done, err := s.data(value, string(event) == "error")
+				if err != nil {
+					return nil, err
+				}
+				if done {
+					// Let the connection be reused: servers end the body
+					// right after [DONE].
+					_, _ = io.Copy(io.Discard, io.LimitReader(br, 4<<10))
+					return s.a.response()
+				}
+			}
+		}
+		switch {
+		case readErr == nil:
+		case errors.Is(readErr, io.EOF) && s.a.finish != "" && (s.sawUsage || !wantUsage):
+			return s.a.response() // no [DONE], but nothing is missing
+		case errors.Is(readErr, io.EOF):
+			return nil, &ratchet.ModelError{
+				Kind:    ratchet.ModelTransient,
+				Code:    CodeBrokenStream,
+				Message: "stream ended before it was complete",
+				Err:     io.ErrUnexpectedEOF,
+			}
+		default:
+			return nil, transportError(ctx, readErr, CodeBrokenStream)
+		}
+	}
+}
+
+// streamState is a stream being assembled.
+type streamState struct {
+	m        *Model
+	ctx      context.Context // Generate's, for OnDelta; not kept beyond it
+	a        assembly
+	sawUsage bool
+}
+
+// data handles the value of one data line: [DONE] (done), an error
+// (isError: the line belongs to an "event: error"), or a chunk.
+func (s *streamState) data(value []byte, isError bool) (done bool, err error) {
+	if string(value) == "[DONE]" {
+		return true, nil
+	}
+	if isError {
+		return false, inBandError(value, true)
+	}
+	var chunk chatChunk
+	if err := json.Unmarshal(value, &chunk); err != nil {
+		return false, &ratchet.ModelError{
+			Kind:    ratchet.ModelTransient,
+			Code:    CodeInvalidResponse,
+			Message: "stream data is not a chat completion chunk: " + string(truncate(value, 512)),
+			Err:     err,
+		}
+	}
+	if hasValue(chunk.Error) {
+		return false, inBandError(chunk.Error, false)
+	}
+	if s.a.model == "" {
+		s.a.model = chunk.Model
+	}
+	if chunk.Usage != nil {
+		s.a.usage = chunk.Usage.usage()
+		s.sawUsage = true
+	}
+	for i := range chunk.Choices {
+		if chunk.Choices[i].Index != 0 {
+			continue // only one choice is asked for
+		}
+		if text := s.a.addDelta(&chunk.Choices[i]); text != "" && s.m.cfg.OnDelta != nil {
+			s.m.cfg.OnDelta(s.ctx, text)
+		}
+	}
+	return false, nil
+}
+
+// readLine returns the next line without its line ending. buf is scratch
+// space reused across calls for lines longer than the reader's buffer; the
+// returned line is valid until the next call. At the end of input it
+// returns the last, unterminated line (possibly empty) with the error.
+func readLine(br *bufio.Reader, buf []byte) (line, scratch []byte, err error) {
+	line, err = br.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		buf = append(buf[:0], line...)
+		for errors.Is(err, bufio.ErrBufferFull) {
+			line, err = br.ReadSlice('\n')
+			buf = append(buf, line...)
+		}
+		line = buf
+	}
+	line = bytes.TrimSuffix(line, []byte("\n"))
+	line = bytes.TrimSuffix(line, []byte("\r"))
+	return line, buf, err
+}
