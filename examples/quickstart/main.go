@@ -92,9 +92,13 @@ func main() {
 }
 
 func run(ctx context.Context) error {
+	model, err := chooseModel()
+	if err != nil {
+		return err
+	}
 	agent, err := ratchet.NewAgent(ratchet.Config{
 		Name:         "quickstart",
-		Model:        scriptedModel{},
+		Model:        model,
 		Instructions: "You are a careful assistant. Use the calculator for arithmetic and the clock for the time.",
 		Tools: []ratchet.Tool{
 			ratchet.NewTool("calculator", "Computes a op b.", calculate, ratchet.Idempotent()),

@@ -1,0 +1,23 @@
+package main
+
+import (
+	"os"
+
+	"github.com/ratchet-run/ratchet"
+	"github.com/ratchet-run/ratchet/openai"
+)
+
+// chooseModel returns an OpenAI (or OpenAI-compatible) model when
+// OPENAI_API_KEY is set, with OPENAI_BASE_URL and OPENAI_MODEL optional
+// (default gpt-4o-mini), and the offline scripted model otherwise.
+func chooseModel() (ratchet.Model, error) {
+	key := os.Getenv("OPENAI_API_KEY")
+	if key == "" {
+		return scriptedModel{}, nil
+	}
+	name := os.Getenv("OPENAI_MODEL")
+	if name == "" {
+		name = "gpt-4o-mini"
+	}
+	return openai.New(openai.Config{Model: name, APIKey: key, BaseURL: os.Getenv("OPENAI_BASE_URL")})
+}
