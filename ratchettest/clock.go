@@ -111,3 +111,6 @@ func (c *Clock) WaitForWaiters(n int, timeout time.Duration) bool {
 		}
 	}
 }
+
+// Epoch returns a fixed start time for fake clocks: 2026-01-01T00:00:00Z.
+func Epoch() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }

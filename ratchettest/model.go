@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strconv"
 	"sync"
 	"testing"
@@ -29,7 +30,7 @@ type Reply struct {
 // its script (or asks Func), records the Request, and answers. It is safe
 // for concurrent use.
 type Model struct {
-	tb tb
+	tb TB
 
 	mu      sync.Mutex
 	script  []Reply
@@ -39,21 +40,35 @@ type Model struct {
 	latency time.Duration
 }
 
-type tb interface {
+// TB is the part of testing.TB the scripted Model reports misuse to;
+// *testing.T and *testing.B satisfy it, and ExampleTB serves Example
+// functions and programs.
+type TB interface {
 	Helper()
 	Errorf(format string, args ...any)
 }
 
+// ExampleTB is a TB for code outside tests: it prints misuse to stderr.
+type ExampleTB struct{}
+
+// Helper does nothing.
+func (*ExampleTB) Helper() {}
+
+// Errorf prints the message to stderr.
+func (*ExampleTB) Errorf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, format+"\n", args...)
+}
+
 // NewModel returns a Model that answers with replies in order. A call after
 // the last reply fails the test and returns an error.
-func NewModel(t testing.TB, replies ...Reply) *Model {
+func NewModel(t TB, replies ...Reply) *Model {
 	t.Helper()
 	return &Model{tb: t, script: replies}
 }
 
 // NewModelFunc returns a Model that asks fn for each reply; call counts
 // from 0. fn must be safe for concurrent use when the model is shared.
-func NewModelFunc(t testing.TB, fn func(ctx context.Context, call int, req *ratchet.Request) Reply) *Model {
+func NewModelFunc(t TB, fn func(ctx context.Context, call int, req *ratchet.Request) Reply) *Model {
 	t.Helper()
 	return &Model{tb: t, fn: fn}
 }
