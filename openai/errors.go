@@ -263,8 +263,8 @@ func mentionsContextLength(msg string) bool {
 	return false
 }
 
-// errorCode renders an error code, which servers send as a string or a
-// number.
+// errorCode renders an error code, which servers send as a string, a
+// number or null.
 func errorCode(c any) string {
 	switch v := c.(type) {
 	case nil:
@@ -272,6 +272,10 @@ func errorCode(c any) string {
 	case string:
 		return v
 	case int:
+		if v == 0 {
+			// go-openai decodes "code": null as 0.
+			return ""
+		}
 		return strconv.Itoa(v)
 	}
 	return fmt.Sprint(c)
