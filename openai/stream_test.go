@@ -285,6 +285,21 @@ func TestStreamDeviations(t *testing.T) {
 			wantErr: ratchet.ModelContextLength, code: "400",
 		},
 		{
+			name: "empty error members are no error",
+			raw: events(
+				`data: {"error":null,"choices":[{"index":0,"delta":{"content":"a"}}]}`,
+				`data: {"error":{},"choices":[{"index":0,"delta":{"content":"b"}}]}`,
+				`data: {"error":false,"choices":[{"index":0,"delta":{"content":"c"}}]}`,
+				`data: {"error":"","choices":[{"index":0,"delta":{"content":"d"},"finish_reason":"stop"}]}`,
+				usage, "data: [DONE]"),
+			want: &ratchet.Response{Message: ratchet.Message{Role: ratchet.RoleAssistant, Content: "abcd"}, FinishReason: ratchet.FinishStop, Usage: ratchet.Usage{InputTokens: 5, OutputTokens: 7}},
+		},
+		{
+			name:    "error event whose data is not an error",
+			raw:     events(`data: {"choices":[{"index":0,"delta":{"content":"a"}}]}`, "event: error\ndata: overloaded"),
+			wantErr: ratchet.ModelTransient,
+		},
+		{
 			name:    "data that is not JSON",
 			raw:     events(`data: {"choices":[{"index":0,"delta":{"content":"a"}}]}`, "data: <html>"),
 			wantErr: ratchet.ModelTransient, code: CodeInvalidResponse,
