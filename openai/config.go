@@ -97,8 +97,10 @@ type Config struct {
 
 	// LegacyMaxTokens sends the output cap as max_tokens instead of
 	// max_completion_tokens. OpenAI's reasoning models accept only
-	// max_completion_tokens; set this for servers that only know the older
-	// name. Defaults to false: max_completion_tokens.
+	// max_completion_tokens; set this for servers that only read the older
+	// name and silently ignore the newer one (Ollama, llama.cpp before
+	// 2026, llamafile, llama-cpp-python). Defaults to false:
+	// max_completion_tokens.
 	LegacyMaxTokens bool
 
 	// OmitStreamOptions leaves out stream_options {"include_usage": true},

@@ -150,11 +150,20 @@ func httpError(status int, header http.Header, body []byte, now time.Time) *ratc
 
 // inBandError classifies an error object that arrived inside a successful
 // response: an "event: error" or an error member in a stream chunk, or an
-// error member in a 200 body (OpenRouter). Its StatusCode is the status the
-// error object reports (status_code, a numeric code, or Azure's status), or
-// 0 when it reports none; such an error is then transient. raw is the error
-// object, or with envelope an error body as parseErrorBody reads it.
+// error member in a 200 body (OpenRouter). raw is the error object, or with
+// envelope an error body as parseErrorBody reads it. It returns nil when
+// raw holds no error: absent, null, false, an object without message, code
+// or type, or anything else it cannot read as an error (a server may send
+// an empty error member with every chunk).
+//
+// The error's StatusCode is the status the object reports (status_code, a
+// numeric code, or Azure's status), or 0 when it reports none; such an
+// error is then transient.
 func inBandError(raw []byte, envelope bool) *ratchet.ModelError {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
 	var (
 		e  *goopenai.APIError
 		x  errorExtras
@@ -165,12 +174,8 @@ func inBandError(raw []byte, envelope bool) *ratchet.ModelError {
 	} else {
 		e, x, ok = parseErrorObject(raw)
 	}
-	if !ok {
-		return &ratchet.ModelError{
-			Kind:    ratchet.ModelTransient,
-			Code:    CodeInvalidResponse,
-			Message: "unreadable error in response: " + string(truncate(raw, 512)),
-		}
+	if !ok || (e.Message == "" && errorCode(e.Code) == "" && e.Type == "") {
+		return nil
 	}
 	status := x.StatusCode
 	if status == 0 {
@@ -263,8 +268,8 @@ func mentionsContextLength(msg string) bool {
 	return false
 }
 
-// errorCode renders an error code, which servers send as a string or a
-// number.
+// errorCode renders an error code, which servers send as a string, a
+// number or null.
 func errorCode(c any) string {
 	switch v := c.(type) {
 	case nil:
@@ -272,6 +277,10 @@ func errorCode(c any) string {
 	case string:
 		return v
 	case int:
+		if v == 0 {
+			// go-openai decodes "code": null as 0.
+			return ""
+		}
 		return strconv.Itoa(v)
 	}
 	return fmt.Sprint(c)

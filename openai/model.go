@@ -83,8 +83,8 @@ func readResponse(ctx context.Context, r io.Reader) (*ratchet.Response, error) {
 			Err:     err,
 		}
 	}
-	if hasValue(resp.Error) {
-		return nil, inBandError(resp.Error, false)
+	if me := inBandError(resp.Error, false); me != nil {
+		return nil, me
 	}
 	if len(resp.Choices) == 0 {
 		return nil, &ratchet.ModelError{Kind: ratchet.ModelTransient, Code: CodeInvalidResponse, Message: "response has no choices"}
@@ -100,9 +100,4 @@ func readResponse(ctx context.Context, r io.Reader) (*ratchet.Response, error) {
 func isJSON(contentType string) bool {
 	mt, _, _ := mime.ParseMediaType(contentType)
 	return mt == "application/json"
-}
-
-// hasValue reports whether a raw JSON member was present and not null.
-func hasValue(raw json.RawMessage) bool {
-	return len(raw) > 0 && string(raw) != "null"
 }

@@ -34,7 +34,7 @@ import (
 // never a partial Response.
 func (m *Model) readStream(ctx context.Context, body io.Reader, wantUsage bool) (*ratchet.Response, error) {
 	br := bufio.NewReaderSize(body, 16<<10)
-	s := streamState{m: m, ctx: ctx}
+	var s streamState
 	var (
 		event   []byte
 		scratch []byte
@@ -52,14 +52,13 @@ func (m *Model) readStream(ctx context.Context, body io.Reader, wantUsage bool) 
 			case "event":
 				event = append(event[:0], value...)
 			case "data":
-				done, err := s.data(value, string(event) == "error")
+				done, err := s.data(ctx, value, string(event) == "error", m.cfg.OnDelta)
 				if err != nil {
 					return nil, err
 				}
 				if done {
-					// Let the connection be reused: servers end the body
-					// right after [DONE].
-					_, _ = io.Copy(io.Discard, io.LimitReader(br, 4<<10))
+					// Not read to its end: a server may hold the body open
+					// after [DONE], and closing it costs one connection.
 					return s.a.response()
 				}
 			}
@@ -83,20 +82,25 @@ func (m *Model) readStream(ctx context.Context, body io.Reader, wantUsage bool) 
 
 // streamState is a stream being assembled.
 type streamState struct {
-	m        *Model
-	ctx      context.Context // Generate's, for OnDelta; not kept beyond it
 	a        assembly
 	sawUsage bool
 }
 
 // data handles the value of one data line: [DONE] (done), an error
-// (isError: the line belongs to an "event: error"), or a chunk.
-func (s *streamState) data(value []byte, isError bool) (done bool, err error) {
+// (isError: the line belongs to an "event: error"), or a chunk, whose text
+// goes to onDelta if it is set.
+func (s *streamState) data(ctx context.Context, value []byte, isError bool, onDelta func(context.Context, string)) (done bool, err error) {
 	if string(value) == "[DONE]" {
 		return true, nil
 	}
 	if isError {
-		return false, inBandError(value, true)
+		if me := inBandError(value, true); me != nil {
+			return false, me
+		}
+		return false, &ratchet.ModelError{
+			Kind:    ratchet.ModelTransient,
+			Message: "error event without an error: " + string(truncate(value, 512)),
+		}
 	}
 	var chunk chatChunk
 	if err := json.Unmarshal(value, &chunk); err != nil {
@@ -107,8 +111,8 @@ func (s *streamState) data(value []byte, isError bool) (done bool, err error) {
 			Err:     err,
 		}
 	}
-	if hasValue(chunk.Error) {
-		return false, inBandError(chunk.Error, false)
+	if me := inBandError(chunk.Error, false); me != nil {
+		return false, me
 	}
 	if s.a.model == "" {
 		s.a.model = chunk.Model
@@ -121,8 +125,8 @@ func (s *streamState) data(value []byte, isError bool) (done bool, err error) {
 		if chunk.Choices[i].Index != 0 {
 			continue // only one choice is asked for
 		}
-		if text := s.a.addDelta(&chunk.Choices[i]); text != "" && s.m.cfg.OnDelta != nil {
-			s.m.cfg.OnDelta(s.ctx, text)
+		if text := s.a.addDelta(&chunk.Choices[i]); text != "" && onDelta != nil {
+			onDelta(ctx, text)
 		}
 	}
 	return false, nil
