@@ -35,7 +35,7 @@ func (r *Run) runCalls(ctx context.Context, st *Step) error {
 		ti, ok := r.a.toolIndex[c.Call.Name]
 		if !ok {
 			// Only possible after a resume with a changed agent.
-			msg, _ := r.checkCall(c.Call, "")
+			msg, _, _ := r.checkCall(c.Call, "")
 			if err := r.appendLocked(ctx, finishRec(r.ID(), step, i, c.Call, ToolResult{Content: msg, IsError: true, Error: string(ParseUnknownTool)})); err != nil {
 				return err
 			}
