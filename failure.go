@@ -197,12 +197,17 @@ type ParseError struct {
 	Reason string
 	// Repairs is the number of repair turns used.
 	Repairs int
+	// Err is the underlying validation error, if any.
+	Err error
 }
 
 // Error returns "ratchet: unparseable model output (KIND) after N repairs: REASON".
 func (e *ParseError) Error() string {
 	return fmt.Sprintf("ratchet: unparseable model output (%s) after %d repairs: %s", e.Kind, e.Repairs, e.Reason)
 }
+
+// Unwrap returns the cause.
+func (e *ParseError) Unwrap() error { return e.Err }
 
 // Is reports whether target is ErrUnparseable.
 func (e *ParseError) Is(target error) bool { return target == ErrUnparseable }

@@ -282,10 +282,10 @@ func (r *Run) handleResponse(ctx context.Context, st *Step, resp *Response) erro
 		recs = append(recs, next...)
 	} else {
 		for i, c := range calls {
-			if msg, kind := r.checkCall(c, resp.FinishReason); msg != "" {
+			if msg, kind, cause := r.checkCall(c, resp.FinishReason); msg != "" {
 				rec.Repair = true
 				if parseErr == nil {
-					parseErr = &ParseError{Kind: kind, Raw: c.Arguments, Reason: msg}
+					parseErr = &ParseError{Kind: kind, Raw: c.Arguments, Reason: msg, Err: cause}
 				}
 				recs = append(recs, &Record{Kind: RecToolFinished, Step: n,
 					Call:   &CallRecord{Index: i, ID: c.ID, Tool: c.Name, Key: idempotencyKey(r.ID(), n, i)},
@@ -324,15 +324,16 @@ func (r *Run) handleResponse(ctx context.Context, st *Step, resp *Response) erro
 }
 
 // checkCall validates one requested call before anything runs. It returns
-// the message for the model and the parse kind, or "" when the call can run.
-func (r *Run) checkCall(c ToolCall, finish FinishReason) (string, ParseKind) {
+// the message for the model, the parse kind and the validation error, or ""
+// when the call can run.
+func (r *Run) checkCall(c ToolCall, finish FinishReason) (string, ParseKind, error) {
 	i, ok := r.a.toolIndex[c.Name]
 	if !ok {
 		names := make([]string, len(r.a.specs))
 		for j, sp := range r.a.specs {
 			names[j] = sp.Name
 		}
-		return fmt.Sprintf("error: unknown tool %q; available tools: %s", c.Name, strings.Join(names, ", ")), ParseUnknownTool
+		return fmt.Sprintf("error: unknown tool %q; available tools: %s", c.Name, strings.Join(names, ", ")), ParseUnknownTool, nil
 	}
 	var err error
 	if v := r.a.validators[i]; v != nil {
@@ -341,13 +342,13 @@ func (r *Run) checkCall(c ToolCall, finish FinishReason) (string, ParseKind) {
 		err = &ArgumentError{Tool: c.Name, Reason: "arguments are not valid JSON"}
 	}
 	if err == nil {
-		return "", ""
+		return "", "", nil
 	}
 	msg := "error: " + strings.TrimPrefix(err.Error(), "ratchet: ")
 	if finish == FinishLength {
 		msg += " (your output was cut off at the output token limit: make the arguments shorter)"
 	}
-	return msg + ". Fix the arguments and call the tool again.", ParseArguments
+	return msg + ". Fix the arguments and call the tool again.", ParseArguments, err
 }
 
 // finalAnswer checks a response without tool calls and returns the records

@@ -21,11 +21,14 @@ const unknownOutcomeMessage = "error: the outcome of this call is unknown: the r
 func (r *Run) runCalls(ctx context.Context, st *Step) error {
 	s := &r.state
 	step := s.Step
+	// r.state changes under r.mu once calls run: read nothing of it below.
+	runID := r.ID()
 	calls := make([]CallState, len(s.Calls))
 	copy(calls, s.Calls)
 
 	type job struct {
 		i       int
+		key     string
 		call    ToolCall
 		tool    Tool
 		pol     ToolPolicy
@@ -41,8 +44,8 @@ func (r *Run) runCalls(ctx context.Context, st *Step) error {
 		ti, ok := r.a.toolIndex[c.Call.Name]
 		if !ok {
 			// Only possible after a resume with a changed agent.
-			msg, _ := r.checkCall(c.Call, "")
-			if err := r.appendLocked(ctx, finishRec(r.ID(), step, i, c.Call, ToolResult{Content: msg, IsError: true, Error: string(ParseUnknownTool)})); err != nil {
+			msg, _, _ := r.checkCall(c.Call, "")
+			if err := r.appendLocked(ctx, finishRec(runID, step, i, c.Call, ToolResult{Content: msg, IsError: true, Error: string(ParseUnknownTool)})); err != nil {
 				return err
 			}
 			continue
@@ -53,7 +56,7 @@ func (r *Run) runCalls(ctx context.Context, st *Step) error {
 			te := &ToolError{Tool: c.Call.Name, CallID: c.Call.ID, Attempt: c.Attempt, Kind: ToolErrorUnknownOutcome,
 				Err: errors.New("the run stopped while the call ran")}
 			res := ToolResult{Content: unknownOutcomeMessage, IsError: true, Error: string(ToolErrorUnknownOutcome)}
-			if err := r.appendLocked(ctx, finishRec(r.ID(), step, i, c.Call, res)); err != nil {
+			if err := r.appendLocked(ctx, finishRec(runID, step, i, c.Call, res)); err != nil {
 				return err
 			}
 			if pol.OnUnknownOutcome == UnknownOutcomeFail && failErr == nil {
@@ -61,19 +64,19 @@ func (r *Run) runCalls(ctx context.Context, st *Step) error {
 			}
 			continue
 		}
-		jobs = append(jobs, job{i: i, call: c.Call, tool: r.a.cfg.Tools[ti], pol: pol, attempt: attempt})
+		jobs = append(jobs, job{i: i, key: idempotencyKey(runID, step, i), call: c.Call, tool: r.a.cfg.Tools[ti], pol: pol, attempt: attempt})
 	}
 	var err error
 	if len(jobs) == 1 {
 		// One call: run it on this goroutine; there are no siblings.
 		j := jobs[0]
-		err = r.runCall(ctx, ctx, step, j.i, j.call, j.tool, j.pol, j.attempt, &pauses[j.i])
+		err = r.runCall(ctx, ctx, step, j.i, j.key, j.call, j.tool, j.pol, j.attempt, &pauses[j.i])
 	} else {
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(r.a.cfg.MaxParallelTools)
 		for _, j := range jobs {
 			g.Go(func() error {
-				return r.runCall(ctx, gctx, step, j.i, j.call, j.tool, j.pol, j.attempt, &pauses[j.i])
+				return r.runCall(ctx, gctx, step, j.i, j.key, j.call, j.tool, j.pol, j.attempt, &pauses[j.i])
 			})
 		}
 		err = g.Wait()
@@ -112,10 +115,20 @@ func finishRec(runID string, step, i int, c ToolCall, res ToolResult) *Record {
 // the step's context; gctx is cancelled too when a sibling fails the run. A
 // pause is reported through *pause, not as an error, so that siblings are
 // not cancelled.
-func (r *Run) runCall(parent, gctx context.Context, step, i int, c ToolCall, tool Tool, pol ToolPolicy, attempt int, pause *error) error {
-	key := idempotencyKey(r.ID(), step, i)
+func (r *Run) runCall(parent, gctx context.Context, step, i int, key string, c ToolCall, tool Tool, pol ToolPolicy, attempt int, pause *error) error {
 	cr := func(attempt int) *CallRecord {
 		return &CallRecord{Index: i, ID: c.ID, Tool: c.Name, Key: key, Attempt: attempt}
+	}
+	cancelled := func(attempt int, dur time.Duration) error {
+		res := ToolResult{Content: "error: cancelled because another tool call of this step failed", IsError: true, Error: string(ToolErrorCancelled), Duration: dur}
+		return r.appendLocked(parent, &Record{Kind: RecToolFinished, Step: step, Call: cr(attempt), Result: &res})
+	}
+	// A call whose turn comes after the step was cancelled does not start.
+	if parent.Err() != nil {
+		return nil // left open; runCalls reports the cancellation
+	}
+	if gctx.Err() != nil {
+		return cancelled(attempt, 0)
 	}
 	for ; ; attempt++ {
 		if err := r.appendLocked(parent, &Record{Kind: RecToolStarted, Step: step, Call: cr(attempt)}); err != nil {
@@ -142,8 +155,7 @@ func (r *Run) runCall(parent, gctx context.Context, step, i int, c ToolCall, too
 		}
 		if gctx.Err() != nil {
 			// A sibling failed the run and cancelled this call.
-			res := ToolResult{Content: "error: cancelled because another tool call of this step failed", IsError: true, Error: string(ToolErrorCancelled), Duration: dur}
-			return r.appendLocked(parent, &Record{Kind: RecToolFinished, Step: step, Call: cr(attempt), Result: &res})
+			return cancelled(attempt, dur)
 		}
 		action := pol.OnError
 		if action == ToolErrorRetry {
@@ -152,7 +164,10 @@ func (r *Run) runCall(parent, gctx context.Context, step, i int, c ToolCall, too
 					return err
 				}
 				if err := sleep(gctx, r.a.cfg.Clock, delay); err != nil {
-					return nil
+					if parent.Err() != nil {
+						return nil // left open; runCalls reports the cancellation
+					}
+					return cancelled(attempt+1, 0)
 				}
 				continue
 			}
@@ -199,7 +214,10 @@ func trimPrefix(s string) string {
 // invoke calls the tool under its timeout with the idempotency key in its
 // context, recovering a panic into a *ToolError.
 func (r *Run) invoke(ctx context.Context, tool Tool, c ToolCall, key string, timeout time.Duration, attempt int) (out string, err error) {
-	cctx, cancel := context.WithTimeout(WithIdempotencyKey(ctx, key), timeout)
+	cctx, cancel := WithIdempotencyKey(ctx, key), context.CancelFunc(func() {})
+	if timeout > 0 { // Unlimited: no timeout
+		cctx, cancel = context.WithTimeout(cctx, timeout)
+	}
 	defer cancel()
 	defer func() {
 		if p := recover(); p != nil {
