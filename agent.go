@@ -81,6 +81,13 @@ type Config struct {
 	// History decides what the model sees of a long history.
 	History HistoryPolicy
 
+	// Observer receives an Event for everything the agent's runs do. Nil
+	// means none (and no events are built).
+	Observer Observer
+	// Redactor, when set, rewrites every string the runtime persists, logs
+	// or traces (see Redactor).
+	Redactor Redactor
+
 	// SnapshotEvery is how many records a run appends between snapshot
 	// records. Defaults to 256 (SnapshotEveryDefault).
 	SnapshotEvery int
@@ -97,6 +104,7 @@ type Config struct {
 // safe for concurrent use: many runs, in many goroutines, share one Agent.
 type Agent struct {
 	cfg       Config
+	obs       Observer
 	toolIndex map[string]int
 	policies  []ToolPolicy
 	specs     []ToolSpec
@@ -167,7 +175,7 @@ func NewAgent(cfg Config) (*Agent, error) {
 	if cfg.Random == nil {
 		cfg.Random = mrand.Float64
 	}
-	a := &Agent{cfg: cfg, toolIndex: index}
+	a := &Agent{cfg: cfg, toolIndex: index, obs: cfg.Observer}
 	for _, t := range cfg.Tools {
 		p := toolPolicy(t)
 		if p.Timeout == 0 {
@@ -250,6 +258,9 @@ func (a *Agent) Start(ctx context.Context, input string, opts *RunOptions) (*Run
 	r := a.newRun(id, o.Budget)
 	now := a.cfg.Clock.Now()
 	rec := &Record{Version: FormatVersion, Kind: RecRunStarted, Time: now, Agent: a.cfg.Name, Input: msgs, Labels: o.Labels}
+	if a.cfg.Redactor != nil {
+		rec = redactRecord(a.cfg.Redactor, rec)
+	}
 	data, err := EncodeRecord(rec)
 	if err != nil {
 		return nil, fmt.Errorf("ratchet: start run %s: %w", id, err)
@@ -262,6 +273,9 @@ func (a *Agent) Start(ctx context.Context, input string, opts *RunOptions) (*Run
 	info := store.RunInfo{ID: id, Agent: a.cfg.Name, Labels: o.Labels, CreatedAt: now, Meta: r.meta(&r.state)}
 	if err := a.cfg.Store.Create(ctx, info, [][]byte{data}); err != nil {
 		return nil, fmt.Errorf("ratchet: start run %s: %w", id, err)
+	}
+	if a.obs != nil {
+		r.observe(ctx, Event{Kind: EventRunStarted, Status: r.state.Status, Seq: 1, Records: 1})
 	}
 	return r, nil
 }
@@ -284,6 +298,9 @@ func (a *Agent) Resume(ctx context.Context, runID string, opts *RunOptions) (*Ru
 		return nil, fmt.Errorf("%w: run %s is of agent %q, not %q", ErrWrongAgent, runID, st.Agent, a.cfg.Name)
 	}
 	r.state = st
+	if a.obs != nil {
+		r.observe(ctx, Event{Kind: EventRunResumed, Step: st.Step, Status: st.Status, Seq: st.Seq})
+	}
 	return r, nil
 }
 

@@ -36,13 +36,21 @@ func add(ctx context.Context, in addArgs) (int, error) { return in.A + in.B, nil
 
 // BenchmarkStep times one step: a model call asking for one call of a
 // trivial tool, the call, and its records appended to a memory store.
-func BenchmarkStep(b *testing.B) {
+func BenchmarkStep(b *testing.B) { benchStep(b, nil) }
+
+// BenchmarkStepObserved is BenchmarkStep with a discard Observer: the cost
+// of building and delivering events. BenchmarkStep, with no Observer, builds
+// none.
+func BenchmarkStepObserved(b *testing.B) { benchStep(b, ratchet.DiscardObserver()) }
+
+func benchStep(b *testing.B, obs ratchet.Observer) {
 	ctx := context.Background()
 	a, err := ratchet.NewAgent(ratchet.Config{
 		Name: "bench", Model: newLoopModel(), Instructions: "Add numbers.",
-		Tools:  []ratchet.Tool{ratchet.NewTool("add", "Adds two integers.", add)},
-		Store:  store.NewMemory(),
-		Budget: ratchet.Budget{MaxSteps: ratchet.Unlimited},
+		Tools:    []ratchet.Tool{ratchet.NewTool("add", "Adds two integers.", add)},
+		Store:    store.NewMemory(),
+		Budget:   ratchet.Budget{MaxSteps: ratchet.Unlimited},
+		Observer: obs,
 	})
 	if err != nil {
 		b.Fatal(err)

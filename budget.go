@@ -88,26 +88,28 @@ func (b Budget) withDefaults() Budget {
 }
 
 // check returns the first budget s has reached, or nil. b must have
-// defaults.
+// defaults. Limits are reached when used >= limit, except the tool-call
+// limit: reaching it still lets the model answer, and calls past it are
+// refused when a response asks for them (handleResponse).
 func (b Budget) check(s *State) *BudgetError {
-	over := func(kind BudgetKind, limit, used float64) *BudgetError {
-		if limit >= 0 && used >= limit {
-			return &BudgetError{Budget: kind, Limit: limit, Used: used}
-		}
-		return nil
+	type lim struct {
+		kind        BudgetKind
+		limit, used float64
 	}
-	for _, e := range []*BudgetError{
-		over(BudgetSteps, float64(b.MaxSteps), float64(s.Step)),
-		over(BudgetWallTime, b.MaxWallTime.Seconds(), s.Active.Seconds()),
-		over(BudgetInputTokens, float64(b.MaxInputTokens), float64(s.Usage.InputTokens)),
-		over(BudgetOutputTokens, float64(b.MaxOutputTokens), float64(s.Usage.OutputTokens)),
-		over(BudgetTotalTokens, float64(b.MaxTotalTokens), float64(s.Usage.Total())),
-		over(BudgetCost, b.MaxCostUSD, s.CostUSD),
-		over(BudgetToolCalls, float64(b.MaxToolCalls), float64(s.ToolCalls)),
+	for _, l := range [...]lim{
+		{BudgetSteps, float64(b.MaxSteps), float64(s.Step)},
+		{BudgetWallTime, b.MaxWallTime.Seconds(), s.Active.Seconds()},
+		{BudgetInputTokens, float64(b.MaxInputTokens), float64(s.Usage.InputTokens)},
+		{BudgetOutputTokens, float64(b.MaxOutputTokens), float64(s.Usage.OutputTokens)},
+		{BudgetTotalTokens, float64(b.MaxTotalTokens), float64(s.Usage.Total())},
+		{BudgetCost, b.MaxCostUSD, s.CostUSD},
 	} {
-		if e != nil {
-			return e
+		if l.limit >= 0 && l.used >= l.limit {
+			return &BudgetError{Budget: l.kind, Limit: l.limit, Used: l.used}
 		}
+	}
+	if lim := b.MaxToolCalls; lim >= 0 && s.ToolCalls > lim {
+		return &BudgetError{Budget: BudgetToolCalls, Limit: float64(lim), Used: float64(s.ToolCalls)}
 	}
 	return nil
 }

@@ -20,6 +20,7 @@ import (
 // the fold of the records it has appended to the store.
 type Run struct {
 	a      *Agent
+	id     string // immutable copy of state.RunID, for tool goroutines
 	budget Budget
 	state  State
 
@@ -32,6 +33,12 @@ type Run struct {
 	broken error
 	// step collects the records of the step in progress.
 	step *Step
+	// warned has a bit per budget already warned about (observer).
+	warned uint8
+	// rawCalls are the tool calls of the current step as the model
+	// produced them, before redaction; nil when no Redactor is set or
+	// after a resume.
+	rawCalls []ToolCall
 	// viewBuf is reused for request messages: a Model must not retain a
 	// Request after Generate returns.
 	viewBuf []Message
@@ -42,7 +49,7 @@ func (a *Agent) newRun(id string, b *Budget) *Run {
 	if b != nil {
 		bud = b.withDefaults()
 	}
-	return &Run{a: a, budget: bud, state: State{RunID: id}}
+	return &Run{a: a, id: id, budget: bud, state: State{RunID: id}}
 }
 
 // ID returns the run's ID.
@@ -105,6 +112,12 @@ func (r *Run) append(ctx context.Context, recs ...*Record) error {
 		return r.broken
 	}
 	now := r.a.cfg.Clock.Now()
+	if red := r.a.cfg.Redactor; red != nil {
+		for i, rec := range recs {
+			recs[i] = redactRecord(red, rec)
+		}
+	}
+	before := r.state.Status
 	next := r.state // shallow: see the note on failure below
 	data := make([][]byte, len(recs))
 	for i, rec := range recs {
@@ -138,6 +151,11 @@ func (r *Run) append(ctx context.Context, recs ...*Record) error {
 	r.state = next
 	if !r.mark.IsZero() {
 		r.mark = now
+	}
+	if r.a.obs != nil {
+		r.observe(ctx, Event{Kind: EventCheckpoint, Time: now, Step: next.Step, Status: next.Status, Seq: next.Seq, Records: len(recs)})
+		r.statusEvent(ctx, before, next.Status)
+		r.budgetWarnings(ctx)
 	}
 	if r.step != nil {
 		r.step.Records = append(r.step.Records, recs...)
@@ -182,7 +200,7 @@ func (r *Run) appendLocked(ctx context.Context, recs ...*Record) error {
 // (failed, or paused for retryable model errors and ToolErrorPause),
 // ctx's error (the run is consistent and resumes later), ErrRunEnded for a
 // run that had already ended, ErrRunBroken after a store failure.
-func (r *Run) Step(ctx context.Context) (Step, error) {
+func (r *Run) Step(ctx context.Context) (_ Step, stepErr error) {
 	if r.broken != nil {
 		return Step{}, r.broken
 	}
@@ -203,14 +221,18 @@ func (r *Run) Step(ctx context.Context) (Step, error) {
 	st := &Step{Number: s.Step}
 	r.step = st
 	r.mark = r.a.cfg.Clock.Now()
-	defer func() { r.step, r.mark = nil, time.Time{} }()
-	ctx, cancel := context.WithTimeout(ctx, r.budget.StepTimeout)
+	defer func() { r.step, r.mark, r.rawCalls = nil, time.Time{}, nil }()
+	ctx, cancel := context.WithTimeoutCause(ctx, r.budget.StepTimeout, errStepTimeout)
 	defer cancel()
 
+	if r.a.obs != nil {
+		r.observe(ctx, Event{Kind: EventStepStarted, Step: s.Step + 1, Status: s.Status})
+		defer func() { r.observe(ctx, Event{Kind: EventStepFinished, Step: st.Number, Status: r.state.Status, Err: stepErr}) }()
+	}
 	err := r.step1(ctx, st)
 	st.Status = r.state.Status
 	st.Output = r.state.Output
-	if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil && context.Cause(ctx) == context.DeadlineExceeded && r.broken == nil {
+	if err != nil && ctx.Err() != nil && context.Cause(ctx) == errStepTimeout && r.broken == nil {
 		// The step timeout (not the caller's deadline) fired.
 		be := &BudgetError{Budget: BudgetStepTime, Limit: r.budget.StepTimeout.Seconds(), Used: r.a.cfg.Clock.Now().Sub(r.mark).Seconds()}
 		if perr := r.append(ctx, &Record{Kind: RecRunPaused, Step: r.state.Step, Error: errorInfo(be)}); perr != nil {
@@ -221,6 +243,9 @@ func (r *Run) Step(ctx context.Context) (Step, error) {
 	}
 	return *st, err
 }
+
+// errStepTimeout is the cause of a step context whose StepTimeout fired.
+var errStepTimeout = errors.New("ratchet: step timeout")
 
 func (r *Run) step1(ctx context.Context, st *Step) error {
 	s := &r.state
@@ -269,6 +294,9 @@ func (r *Run) handleResponse(ctx context.Context, st *Step, resp *Response) erro
 		model = r.a.cfg.ModelName
 	}
 	rec := &Record{Kind: RecModelResponded, Step: n, Response: resp, Attempt: st.Attempts, CostUSD: r.a.cfg.Pricing.Cost(model, resp.Usage)}
+	if r.a.cfg.Redactor != nil {
+		r.rawCalls = resp.Message.ToolCalls // persisted redacted; run as produced
+	}
 	recs := []*Record{rec}
 	var parseErr *ParseError
 	calls := resp.Message.ToolCalls

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"time"
 )
 
 // buildRequest makes the request for the next model call from the state.
@@ -39,8 +40,14 @@ func (r *Run) callModel(ctx context.Context, st *Step, windDown bool) (*Response
 	for attempt := 1; ; attempt++ {
 		st.Attempts = attempt
 		req := r.buildRequest(windDown)
+		start := r.a.cfg.Clock.Now()
 		resp, err := r.generate(ctx, req)
 		if err == nil {
+			if r.a.obs != nil {
+				r.observe(ctx, Event{Kind: EventModelCall, Step: st.Number, Status: r.state.Status, Model: r.modelName(resp),
+					Attempt: attempt, Latency: r.a.cfg.Clock.Now().Sub(start), Usage: resp.Usage,
+					CostUSD: r.a.cfg.Pricing.Cost(r.modelName(resp), resp.Usage), Finish: resp.FinishReason})
+			}
 			return resp, nil
 		}
 		if ctx.Err() != nil {
@@ -64,7 +71,7 @@ func (r *Run) callModel(ctx context.Context, st *Step, windDown bool) (*Response
 			}
 			content += " Try again, following the tool schemas exactly."
 			repair := &Record{Kind: RecRepair, Step: r.state.Step, Message: &Message{Role: RoleUser, Content: content}}
-			if aerr := r.append(ctx, rec, repair); aerr != nil {
+			if aerr := r.appendAttempt(ctx, start, rec, repair); aerr != nil {
 				return nil, aerr
 			}
 			if r.state.Repairs > max(r.a.cfg.Parse.MaxRepairs, 0) {
@@ -76,7 +83,7 @@ func (r *Run) callModel(ctx context.Context, st *Step, windDown bool) (*Response
 			if terr != nil {
 				return nil, terr
 			}
-			if aerr := r.append(ctx, rec); aerr != nil {
+			if aerr := r.appendAttempt(ctx, start, rec); aerr != nil {
 				return nil, aerr
 			}
 			if trimmed {
@@ -88,7 +95,7 @@ func (r *Run) callModel(ctx context.Context, st *Step, windDown bool) (*Response
 		if retry {
 			rec.Delay = delay
 		}
-		if aerr := r.append(ctx, rec); aerr != nil {
+		if aerr := r.appendAttempt(ctx, start, rec); aerr != nil {
 			return nil, aerr
 		}
 		if !retry {
@@ -133,4 +140,26 @@ func (r *Run) generate(ctx context.Context, req *Request) (resp *Response, err e
 		err = &ModelError{Kind: ModelTransient, Err: err}
 	}
 	return nil, err
+}
+
+// appendAttempt reports a failed model call attempt to the observer and
+// appends its records.
+func (r *Run) appendAttempt(ctx context.Context, start time.Time, rec *Record, more ...*Record) error {
+	if r.a.obs != nil {
+		var err error
+		if rec.Error != nil {
+			err = errors.New(rec.Error.Message)
+		}
+		r.observe(ctx, Event{Kind: EventModelCall, Step: rec.Step, Status: r.state.Status, Model: r.a.cfg.ModelName,
+			Attempt: rec.Attempt, Latency: r.a.cfg.Clock.Now().Sub(start), RetryDelay: rec.Delay, Err: err})
+	}
+	return r.append(ctx, append([]*Record{rec}, more...)...)
+}
+
+// modelName is the model a response is priced and reported as.
+func (r *Run) modelName(resp *Response) string {
+	if resp != nil && resp.Model != "" {
+		return resp.Model
+	}
+	return r.a.cfg.ModelName
 }

@@ -64,7 +64,11 @@ func (r *Run) runCalls(ctx context.Context, st *Step) error {
 			}
 			continue
 		}
-		jobs = append(jobs, job{i: i, key: idempotencyKey(runID, step, i), call: c.Call, tool: r.a.cfg.Tools[ti], pol: pol, attempt: attempt})
+		call := c.Call
+		if i < len(r.rawCalls) && r.rawCalls[i].ID == call.ID {
+			call.Arguments = r.rawCalls[i].Arguments
+		}
+		jobs = append(jobs, job{i: i, key: idempotencyKey(runID, step, i), call: call, tool: r.a.cfg.Tools[ti], pol: pol, attempt: attempt})
 	}
 	var err error
 	if len(jobs) == 1 {
@@ -137,6 +141,10 @@ func (r *Run) runCall(parent, gctx context.Context, step, i int, key string, c T
 		start := r.a.cfg.Clock.Now()
 		out, err := r.invoke(gctx, tool, c, key, pol.Timeout, attempt)
 		dur := r.a.cfg.Clock.Now().Sub(start)
+		if r.a.obs != nil {
+			r.observe(parent, Event{Kind: EventToolCall, Step: step, Tool: c.Name, CallID: c.ID, Key: key, Attempt: attempt,
+				ArgBytes: len(c.Arguments), ResultBytes: len(out), Duration: dur, Err: err})
+		}
 		if err == nil {
 			res := ToolResult{Content: truncateOutput(out, pol.MaxOutputBytes), Duration: dur}
 			return r.appendLocked(parent, &Record{Kind: RecToolFinished, Step: step, Call: cr(attempt), Result: &res})

@@ -1,0 +1,260 @@
+package ratchet
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+)
+
+// Observer receives one Event for everything a run does: starts, resumes,
+// suspensions and ends; every step; every model call attempt; every tool
+// call; every checkpoint; budget warnings. Adapters turn events into logs
+// (NewSlogObserver) or traces (package ratchetotel).
+//
+// Observe is called synchronously from the step loop (and from tool
+// goroutines), so it must be safe for concurrent use and should return
+// quickly. It must not retain e's Err beyond the call if it is large. With
+// no Observer configured the step loop builds no events at all.
+type Observer interface {
+	Observe(ctx context.Context, e Event)
+}
+
+// EventKind names the kind of an Event.
+type EventKind string
+
+// The event kinds.
+const (
+	EventRunStarted    EventKind = "run_started"
+	EventRunResumed    EventKind = "run_resumed"    // loaded from the store by Agent.Resume
+	EventRunSuspended  EventKind = "run_suspended"  // paused, waiting or sleeping
+	EventRunEnded      EventKind = "run_ended"      // succeeded, failed or cancelled
+	EventStepStarted   EventKind = "step_started"   // Run.Step began
+	EventStepFinished  EventKind = "step_finished"  // Run.Step returned; Err is its error
+	EventModelCall     EventKind = "model_call"     // one model call attempt ended
+	EventToolCall      EventKind = "tool_call"      // one tool call attempt ended
+	EventCheckpoint    EventKind = "checkpoint"     // records were appended to the store
+	EventBudgetWarning EventKind = "budget_warning" // a budget passed 80% of its limit
+)
+
+// Event is one thing that happened in a run. Only the fields that belong to
+// its Kind are set. Error texts are passed through the agent's Redactor.
+type Event struct {
+	Kind   EventKind
+	Time   time.Time
+	RunID  string
+	Agent  string
+	Step   int
+	Status Status
+
+	// Model calls.
+	Model      string
+	Attempt    int
+	Latency    time.Duration
+	Usage      Usage
+	CostUSD    float64
+	RetryDelay time.Duration
+	Finish     FinishReason
+
+	// Tool calls.
+	Tool        string
+	CallID      string
+	Key         string
+	ArgBytes    int
+	ResultBytes int
+	Duration    time.Duration
+
+	// Checkpoints.
+	Seq     uint64
+	Records int
+
+	// Budget warnings.
+	Budget      BudgetKind
+	Limit, Used float64
+
+	// Err is the failure, if any (a redacted view when a Redactor is set).
+	Err error
+}
+
+// DiscardObserver returns an Observer that ignores every event.
+func DiscardObserver() Observer { return discard{} }
+
+type discard struct{}
+
+func (discard) Observe(context.Context, Event) {}
+
+// MultiObserver returns an Observer that passes each event to every one of
+// observers, in order. Nil observers are skipped.
+func MultiObserver(observers ...Observer) Observer {
+	var m multi
+	for _, o := range observers {
+		if o != nil {
+			m = append(m, o)
+		}
+	}
+	return m
+}
+
+type multi []Observer
+
+func (m multi) Observe(ctx context.Context, e Event) {
+	for _, o := range m {
+		o.Observe(ctx, e)
+	}
+}
+
+// NewSlogObserver returns an Observer that logs every event to l with
+// run_id, agent, step, status and, where they apply, tool, model, usage,
+// duration and error attributes. Model and tool calls and checkpoints log at
+// Debug; failures, suspensions and budget warnings at Warn; the rest at
+// Info. A nil l means slog.Default().
+func NewSlogObserver(l *slog.Logger) Observer {
+	if l == nil {
+		l = slog.Default()
+	}
+	return slogObserver{l: l}
+}
+
+type slogObserver struct{ l *slog.Logger }
+
+func (o slogObserver) Observe(ctx context.Context, e Event) {
+	level := slog.LevelInfo
+	switch e.Kind {
+	case EventModelCall, EventToolCall, EventCheckpoint, EventStepStarted:
+		level = slog.LevelDebug
+	case EventRunSuspended, EventBudgetWarning:
+		level = slog.LevelWarn
+	}
+	if e.Err != nil {
+		level = slog.LevelWarn
+	}
+	if !o.l.Enabled(ctx, level) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 12)
+	attrs = append(attrs, slog.String("run_id", e.RunID), slog.String("agent", e.Agent))
+	if e.Step != 0 {
+		attrs = append(attrs, slog.Int("step", e.Step))
+	}
+	if e.Status != "" {
+		attrs = append(attrs, slog.String("status", string(e.Status)))
+	}
+	switch e.Kind {
+	case EventModelCall:
+		attrs = append(attrs, slog.String("model", e.Model), slog.Int("attempt", e.Attempt),
+			slog.Duration("latency", e.Latency), slog.Int64("input_tokens", e.Usage.InputTokens),
+			slog.Int64("output_tokens", e.Usage.OutputTokens))
+		if e.CostUSD != 0 {
+			attrs = append(attrs, slog.Float64("cost_usd", e.CostUSD))
+		}
+		if e.RetryDelay != 0 {
+			attrs = append(attrs, slog.Duration("retry_delay", e.RetryDelay))
+		}
+	case EventToolCall:
+		attrs = append(attrs, slog.String("tool", e.Tool), slog.String("call_id", e.CallID),
+			slog.String("idempotency_key", e.Key), slog.Int("attempt", e.Attempt),
+			slog.Int("arg_bytes", e.ArgBytes), slog.Int("result_bytes", e.ResultBytes),
+			slog.Duration("duration", e.Duration))
+	case EventCheckpoint:
+		attrs = append(attrs, slog.Uint64("seq", e.Seq), slog.Int("records", e.Records))
+	case EventBudgetWarning:
+		attrs = append(attrs, slog.String("budget", string(e.Budget)), slog.Float64("limit", e.Limit), slog.Float64("used", e.Used))
+	}
+	if e.Err != nil {
+		attrs = append(attrs, slog.String("error", e.Err.Error()))
+	}
+	o.l.LogAttrs(ctx, level, "ratchet: "+string(e.Kind), attrs...)
+}
+
+// Redactor rewrites text before the runtime persists, logs or traces it,
+// to keep secrets out of stores, logs and traces. It must be safe for
+// concurrent use.
+//
+// Redaction applies to every string of every record (messages, tool
+// arguments and results, errors, outputs) and to event errors. The State is
+// the fold of the persisted records, so the run itself continues with the
+// redacted text: a tool still receives the model's raw arguments in the step
+// that produced them, but after a resume it gets the redacted ones.
+type Redactor interface {
+	Redact(s string) string
+}
+
+// RedactFunc adapts a function to a Redactor.
+type RedactFunc func(string) string
+
+// Redact calls f(s).
+func (f RedactFunc) Redact(s string) string { return f(s) }
+
+// redactedError shows a redacted message and unwraps to the original.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// eventErr returns err as events carry it.
+func (a *Agent) eventErr(err error) error {
+	if err == nil || a.cfg.Redactor == nil {
+		return err
+	}
+	return &redactedError{msg: a.cfg.Redactor.Redact(err.Error()), err: err}
+}
+
+// observe sends e, stamped with the run's identity, when an Observer is set.
+// Callers check r.a.obs != nil first so that no Event is built otherwise.
+func (r *Run) observe(ctx context.Context, e Event) {
+	e.RunID = r.id
+	e.Agent = r.a.cfg.Name
+	if e.Time.IsZero() {
+		e.Time = r.a.cfg.Clock.Now()
+	}
+	e.Err = r.a.eventErr(e.Err)
+	r.a.obs.Observe(ctx, e)
+}
+
+// statusEvent reports a change of status between before and after.
+func (r *Run) statusEvent(ctx context.Context, before, after Status) {
+	if before == after {
+		return
+	}
+	var kind EventKind
+	switch after {
+	case StatusPaused, StatusWaiting, StatusSleeping:
+		kind = EventRunSuspended
+	case StatusSucceeded, StatusFailed, StatusCancelled:
+		kind = EventRunEnded
+	default:
+		return
+	}
+	var err error
+	if r.state.Error != nil {
+		err = errors.New(r.state.Error.Message)
+	}
+	r.observe(ctx, Event{Kind: kind, Step: r.state.Step, Status: after, Err: err})
+}
+
+// budgetWarnings emits one warning per budget, per loaded Run, when its
+// use passes 80% of the limit.
+func (r *Run) budgetWarnings(ctx context.Context) {
+	s := &r.state
+	if s.Status.Ended() {
+		return
+	}
+	b := &r.budget
+	check := func(bit uint, kind BudgetKind, limit, used float64) {
+		if limit <= 0 || r.warned&(1<<bit) != 0 || used < 0.8*limit {
+			return
+		}
+		r.warned |= 1 << bit
+		r.observe(ctx, Event{Kind: EventBudgetWarning, Step: s.Step, Status: s.Status, Budget: kind, Limit: limit, Used: used})
+	}
+	check(0, BudgetSteps, float64(b.MaxSteps), float64(s.Step))
+	check(1, BudgetWallTime, b.MaxWallTime.Seconds(), s.Active.Seconds())
+	check(2, BudgetInputTokens, float64(b.MaxInputTokens), float64(s.Usage.InputTokens))
+	check(3, BudgetOutputTokens, float64(b.MaxOutputTokens), float64(s.Usage.OutputTokens))
+	check(4, BudgetTotalTokens, float64(b.MaxTotalTokens), float64(s.Usage.Total()))
+	check(5, BudgetCost, b.MaxCostUSD, s.CostUSD)
+	check(6, BudgetToolCalls, float64(b.MaxToolCalls), float64(s.ToolCalls))
+}
