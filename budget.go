@@ -88,22 +88,33 @@ func (b Budget) withDefaults() Budget {
 }
 
 // check returns the first budget s has reached, or nil. b must have
-// defaults.
-func (b Budget) check(s *State) *BudgetError {
+// defaults. Before a model call (beforeCall), steps count as reached at the
+// limit; after a response they are not checked, since the step that
+// responded is within it. Tool calls are reached only past the limit: a run
+// that used all its calls may still give its final answer.
+func (b Budget) check(s *State, beforeCall bool) *BudgetError {
 	over := func(kind BudgetKind, limit, used float64) *BudgetError {
 		if limit >= 0 && used >= limit {
 			return &BudgetError{Budget: kind, Limit: limit, Used: used}
 		}
 		return nil
 	}
+	steps := over(BudgetSteps, float64(b.MaxSteps), float64(s.Step))
+	if !beforeCall {
+		steps = nil
+	}
+	var calls *BudgetError
+	if b.MaxToolCalls >= 0 && s.ToolCalls > b.MaxToolCalls {
+		calls = &BudgetError{Budget: BudgetToolCalls, Limit: float64(b.MaxToolCalls), Used: float64(s.ToolCalls)}
+	}
 	for _, e := range []*BudgetError{
-		over(BudgetSteps, float64(b.MaxSteps), float64(s.Step)),
+		steps,
 		over(BudgetWallTime, b.MaxWallTime.Seconds(), s.Active.Seconds()),
 		over(BudgetInputTokens, float64(b.MaxInputTokens), float64(s.Usage.InputTokens)),
 		over(BudgetOutputTokens, float64(b.MaxOutputTokens), float64(s.Usage.OutputTokens)),
 		over(BudgetTotalTokens, float64(b.MaxTotalTokens), float64(s.Usage.Total())),
 		over(BudgetCost, b.MaxCostUSD, s.CostUSD),
-		over(BudgetToolCalls, float64(b.MaxToolCalls), float64(s.ToolCalls)),
+		calls,
 	} {
 		if e != nil {
 			return e
