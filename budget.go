@@ -88,16 +88,22 @@ func (b Budget) withDefaults() Budget {
 }
 
 // check returns the first budget s has reached, or nil. b must have
-// defaults. Limits are reached when used >= limit, except the tool-call
-// limit: reaching it still lets the model answer, and calls past it are
-// refused when a response asks for them (handleResponse).
-func (b Budget) check(s *State) *BudgetError {
+// defaults. Before a model call (beforeCall), steps count as reached at the
+// limit; after a response they are not checked, since the step that
+// responded is within it. Tool calls are reached only past the limit: a run
+// that used all its calls may still give its final answer (calls past it
+// are refused when a response asks for them, in handleResponse).
+func (b Budget) check(s *State, beforeCall bool) *BudgetError {
 	type lim struct {
 		kind        BudgetKind
 		limit, used float64
 	}
+	steps := float64(b.MaxSteps)
+	if !beforeCall {
+		steps = -1
+	}
 	for _, l := range [...]lim{
-		{BudgetSteps, float64(b.MaxSteps), float64(s.Step)},
+		{BudgetSteps, steps, float64(s.Step)},
 		{BudgetWallTime, b.MaxWallTime.Seconds(), s.Active.Seconds()},
 		{BudgetInputTokens, float64(b.MaxInputTokens), float64(s.Usage.InputTokens)},
 		{BudgetOutputTokens, float64(b.MaxOutputTokens), float64(s.Usage.OutputTokens)},

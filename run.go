@@ -222,19 +222,25 @@ func (r *Run) Step(ctx context.Context) (_ Step, stepErr error) {
 	r.step = st
 	r.mark = r.a.cfg.Clock.Now()
 	defer func() { r.step, r.mark, r.rawCalls = nil, time.Time{}, nil }()
-	ctx, cancel := context.WithTimeoutCause(ctx, r.budget.StepTimeout, errStepTimeout)
-	defer cancel()
+	start := r.mark
+	if r.budget.StepTimeout > 0 { // Unlimited: no step timeout
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, r.budget.StepTimeout, errStepTimeout)
+		defer cancel()
+	}
 
 	if r.a.obs != nil {
 		r.observe(ctx, Event{Kind: EventStepStarted, Step: s.Step + 1, Status: s.Status})
-		defer func() { r.observe(ctx, Event{Kind: EventStepFinished, Step: st.Number, Status: r.state.Status, Err: stepErr}) }()
+		defer func() {
+			r.observe(ctx, Event{Kind: EventStepFinished, Step: st.Number, Status: r.state.Status, Err: stepErr})
+		}()
 	}
 	err := r.step1(ctx, st)
 	st.Status = r.state.Status
 	st.Output = r.state.Output
-	if err != nil && ctx.Err() != nil && context.Cause(ctx) == errStepTimeout && r.broken == nil {
+	if err != nil && errors.Is(err, context.DeadlineExceeded) && context.Cause(ctx) == errStepTimeout && r.broken == nil {
 		// The step timeout (not the caller's deadline) fired.
-		be := &BudgetError{Budget: BudgetStepTime, Limit: r.budget.StepTimeout.Seconds(), Used: r.a.cfg.Clock.Now().Sub(r.mark).Seconds()}
+		be := &BudgetError{Budget: BudgetStepTime, Limit: r.budget.StepTimeout.Seconds(), Used: r.a.cfg.Clock.Now().Sub(start).Seconds()}
 		if perr := r.append(ctx, &Record{Kind: RecRunPaused, Step: r.state.Step, Error: errorInfo(be)}); perr != nil {
 			return *st, perr
 		}
@@ -244,13 +250,13 @@ func (r *Run) Step(ctx context.Context) (_ Step, stepErr error) {
 	return *st, err
 }
 
-// errStepTimeout is the cause of a step context whose StepTimeout fired.
-var errStepTimeout = errors.New("ratchet: step timeout")
+// errStepTimeout is the cause of a step's context when its timeout fires.
+var errStepTimeout = fmt.Errorf("ratchet: step timeout: %w", context.DeadlineExceeded)
 
 func (r *Run) step1(ctx context.Context, st *Step) error {
 	s := &r.state
 	if s.Status == StatusPaused {
-		if be := r.budget.check(s); be != nil {
+		if be := r.budget.check(s, s.Calls == nil); be != nil {
 			return be
 		}
 		if err := r.append(ctx, &Record{Kind: RecRunResumed, Step: s.Step}); err != nil {
@@ -262,7 +268,7 @@ func (r *Run) step1(ctx context.Context, st *Step) error {
 		st.Response = &Response{Message: lastAssistant(s.Messages)}
 		return r.runCalls(ctx, st)
 	}
-	if be := r.budget.check(s); be != nil {
+	if be := r.budget.check(s, true); be != nil {
 		return r.overBudget(ctx, st, be)
 	}
 	st.Number = s.Step + 1
@@ -342,7 +348,7 @@ func (r *Run) handleResponse(ctx context.Context, st *Step, resp *Response) erro
 			pending++
 		}
 	}
-	if be := r.budget.check(s); be != nil {
+	if be := r.budget.check(s, false); be != nil {
 		return r.pause(ctx, be)
 	}
 	if lim := r.budget.MaxToolCalls; lim >= 0 && s.ToolCalls+pending > lim {

@@ -115,7 +115,10 @@ func (r *Run) callModel(ctx context.Context, st *Step, windDown bool) (*Response
 // generate makes one model call attempt under the model timeout and
 // classifies its error.
 func (r *Run) generate(ctx context.Context, req *Request) (resp *Response, err error) {
-	cctx, cancel := context.WithTimeout(ctx, r.budget.ModelTimeout)
+	cctx, cancel := ctx, context.CancelFunc(func() {})
+	if r.budget.ModelTimeout > 0 { // Unlimited: no model timeout
+		cctx, cancel = context.WithTimeout(ctx, r.budget.ModelTimeout)
+	}
 	defer cancel()
 	defer func() {
 		if p := recover(); p != nil {
