@@ -32,6 +32,9 @@ type Run struct {
 	broken error
 	// step collects the records of the step in progress.
 	step *Step
+	// fence, when non-zero, is the lease token appends are fenced with
+	// (set by the Scheduler that holds the run's lease).
+	fence uint64
 }
 
 func (a *Agent) newRun(id string, b *Budget) *Run {
@@ -125,6 +128,7 @@ func (r *Run) append(ctx context.Context, recs ...*Record) error {
 		Expected: r.state.Seq,
 		Records:  data,
 		Meta:     r.meta(&next),
+		Fence:    r.fence,
 	})
 	if err != nil {
 		// next may share slices with r.state, so the in-memory state is no
