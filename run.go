@@ -86,6 +86,7 @@ func (r *Run) meta(s *State) store.Meta {
 		Status:      string(s.Status),
 		UpdatedAt:   s.UpdatedAt,
 		SnapshotSeq: s.SnapshotSeq,
+		WakeAt:      s.wakeAt(),
 		Totals: store.Totals{
 			Steps:        int64(s.Step),
 			InputTokens:  s.Usage.InputTokens,

@@ -55,6 +55,12 @@ func (r *Run) runCalls(ctx context.Context, st *Step) error {
 			}
 			continue
 		}
+		if pol.NeedsApproval && !c.Approved {
+			if err := r.appendLocked(ctx, approvalRecord(step, i, c.Call)); err != nil {
+				return err
+			}
+			continue
+		}
 		tool := r.a.cfg.Tools[ti]
 		g.Go(func() error {
 			return r.runCall(ctx, gctx, step, i, c.Call, tool, pol, attempt, &pauses[i])
@@ -113,6 +119,9 @@ func (r *Run) runCall(parent, gctx context.Context, step, i int, c ToolCall, too
 		}
 		if parent.Err() != nil {
 			return nil // left open; runCalls reports the cancellation
+		}
+		if rec := r.interruptRecord(err, step, i, c, attempt); rec != nil {
+			return r.appendLocked(parent, rec) // left open until answered
 		}
 		var ae *ArgumentError
 		if errors.As(err, &ae) {
