@@ -113,7 +113,9 @@ type schedRun struct {
 	again   bool // notified while running: look again after
 	lease   store.Lease
 	cancel  context.CancelCauseFunc
-	inbox   []inboxItem // messages for the next checkpoint
+	// stepCancel cancels the step in progress (BusyInterrupt).
+	stepCancel context.CancelCauseFunc
+	inbox      []inboxItem // events for the next checkpoint
 }
 
 // NewScheduler validates cfg and returns a stopped Scheduler.
@@ -444,6 +446,9 @@ func (s *Scheduler) work(id string, sr *schedRun) {
 	sa.active--
 	s.active--
 	delete(s.runs, id)
+	for _, it := range sr.inbox {
+		it.done <- errRetrySend
+	}
 	if (again || sr.again) && !s.stopping {
 		s.notifyLocked(id, sr.agent)
 	}
@@ -506,7 +511,16 @@ func (s *Scheduler) workRun(id string, sr *schedRun) bool {
 		if stopping || ctx.Err() != nil {
 			return false
 		}
-		_, err := r.Step(ctx)
+		stepCtx, stepCancel := context.WithCancelCause(ctx)
+		s.mu.Lock()
+		sr.stepCancel = stepCancel
+		s.mu.Unlock()
+		_, err := r.Step(stepCtx)
+		s.mu.Lock()
+		sr.stepCancel = nil
+		s.mu.Unlock()
+		interrupted := errors.Is(context.Cause(stepCtx), errStepInterrupted)
+		stepCancel(nil)
 		if r.broken != nil {
 			s.logError("step", id, err)
 			release = !errors.Is(r.broken, store.ErrConflict)
@@ -514,6 +528,9 @@ func (s *Scheduler) workRun(id string, sr *schedRun) bool {
 		}
 		if ctx.Err() != nil {
 			return false
+		}
+		if interrupted {
+			continue
 		}
 		if err != nil && r.state.Status == StatusRunning {
 			// Not a decision of the run's: leave it for the next poll.

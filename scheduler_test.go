@@ -37,6 +37,9 @@ func setupSched(t *testing.T, cfg *ratchet.SchedulerConfig) *schedBundle {
 		c.Store = b.store
 	}
 	b.store = c.Store
+	if fc, ok := c.Clock.(*ratchettest.Clock); ok {
+		b.clock = fc
+	}
 	c.Clock = b.clock
 	if c.Owner == "" {
 		c.Owner = "sched-1"
@@ -85,6 +88,14 @@ func waitStatus(t *testing.T, s store.Store, id string, want ratchet.Status) sto
 		return err == nil && info.Status == string(want)
 	}, 10*time.Second, time.Millisecond, "run %s never became %s (is %s)", id, want, info.Status)
 	return info
+}
+
+func waitReleased(t *testing.T, s store.Store, id string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		info, err := s.Get(context.Background(), id)
+		return err == nil && info.Lease.Owner == ""
+	}, 10*time.Second, time.Millisecond, "lease on %s never released", id)
 }
 
 type echoIn struct {
@@ -141,8 +152,8 @@ func TestSchedulerStartRun(t *testing.T) {
 		ids = append(ids, id)
 	}
 	for _, id := range ids {
-		info := waitStatus(t, b.store, id, ratchet.StatusSucceeded)
-		require.Empty(t, info.Lease.Owner, "lease released")
+		waitStatus(t, b.store, id, ratchet.StatusSucceeded)
+		waitReleased(t, b.store, id)
 		st, err := ratchet.LoadState(ctx, b.store, id)
 		require.NoError(t, err)
 		require.Equal(t, "result: hi", st.Output)
