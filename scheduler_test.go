@@ -60,8 +60,10 @@ func setupSched(t *testing.T, cfg *ratchet.SchedulerConfig) *schedBundle {
 func toolThenAnswer(t *testing.T, tool, args string) *ratchettest.Model {
 	return ratchettest.NewModelFunc(t, func(ctx context.Context, call int, req *ratchet.Request) ratchettest.Reply {
 		last := req.Messages[len(req.Messages)-1]
-		if last.Role == ratchet.RoleTool {
-			return ratchettest.Text("result: " + last.Content)
+		for _, m := range req.Messages {
+			if m.Role == ratchet.RoleTool {
+				return ratchettest.Text("result: " + last.Content)
+			}
 		}
 		return ratchettest.ToolCalls(ratchettest.Call{Name: tool, Args: args})
 	})
