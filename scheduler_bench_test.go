@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strconv"
 	"runtime"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -32,7 +32,7 @@ func fiveSteps(b *testing.B) *ratchettest.Model {
 }
 
 func BenchmarkSchedulerThroughput(b *testing.B) {
-	runs, latency, steps := benchRuns(), 100 * time.Millisecond, 5
+	runs, latency, steps := benchRuns(), 100*time.Millisecond, 5
 	for _, kind := range []string{"memory", "file"} {
 		b.Run(kind, func(b *testing.B) {
 			for b.Loop() {
