@@ -16,6 +16,7 @@ import (
 // the same Record (see TestEncodeRecordMatchesEncodingJSON).
 func EncodeRecord(r *Record) ([]byte, error) {
 	if r.State != nil || r.Input != nil || r.Labels != nil || r.Trimmed != nil ||
+		r.Interrupt != nil || r.Answer != nil || r.Event != nil ||
 		r.Response != nil && r.Response.Message.ToolCallID != "" || badFloat(r.CostUSD) {
 		return json.Marshal(r)
 	}

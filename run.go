@@ -42,6 +42,9 @@ type Run struct {
 	// viewBuf is reused for request messages: a Model must not retain a
 	// Request after Generate returns.
 	viewBuf []Message
+	// fence, when non-zero, is the lease token appends are fenced with
+	// (set by the Scheduler that holds the run's lease).
+	fence uint64
 }
 
 func (a *Agent) newRun(id string, b *Budget) *Run {
@@ -93,6 +96,7 @@ func (r *Run) meta(s *State) store.Meta {
 		Status:      string(s.Status),
 		UpdatedAt:   s.UpdatedAt,
 		SnapshotSeq: s.SnapshotSeq,
+		WakeAt:      s.wakeAt(),
 		Totals: store.Totals{
 			Steps:        int64(s.Step),
 			InputTokens:  s.Usage.InputTokens,
@@ -141,6 +145,7 @@ func (r *Run) append(ctx context.Context, recs ...*Record) error {
 		Expected: r.state.Seq,
 		Records:  data,
 		Meta:     r.meta(&next),
+		Fence:    r.fence,
 	})
 	if err != nil {
 		// next may share slices with r.state, so the in-memory state is no

@@ -64,6 +64,12 @@ func (r *Run) runCalls(ctx context.Context, st *Step) error {
 			}
 			continue
 		}
+		if pol.NeedsApproval && !c.Approved {
+			if err := r.appendLocked(ctx, approvalRecord(step, i, c.Call)); err != nil {
+				return err
+			}
+			continue
+		}
 		call := c.Call
 		if i < len(r.rawCalls) && r.rawCalls[i].ID == call.ID {
 			call.Arguments = r.rawCalls[i].Arguments
@@ -151,6 +157,9 @@ func (r *Run) runCall(parent, gctx context.Context, step, i int, key string, c T
 		}
 		if parent.Err() != nil {
 			return nil // left open; runCalls reports the cancellation
+		}
+		if rec := r.interruptRecord(err, step, i, c, attempt); rec != nil {
+			return r.appendLocked(parent, rec) // left open until answered
 		}
 		var ae *ArgumentError
 		if errors.As(err, &ae) {

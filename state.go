@@ -136,6 +136,11 @@ type Record struct {
 
 	// snapshot
 	State *State `json:"state,omitempty"`
+
+	// interrupted, answered, event_received (see interrupt.go)
+	Interrupt *PendingInterrupt `json:"interrupt,omitempty"`
+	Answer    *AnswerRecord     `json:"answer,omitempty"`
+	Event     *RunEvent         `json:"event,omitempty"`
 }
 
 // CallRecord identifies one tool call of a step.
@@ -178,6 +183,8 @@ type CallState struct {
 	Started bool        `json:"started,omitempty"`
 	Attempt int         `json:"attempt,omitempty"`
 	Result  *ToolResult `json:"result,omitempty"`
+	// Approved is set once a person approved a call that needs approval.
+	Approved bool `json:"approved,omitempty"`
 }
 
 // State is everything known about a run: a fold (Apply) over its records.
@@ -222,6 +229,14 @@ type State struct {
 
 	Output string     `json:"output,omitempty"`
 	Error  *ErrorInfo `json:"error,omitempty"`
+
+	// Interrupts are the pending interrupts of the step's calls (the run
+	// is waiting or sleeping while there are any); Answered lists the IDs
+	// of interrupts answered so far; Queued are event messages received
+	// during a step, delivered after its tool results.
+	Interrupts []PendingInterrupt `json:"interrupts,omitempty"`
+	Answered   []string           `json:"answered,omitempty"`
+	Queued     []Message          `json:"queued,omitempty"`
 
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
@@ -360,6 +375,8 @@ func (s *State) apply(r *Record) error {
 	case RecRunFailed:
 		s.Status = StatusFailed
 		s.Error = r.Error
+	case RecInterrupted, RecAnswered, RecEventReceived:
+		return s.applyInterrupt(r)
 	default:
 		return fmt.Errorf("unknown record kind %q", r.Kind)
 	}
@@ -406,6 +423,7 @@ func (s *State) flushCalls() {
 		})
 	}
 	s.Calls = nil
+	s.flushQueued()
 }
 
 // Clone returns a deep copy of s that shares no slices or maps with it.
@@ -423,6 +441,7 @@ func (s *State) Clone() State {
 		}
 	}
 	c.Trimmed = slices.Clone(s.Trimmed)
+	s.cloneInterrupts(&c)
 	if s.Labels != nil {
 		c.Labels = make(map[string]string, len(s.Labels))
 		for k, v := range s.Labels {

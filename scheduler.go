@@ -1,0 +1,547 @@
+package ratchet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/ratchet-run/ratchet/store"
+)
+
+// Defaults of SchedulerConfig and AgentOptions.
+const (
+	WorkersDefault      = 100
+	LeaseTTLDefault     = 30 * time.Second
+	PollIntervalDefault = time.Second
+)
+
+// Scheduler errors.
+var (
+	// ErrUnknownAgent is returned by StartRun (and logged by the workers)
+	// for an agent name that was not registered.
+	ErrUnknownAgent = errors.New("ratchet: agent not registered with the scheduler")
+	// ErrSchedulerStopped is returned by StartRun, Start and Register once
+	// the scheduler is stopping or stopped.
+	ErrSchedulerStopped = errors.New("ratchet: scheduler stopped")
+)
+
+// SchedulerConfig configures a Scheduler. The zero value of every optional
+// field means its documented default.
+type SchedulerConfig struct {
+	// Store holds the runs the scheduler drives. Every registered agent
+	// must use it. Required.
+	Store store.Store
+	// Clock is the source of time for polling, leases, timers and
+	// deadlines. Defaults to SystemClock().
+	Clock Clock
+	// Workers bounds the runs stepped at once by this scheduler. Defaults
+	// to 100 (WorkersDefault).
+	Workers int
+	// LeaseTTL is how long a lease on an active run lasts; it is renewed
+	// every LeaseTTL/3 while the run is active. A run whose owner died is
+	// taken over once its lease expired. Defaults to 30s (LeaseTTLDefault).
+	LeaseTTL time.Duration
+	// PollInterval is how often the store is polled for runs that need
+	// work (runs of dead owners, due timers, answered interrupts written by
+	// other processes). Defaults to 1s (PollIntervalDefault).
+	PollInterval time.Duration
+	// Owner names this scheduler in leases; it must be unique among the
+	// schedulers sharing the store. Defaults to host-pid-random.
+	Owner string
+	// Logger receives errors of background work. Nil means silent.
+	Logger *slog.Logger
+}
+
+// AgentOptions are per-agent scheduling settings; nil means defaults.
+type AgentOptions struct {
+	// MaxConcurrent bounds the runs of the agent stepped at once by this
+	// scheduler. Zero means no limit beyond SchedulerConfig.Workers.
+	MaxConcurrent int
+	// OnBusy is what Send does with a message for a run that is busy
+	// stepping. Defaults to BusyEnqueue.
+	OnBusy BusyPolicy
+}
+
+// Scheduler drives many runs over one Store with a bounded number of
+// workers. Runs are registered by agent name: a run in the store names its
+// agent, so any scheduler (in this process or another, days later) with
+// that agent registered can continue it.
+//
+// Lifecycle: Register agents, then Start; StartRun, Answer and Send may be
+// called from any goroutine. Stop drains gracefully, StopAndCancel cancels
+// the steps in progress. A Scheduler is safe for concurrent use and runs
+// once: it cannot be started again after it stopped.
+//
+// A Scheduler holds a run in memory only while it steps it: a run that
+// waits (for an answer, an event or a time) lives only in the store.
+type Scheduler struct {
+	cfg SchedulerConfig
+
+	mu       sync.Mutex
+	agents   map[string]*schedAgent
+	queue    []string // runs waiting for a worker, in order
+	runs     map[string]*schedRun
+	active   int
+	started  bool
+	stopping bool
+	workCtx  context.Context // cancelled by StopAndCancel and by a missed Stop deadline
+	cancel   context.CancelFunc
+
+	wake    chan struct{} // poke the loop (buffer 1)
+	wg      sync.WaitGroup
+	loopEnd chan struct{}
+	stopped chan struct{}
+	once    sync.Once
+}
+
+// schedAgent is a registered agent and its counters (guarded by mu).
+type schedAgent struct {
+	a      *Agent
+	opts   AgentOptions
+	active int
+}
+
+// schedRun is a run this scheduler has queued or is stepping (guarded by
+// mu).
+type schedRun struct {
+	agent   string
+	running bool
+	again   bool // notified while running: look again after
+	lease   store.Lease
+	cancel  context.CancelCauseFunc
+	// stepCancel cancels the step in progress (BusyInterrupt).
+	stepCancel context.CancelCauseFunc
+	inbox      []inboxItem // events for the next checkpoint
+}
+
+// NewScheduler validates cfg and returns a stopped Scheduler.
+func NewScheduler(cfg SchedulerConfig) (*Scheduler, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("ratchet: invalid scheduler config: no store")
+	}
+	if cfg.Workers < 0 || cfg.LeaseTTL < 0 || cfg.PollInterval < 0 {
+		return nil, errors.New("ratchet: invalid scheduler config: negative Workers, LeaseTTL or PollInterval")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = SystemClock()
+	}
+	if cfg.Workers == 0 {
+		cfg.Workers = WorkersDefault
+	}
+	if cfg.LeaseTTL == 0 {
+		cfg.LeaseTTL = LeaseTTLDefault
+	}
+	if cfg.PollInterval == 0 {
+		cfg.PollInterval = PollIntervalDefault
+	}
+	if cfg.Owner == "" {
+		host, _ := os.Hostname()
+		cfg.Owner = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), randomID()[:8])
+	}
+	return &Scheduler{
+		cfg:     cfg,
+		agents:  make(map[string]*schedAgent),
+		runs:    make(map[string]*schedRun),
+		wake:    make(chan struct{}, 1),
+		loopEnd: make(chan struct{}),
+		stopped: make(chan struct{}),
+	}, nil
+}
+
+// Owner returns the name this scheduler holds leases under.
+func (s *Scheduler) Owner() string { return s.cfg.Owner }
+
+// Register makes a's runs schedulable under a.Name(). a must use the
+// scheduler's store. Registering a name twice is an error.
+func (s *Scheduler) Register(a *Agent, opts *AgentOptions) error {
+	if a.Store() != s.cfg.Store {
+		return fmt.Errorf("ratchet: register %s: the agent's store is not the scheduler's", a.Name())
+	}
+	var o AgentOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.OnBusy == "" {
+		o.OnBusy = BusyEnqueue
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, dup := s.agents[a.Name()]; dup {
+		return fmt.Errorf("ratchet: register %s: already registered", a.Name())
+	}
+	s.agents[a.Name()] = &schedAgent{a: a, opts: o}
+	return nil
+}
+
+// Start starts the scheduler's loop: it recovers runs that need work at
+// once (runs of dead owners, due timers, answered interrupts) and then polls
+// every PollInterval. ctx is used only for this call; the scheduler runs
+// until Stop or StopAndCancel.
+func (s *Scheduler) Start(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started || s.stopping {
+		return fmt.Errorf("%w: Start called twice", ErrSchedulerStopped)
+	}
+	s.started = true
+	s.workCtx, s.cancel = context.WithCancel(context.Background())
+	go s.loop()
+	return nil
+}
+
+// Stop stops the scheduler gracefully: it takes no new work, lets every
+// step in progress reach its checkpoint (the end of the step), releases the
+// leases and returns. If ctx ends first, the steps in progress are
+// cancelled (as by StopAndCancel; their runs stay consistent and resume
+// elsewhere) and Stop returns ctx's error once they have returned.
+func (s *Scheduler) Stop(ctx context.Context) error {
+	s.beginStop()
+	select {
+	case <-s.stopped:
+		return nil
+	case <-ctx.Done():
+		s.cancel()
+		<-s.stopped
+		return ctx.Err()
+	}
+}
+
+// StopAndCancel stops the scheduler and cancels the steps in progress at
+// once; their runs are left consistent (open calls resume by their
+// policies). It waits for the workers to return, or for ctx.
+func (s *Scheduler) StopAndCancel(ctx context.Context) error {
+	s.beginStop()
+	s.cancel()
+	select {
+	case <-s.stopped:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Stopped returns a channel closed once the scheduler has stopped: its loop
+// and every worker have returned.
+func (s *Scheduler) Stopped() <-chan struct{} { return s.stopped }
+
+func (s *Scheduler) beginStop() {
+	s.once.Do(func() {
+		s.mu.Lock()
+		s.stopping = true
+		started := s.started
+		s.queue = nil
+		if s.cancel == nil {
+			s.workCtx, s.cancel = context.WithCancel(context.Background())
+		}
+		s.mu.Unlock()
+		s.poke()
+		go func() {
+			if started {
+				<-s.loopEnd
+			}
+			s.wg.Wait()
+			s.cancel()
+			close(s.stopped)
+		}()
+	})
+}
+
+func (s *Scheduler) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// StartRun starts a run of the registered agent now: it persists the run
+// (see Agent.Start) and queues it for a worker. It returns the run's ID.
+func (s *Scheduler) StartRun(ctx context.Context, agent, input string, opts *RunOptions) (string, error) {
+	s.mu.Lock()
+	sa, ok := s.agents[agent]
+	stopping := s.stopping
+	s.mu.Unlock()
+	if !ok {
+		return "", fmt.Errorf("%w: %q", ErrUnknownAgent, agent)
+	}
+	if stopping {
+		return "", ErrSchedulerStopped
+	}
+	r, err := sa.a.Start(ctx, input, opts)
+	if err != nil {
+		return "", err
+	}
+	s.notify(r.ID(), agent)
+	return r.ID(), nil
+}
+
+// notify queues runID (of agent) for a worker, or marks it to be looked at
+// again if a worker has it.
+func (s *Scheduler) notify(runID, agent string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.notifyLocked(runID, agent)
+}
+
+func (s *Scheduler) notifyLocked(runID, agent string) {
+	if s.stopping {
+		return
+	}
+	if sr, ok := s.runs[runID]; ok {
+		if sr.running {
+			sr.again = true
+		}
+		return
+	}
+	if _, ok := s.agents[agent]; !ok {
+		return // not ours to run
+	}
+	s.runs[runID] = &schedRun{agent: agent}
+	s.queue = append(s.queue, runID)
+	s.dispatchLocked()
+}
+
+// dispatchLocked starts workers for queued runs while there is capacity.
+// A run whose agent is at its limit stays queued, in order, and does not
+// block runs of other agents.
+func (s *Scheduler) dispatchLocked() {
+	if !s.started || s.stopping {
+		return
+	}
+	kept := s.queue[:0]
+	for i, id := range s.queue {
+		if s.active >= s.cfg.Workers {
+			kept = append(kept, s.queue[i:]...)
+			break
+		}
+		sr := s.runs[id]
+		sa := s.agents[sr.agent]
+		if sa.opts.MaxConcurrent > 0 && sa.active >= sa.opts.MaxConcurrent {
+			kept = append(kept, id)
+			continue
+		}
+		sa.active++
+		s.active++
+		sr.running = true
+		s.wg.Add(1)
+		go s.work(id, sr)
+	}
+	clear(s.queue[len(kept):])
+	s.queue = kept
+}
+
+// loop polls the store and renews leases until the scheduler stops.
+func (s *Scheduler) loop() {
+	defer close(s.loopEnd)
+	clock := s.cfg.Clock
+	renewEvery := s.cfg.LeaseTTL / 3
+	nextPoll := clock.Now()
+	nextRenew := clock.Now().Add(renewEvery)
+	var timer <-chan time.Time
+	var timerAt time.Time
+	for {
+		s.mu.Lock()
+		stopping := s.stopping
+		s.dispatchLocked() // runs queued before Start
+		s.mu.Unlock()
+		if stopping {
+			return
+		}
+		now := clock.Now()
+		if !now.Before(nextPoll) {
+			s.poll(now)
+			nextPoll = now.Add(s.cfg.PollInterval)
+		}
+		if !now.Before(nextRenew) {
+			s.renew(now)
+			nextRenew = now.Add(renewEvery)
+		}
+		at := nextPoll
+		if nextRenew.Before(at) {
+			at = nextRenew
+		}
+		if timer == nil || !at.Equal(timerAt) {
+			// A fake clock keeps every After pending until it fires, so a
+			// timer is only made when the wake-up time changes.
+			timer, timerAt = clock.After(at.Sub(now)), at
+		}
+		select {
+		case <-timer:
+			timer = nil
+		case <-s.wake:
+		}
+	}
+}
+
+// poll queues the runs in the store that need work: running runs nobody
+// holds a live lease on, and waiting or sleeping runs that are due.
+func (s *Scheduler) poll(now time.Time) {
+	ctx := context.Background()
+	running, err := s.cfg.Store.List(ctx, store.Query{Statuses: []string{string(StatusRunning)}})
+	if err != nil {
+		s.logError("poll", "", err)
+		return
+	}
+	due, err := s.cfg.Store.List(ctx, store.Query{Statuses: []string{string(StatusWaiting), string(StatusSleeping)}, DueBefore: now})
+	if err != nil {
+		s.logError("poll", "", err)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, list := range [][]store.RunInfo{running, due} {
+		for _, info := range list {
+			if info.Lease.Owner != "" && info.Lease.Owner != s.cfg.Owner && now.Before(info.Lease.Expires) {
+				continue // someone else's live lease
+			}
+			s.notifyLocked(info.ID, info.Agent)
+		}
+	}
+}
+
+// renew extends the leases of the runs being stepped; a lease that was lost
+// cancels its run's step.
+func (s *Scheduler) renew(now time.Time) {
+	type held struct {
+		id    string
+		lease store.Lease
+	}
+	var hs []held
+	s.mu.Lock()
+	for id, sr := range s.runs {
+		if sr.running && sr.lease.Owner != "" {
+			hs = append(hs, held{id, sr.lease})
+		}
+	}
+	s.mu.Unlock()
+	for _, h := range hs {
+		l, err := s.cfg.Store.RenewLease(context.Background(), h.id, h.lease, now.Add(s.cfg.LeaseTTL))
+		s.mu.Lock()
+		if sr, ok := s.runs[h.id]; ok && sr.lease == h.lease {
+			if err == nil {
+				sr.lease = l
+			} else if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+				sr.cancel(fmt.Errorf("ratchet: lease on run %s lost: %w", h.id, err))
+			}
+		}
+		s.mu.Unlock()
+		if err != nil {
+			s.logError("renew lease", h.id, err)
+		}
+	}
+}
+
+// work steps one run while it can go on, then gives it up.
+func (s *Scheduler) work(id string, sr *schedRun) {
+	defer s.wg.Done()
+	again := s.workRun(id, sr)
+	s.mu.Lock()
+	sa := s.agents[sr.agent]
+	sa.active--
+	s.active--
+	delete(s.runs, id)
+	for _, it := range sr.inbox {
+		it.done <- errRetrySend
+	}
+	if (again || sr.again) && !s.stopping {
+		s.notifyLocked(id, sr.agent)
+	}
+	s.dispatchLocked()
+	s.mu.Unlock()
+}
+
+// workRun leases and steps the run; it reports whether the run should be
+// looked at again at once.
+func (s *Scheduler) workRun(id string, sr *schedRun) bool {
+	s.mu.Lock()
+	parent := s.workCtx
+	sa := s.agents[sr.agent]
+	s.mu.Unlock()
+	ctx, cancel := context.WithCancelCause(parent)
+	defer cancel(nil)
+	clock := s.cfg.Clock
+	now := clock.Now()
+	lease, err := s.cfg.Store.AcquireLease(ctx, id, s.cfg.Owner, now, now.Add(s.cfg.LeaseTTL))
+	if err != nil {
+		if !errors.Is(err, store.ErrLeased) {
+			s.logError("acquire lease", id, err)
+		}
+		return false
+	}
+	s.mu.Lock()
+	sr.lease, sr.cancel = lease, cancel
+	s.mu.Unlock()
+	release := true
+	defer func() {
+		if !release {
+			return
+		}
+		s.mu.Lock()
+		l := sr.lease
+		sr.lease = store.Lease{}
+		s.mu.Unlock()
+		if err := s.cfg.Store.ReleaseLease(context.WithoutCancel(ctx), id, l); err != nil && !errors.Is(err, store.ErrConflict) {
+			s.logError("release lease", id, err)
+		}
+	}()
+	r, err := sa.a.Resume(ctx, id, nil)
+	if err != nil {
+		s.logError("resume", id, err)
+		return false
+	}
+	r.fence = lease.Token
+	for {
+		if err := s.checkpoint(ctx, r, sr); err != nil {
+			s.logError("checkpoint", id, err)
+			release = !errors.Is(err, store.ErrConflict)
+			return false
+		}
+		if r.state.Status != StatusRunning {
+			return false
+		}
+		s.mu.Lock()
+		stopping := s.stopping
+		s.mu.Unlock()
+		if stopping || ctx.Err() != nil {
+			return false
+		}
+		stepCtx, stepCancel := context.WithCancelCause(ctx)
+		s.mu.Lock()
+		sr.stepCancel = stepCancel
+		s.mu.Unlock()
+		_, err := r.Step(stepCtx)
+		s.mu.Lock()
+		sr.stepCancel = nil
+		s.mu.Unlock()
+		interrupted := errors.Is(context.Cause(stepCtx), errStepInterrupted)
+		stepCancel(nil)
+		if r.broken != nil {
+			s.logError("step", id, err)
+			release = !errors.Is(r.broken, store.ErrConflict)
+			return false
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		if interrupted {
+			continue
+		}
+		if err != nil && r.state.Status == StatusRunning {
+			// Not a decision of the run's: leave it for the next poll.
+			s.logError("step", id, err)
+			return false
+		}
+	}
+}
+
+func (s *Scheduler) logError(op, runID string, err error) {
+	if s.cfg.Logger != nil {
+		s.cfg.Logger.Error("ratchet scheduler: "+op, "run", runID, "owner", s.cfg.Owner, "err", err)
+	}
+}
