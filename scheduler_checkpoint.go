@@ -38,7 +38,7 @@ var errStepInterrupted = errors.New("ratchet: step interrupted by an event")
 
 // inboxItem is an event handed to the worker stepping a run.
 type inboxItem struct {
-	ev RunEvent
+	ev   RunEvent
 	done chan error
 }
 
