@@ -31,9 +31,9 @@ func longRun(tb testing.TB, steps int, snapEvery int) *store.Memory {
 	})
 	a, err := ratchet.NewAgent(ratchet.Config{
 		Name: "bench", Model: model, Store: mem, SnapshotEvery: snapEvery,
-		Clock: ratchettest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)),
-		NewID: func() string { return "run" },
-		Tools: []ratchet.Tool{ratchet.NewTool("add", "Adds.", func(_ context.Context, in addArgs) (int, error) { return in.A + in.B, nil })},
+		Clock:  ratchettest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)),
+		NewID:  func() string { return "run" },
+		Tools:  []ratchet.Tool{ratchet.NewTool("add", "Adds.", func(_ context.Context, in addArgs) (int, error) { return in.A + in.B, nil })},
 		Budget: ratchet.Budget{MaxSteps: ratchet.Unlimited},
 	})
 	require.NoError(tb, err)
