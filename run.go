@@ -22,6 +22,9 @@ type Run struct {
 	a      *Agent
 	budget Budget
 	state  State
+	// id is the run's ID, fixed at creation: tool goroutines read it
+	// while append replaces state under mu.
+	id string
 
 	// mu serialises appends (and state reads) while a step's tool calls
 	// run in parallel.
@@ -39,11 +42,11 @@ func (a *Agent) newRun(id string, b *Budget) *Run {
 	if b != nil {
 		bud = b.withDefaults()
 	}
-	return &Run{a: a, budget: bud, state: State{RunID: id}}
+	return &Run{a: a, budget: bud, state: State{RunID: id}, id: id}
 }
 
 // ID returns the run's ID.
-func (r *Run) ID() string { return r.state.RunID }
+func (r *Run) ID() string { return r.id }
 
 // Status returns the run's status.
 func (r *Run) Status() Status { return r.state.Status }
