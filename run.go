@@ -56,7 +56,7 @@ func (a *Agent) newRun(id string, b *Budget) *Run {
 }
 
 // ID returns the run's ID.
-func (r *Run) ID() string { return r.state.RunID }
+func (r *Run) ID() string { return r.id }
 
 // Status returns the run's status.
 func (r *Run) Status() Status { return r.state.Status }

@@ -3,18 +3,29 @@
 //
 //	go run ./examples/quickstart
 //
-// It prints each step as it happens and the final answer on stdout. When the
-// run fails it exits non-zero with the typed error's message on stderr.
+// It prints each step as it happens on stderr and the final answer on
+// stdout. When the run fails it exits non-zero with the typed error's
+// message on stderr.
+//
+// With -store DIR the run is durable, in a File store in DIR:
+//
+//	go run ./examples/quickstart -store /tmp/qs
+//
+// Started again with the same directory, it resumes the unfinished run
+// (wherever the previous process was killed) instead of starting a new
+// one, and it reports a finished run instead of redoing it.
 package main
 
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"time"
 
 	"github.com/ratchet-run/ratchet"
+	"github.com/ratchet-run/ratchet/store"
 )
 
 // CalcArgs are the calculator's arguments.
@@ -85,19 +96,31 @@ func (scriptedModel) Generate(_ context.Context, req *ratchet.Request) (*ratchet
 }
 
 func main() {
-	if err := run(context.Background()); err != nil {
+	dir := flag.String("store", "", "keep the run in a File store in this `directory`, resuming an unfinished run found there")
+	flag.Parse()
+	if err := run(context.Background(), *dir); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context) error {
+func run(ctx context.Context, dir string) error {
 	model, err := chooseModel()
 	if err != nil {
 		return err
 	}
+	var st store.Store // nil: the agent's own memory store
+	if dir != "" {
+		fs, err := store.NewFile(dir)
+		if err != nil {
+			return err
+		}
+		defer fs.Close()
+		st = fs
+	}
 	agent, err := ratchet.NewAgent(ratchet.Config{
 		Name:         "quickstart",
+		Store:        st,
 		Model:        model,
 		Instructions: "You are a careful assistant. Use the calculator for arithmetic and the clock for the time.",
 		Tools: []ratchet.Tool{
@@ -108,7 +131,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r, err := agent.Start(ctx, "What is 6 times 7, and what time is it?", nil)
+	r, err := startOrResume(ctx, agent, dir != "")
 	if err != nil {
 		return err
 	}
@@ -121,4 +144,33 @@ func run(ctx context.Context) error {
 	}
 	fmt.Println(r.Output())
 	return nil
+}
+
+// startOrResume resumes the newest unfinished quickstart run in a durable
+// store, or starts a new run when there is none. A finished run found there
+// is returned as it is: Output reports it and nothing is redone.
+func startOrResume(ctx context.Context, agent *ratchet.Agent, durable bool) (*ratchet.Run, error) {
+	if durable {
+		infos, err := agent.Store().List(ctx, store.Query{Agent: agent.Name()})
+		if err != nil {
+			return nil, err
+		}
+		for _, info := range infos { // newest first
+			if !ratchet.Status(info.Status).Ended() {
+				fmt.Fprintf(os.Stderr, "resuming run %s (%s, %d steps so far)\n", info.ID, info.Status, info.Totals.Steps)
+				return agent.Resume(ctx, info.ID, nil)
+			}
+		}
+		for _, info := range infos {
+			if ratchet.Status(info.Status) == ratchet.StatusSucceeded {
+				fmt.Fprintf(os.Stderr, "run %s already finished; not running it again\n", info.ID)
+				return agent.Resume(ctx, info.ID, nil)
+			}
+		}
+	}
+	r, err := agent.Start(ctx, "What is 6 times 7, and what time is it?", nil)
+	if err == nil && durable {
+		fmt.Fprintf(os.Stderr, "started run %s\n", r.ID())
+	}
+	return r, err
 }

@@ -53,7 +53,7 @@ func TestQuickstartOverOpenAI(t *testing.T) {
 		}
 	})
 	useServer(t, s)
-	require.NoError(t, run(context.Background()))
+	require.NoError(t, run(context.Background(), ""))
 }
 
 func TestQuickstartFailsOnAuth(t *testing.T) {
@@ -62,7 +62,7 @@ func TestQuickstartFailsOnAuth(t *testing.T) {
 		fmt.Fprint(w, `{"error":{"message":"Incorrect API key provided","type":"invalid_request_error","code":"invalid_api_key"}}`)
 	})
 	useServer(t, s)
-	err := run(context.Background())
+	err := run(context.Background(), "")
 	require.Error(t, err)
 	require.True(t, strings.Contains(err.Error(), "auth"), err.Error())
 }
