@@ -24,10 +24,23 @@ func (r *Run) runCalls(ctx context.Context, st *Step) error {
 	calls := make([]CallState, len(s.Calls))
 	copy(calls, s.Calls)
 
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(r.a.cfg.MaxParallelTools)
+	// One pending call (the common case) runs on this goroutine: no
+	// errgroup, no goroutine whose stack must grow, and no sibling to
+	// cancel, so ctx serves as the group context.
+	pending := 0
+	for _, c := range calls {
+		if c.Result == nil {
+			pending++
+		}
+	}
+	var g *errgroup.Group
+	gctx := ctx
+	if pending > 1 {
+		g, gctx = errgroup.WithContext(ctx)
+		g.SetLimit(r.a.cfg.MaxParallelTools)
+	}
 	pauses := make([]error, len(calls))
-	var failErr error
+	var failErr, inlineErr error
 	for i, c := range calls {
 		if c.Result != nil {
 			continue
@@ -56,11 +69,18 @@ func (r *Run) runCalls(ctx context.Context, st *Step) error {
 			continue
 		}
 		tool := r.a.cfg.Tools[ti]
+		if g == nil {
+			inlineErr = r.runCall(ctx, gctx, step, i, c.Call, tool, pol, attempt, &pauses[i])
+			continue
+		}
 		g.Go(func() error {
 			return r.runCall(ctx, gctx, step, i, c.Call, tool, pol, attempt, &pauses[i])
 		})
 	}
-	err := g.Wait()
+	err := inlineErr
+	if g != nil {
+		err = g.Wait()
+	}
 	if err == nil {
 		err = failErr
 	}
