@@ -1,10 +1,10 @@
 #!/bin/sh
 # run.sh runs the framework comparison and prints the table (see
-# BENCHMARKS.md at the repository root). It takes about 6-8 minutes on two
+# BENCHMARKS.md at the repository root). It takes about 6 minutes on two
 # cores. BENCHTIME and COUNT override the defaults.
 set -eu
 cd "$(dirname "$0")"
-BENCHTIME=${BENCHTIME:-100ms}
+BENCHTIME=${BENCHTIME:-200ms}
 COUNT=${COUNT:-10}
 BENCHSTAT=$(command -v benchstat || true)
 if [ -z "$BENCHSTAT" ]; then
