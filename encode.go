@@ -15,12 +15,21 @@ import (
 // Both give the same JSON object: decoding either with DecodeRecord yields
 // the same Record (see TestEncodeRecordMatchesEncodingJSON).
 func EncodeRecord(r *Record) ([]byte, error) {
+	return appendEncodedRecord(make([]byte, 0, 256), r)
+}
+
+// appendEncodedRecord appends the encoding of r to b.
+func appendEncodedRecord(b []byte, r *Record) ([]byte, error) {
 	if r.State != nil || r.Input != nil || r.Labels != nil || r.Trimmed != nil ||
 		r.Interrupt != nil || r.Answer != nil || r.Event != nil ||
 		r.Response != nil && r.Response.Message.ToolCallID != "" || badFloat(r.CostUSD) {
-		return json.Marshal(r)
+		j, err := json.Marshal(r)
+		if err != nil {
+			return b, err
+		}
+		return append(b, j...), nil
 	}
-	return appendRecord(make([]byte, 0, 256), r), nil
+	return appendRecord(b, r), nil
 }
 
 func badFloat(f float64) bool { return math.IsNaN(f) || math.IsInf(f, 0) }

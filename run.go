@@ -39,6 +39,9 @@ type Run struct {
 	// produced them, before redaction; nil when no Redactor is set or
 	// after a resume.
 	rawCalls []ToolCall
+	// encBuf and encData are reused to encode records for the store.
+	encBuf  []byte
+	encData [][]byte
 	// viewBuf is reused for request messages: a Model must not retain a
 	// Request after Generate returns.
 	viewBuf []Message
@@ -123,7 +126,9 @@ func (r *Run) append(ctx context.Context, recs ...*Record) error {
 	}
 	before := r.state.Status
 	next := r.state // shallow: see the note on failure below
-	data := make([][]byte, len(recs))
+	// The encoding buffers are reused: a Store does not retain them.
+	buf, data := r.encBuf[:0], r.encData[:0]
+	ends := make([]int, 0, 8)
 	for i, rec := range recs {
 		rec.Version = FormatVersion
 		rec.Time = now
@@ -131,15 +136,22 @@ func (r *Run) append(ctx context.Context, recs ...*Record) error {
 		if i == 0 && !r.mark.IsZero() {
 			rec.Active = now.Sub(r.mark)
 		}
-		b, err := EncodeRecord(rec)
+		var err error
+		buf, err = appendEncodedRecord(buf, rec)
 		if err != nil {
 			return fmt.Errorf("ratchet: run %s: encode %s: %w", r.ID(), rec.Kind, err)
 		}
-		data[i] = b
+		ends = append(ends, len(buf))
 		if err := next.Apply(rec); err != nil {
 			return fmt.Errorf("ratchet: run %s: %w", r.ID(), err)
 		}
 	}
+	start := 0
+	for _, end := range ends {
+		data = append(data, buf[start:end:end])
+		start = end
+	}
+	r.encBuf, r.encData = buf, data
 	err := r.a.cfg.Store.Append(context.WithoutCancel(ctx), store.Batch{
 		RunID:    r.ID(),
 		Expected: r.state.Seq,
@@ -223,7 +235,7 @@ func (r *Run) Step(ctx context.Context) (_ Step, stepErr error) {
 	if err := ctx.Err(); err != nil {
 		return Step{Number: s.Step, Status: s.Status}, err
 	}
-	st := &Step{Number: s.Step}
+	st := &Step{Number: s.Step, Records: make([]*Record, 0, 4)}
 	r.step = st
 	r.mark = r.a.cfg.Clock.Now()
 	defer func() { r.step, r.mark, r.rawCalls = nil, time.Time{}, nil }()

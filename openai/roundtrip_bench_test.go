@@ -28,7 +28,9 @@ func BenchmarkOpenAIRoundTrip(b *testing.B) {
 	a, err := ratchet.NewAgent(ratchet.Config{
 		Name: "weather", Model: m, Store: store.NewMemory(),
 		Tools: []ratchet.Tool{ratchet.NewTool("getCurrentWeather", "Get the current weather in a given location",
-			func(ctx context.Context, in weatherArgs) (string, error) { return "72F and sunny in " + in.Location, nil })},
+			func(ctx context.Context, in weatherArgs) (string, error) {
+				return "72F and sunny in " + in.Location, nil
+			})},
 	})
 	require.NoError(b, err)
 	ctx := context.Background()
