@@ -78,6 +78,10 @@ const (
 	RecRunCompleted RecordKind = "run_completed"
 	// RecRunFailed: the run failed.
 	RecRunFailed RecordKind = "run_failed"
+	// RecRunCancelled: an operator cancelled the run (for example with
+	// the ratchet CLI's cancel command). Its Error (kind "cancelled")
+	// carries the reason. The run has ended: Step returns ErrRunEnded.
+	RecRunCancelled RecordKind = "run_cancelled"
 	// RecSnapshot holds the whole State as of the record before it, so
 	// that loading a long run need not fold every record.
 	RecSnapshot RecordKind = "snapshot"
@@ -131,7 +135,7 @@ type Record struct {
 	// run_completed
 	Output string `json:"output,omitempty"`
 
-	// model_failed, run_paused, run_failed
+	// model_failed, run_paused, run_failed, run_cancelled
 	Error *ErrorInfo `json:"error,omitempty"`
 
 	// snapshot
@@ -377,6 +381,12 @@ func (s *State) apply(r *Record) error {
 		s.Error = r.Error
 	case RecInterrupted, RecAnswered, RecEventReceived:
 		return s.applyInterrupt(r)
+	case RecRunCancelled:
+		if s.Status.Ended() {
+			return fmt.Errorf("run already %s", s.Status)
+		}
+		s.Status = StatusCancelled
+		s.Error = r.Error
 	default:
 		return fmt.Errorf("unknown record kind %q", r.Kind)
 	}
