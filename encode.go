@@ -17,7 +17,7 @@ import (
 func EncodeRecord(r *Record) ([]byte, error) {
 	if r.State != nil || r.Input != nil || r.Labels != nil || r.Trimmed != nil ||
 		r.Interrupt != nil || r.Answer != nil || r.Event != nil ||
-		r.Response != nil && r.Response.Message.ToolCallID != "" || badFloat(r.CostUSD) {
+		r.Response != nil && r.Response.Message.ToolCallID != "" || badFloat(r.CostUSD) || r.Budget != nil {
 		return json.Marshal(r)
 	}
 	return appendRecord(make([]byte, 0, 256), r), nil
