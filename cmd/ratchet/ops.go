@@ -55,13 +55,13 @@ func appendOp(ctx context.Context, s store.Store, runID string, check func(*ratc
 			rec.Time = st.UpdatedAt // keep the log's times in order
 		}
 		rec.Seq = st.Seq + 1
-		data, err := ratchet.EncodeRecord(rec)
-		if err != nil {
-			return ratchet.State{}, err
+		data, encErr := ratchet.EncodeRecord(rec)
+		if encErr != nil {
+			return ratchet.State{}, encErr
 		}
 		next := st.Clone()
-		if err := next.Apply(rec); err != nil {
-			return ratchet.State{}, err
+		if applyErr := next.Apply(rec); applyErr != nil {
+			return ratchet.State{}, applyErr
 		}
 		err = s.Append(ctx, store.Batch{RunID: runID, Expected: st.Seq, Records: [][]byte{data}, Meta: metaOf(&next)})
 		if err == nil {

@@ -31,6 +31,9 @@ func cmdTail(ctx context.Context, s store.Store, args []string, w io.Writer) err
 	}
 	id := ops[0]
 	if _, err := s.Get(ctx, id); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return notFound(id, err)
 	}
 	p := newPrinter(w)
