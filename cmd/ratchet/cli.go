@@ -36,6 +36,7 @@ var commands = []command{
 	{"tail", "RUN [-from SEQ] [-interval 500ms]", "follow a run's records as they are appended", cmdTail},
 	{"cancel", "RUN [-reason TEXT]", "cancel a run that has not ended", cmdCancel},
 	{"retry", "RUN [-max-steps N] [-max-cost USD] [-max-tokens N] ...", "mark a paused run for resumption, raising its budget", cmdRetry},
+	{"answer", "RUN INTERRUPT VALUE [-reason TEXT]", "answer a waiting run's interrupt (approve/reject, or a JSON value)", cmdAnswer},
 }
 
 // usageError is a bad command line: the usage is printed and the exit code

@@ -1,6 +1,6 @@
 // Command ratchet is the operator's tool for a Ratchet file store: it lists
-// runs, shows and follows what they did, cancels them, and marks paused runs
-// for resumption. It opens the store (store.NewFile) alongside any process
+// runs, shows and follows what they did, cancels them, marks paused runs
+// for resumption and answers their interrupts. It opens the store (store.NewFile) alongside any process
 // running agents on it: the File store is safe for several processes.
 //
 // Usage:
@@ -65,9 +65,22 @@
 // is not paused is refused (exit code 1). With -json: {"run_id", "op":
 // "retry", "status", "seq", "budget"}.
 //
+//	ratchet answer RUN INTERRUPT VALUE [-reason TEXT]
+//
+// Answers a pending interrupt of a waiting run (show lists the pending
+// interrupts and their IDs). For an approval, VALUE is approve (yes, true)
+// or reject (no, false), with -reason telling the model why it was
+// rejected. For a question, VALUE is the answer: JSON when it parses as
+// JSON, otherwise the text as a JSON string; it must fit the question's
+// schema. The answer is appended with ratchet.AnswerRun, which makes the
+// run due again, so a Scheduler continues it (or Agent.Resume). Answering
+// twice fails with ratchet.ErrAlreadyAnswered, an unknown interrupt with
+// ratchet.ErrUnknownInterrupt. With -json: {"run_id", "op": "answer",
+// "status", "seq", "interrupt", "answer"}.
+//
 // # Concurrency
 //
-// cancel and retry append through the Store with the run's last sequence
+// cancel, retry and answer append through the Store with the run's last sequence
 // as Batch.Expected: when another writer (a running agent or scheduler in
 // another process) appended first, the store returns store.ErrConflict and
 // writes nothing, and ratchet loads the run again, checks it again and

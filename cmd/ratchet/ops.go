@@ -17,7 +17,7 @@ const appendAttempts = 5
 // opResult is what cancel and retry print with -json.
 type opResult struct {
 	RunID string `json:"run_id"`
-	// Op is "cancel" or "retry".
+	// Op is "cancel", "retry" or "answer".
 	Op string `json:"op"`
 	// Status is the run's status after the operation.
 	Status ratchet.Status `json:"status"`
@@ -25,6 +25,9 @@ type opResult struct {
 	Seq    uint64          `json:"seq"`
 	Reason string          `json:"reason,omitempty"`
 	Budget *ratchet.Budget `json:"budget,omitempty"`
+	// Interrupt and Answer are answer's.
+	Interrupt string          `json:"interrupt,omitempty"`
+	Answer    *ratchet.Answer `json:"answer,omitempty"`
 }
 
 // appendOp appends one record to a run with optimistic concurrency: it
@@ -75,7 +78,9 @@ func appendOp(ctx context.Context, s store.Store, runID string, check func(*ratc
 }
 
 // metaOf is the index entry of a run in state st, as the step loop writes
-// it (Run's meta method): the status, times and totals.
+// it (Run's meta method): the status, times and totals. WakeAt stays zero:
+// a cancelled run is never due, and a resumed run is due at once (status
+// running).
 func metaOf(st *ratchet.State) store.Meta {
 	return store.Meta{
 		Status:      string(st.Status),

@@ -95,6 +95,10 @@ func printHeader(ctx context.Context, w io.Writer, s store.Store, info store.Run
 		if st.Budget != nil {
 			fmt.Fprintf(w, "budget override %s\n", st.Budget)
 		}
+		for _, pi := range st.Interrupts {
+			fmt.Fprintf(w, "pending %s %s: %s%s (answer with: ratchet answer %s %s VALUE)\n",
+				pi.Kind, pi.ID, pi.Tool, interruptText(&pi), info.ID, pi.ID)
+		}
 	}
 	fmt.Fprintln(w)
 }
@@ -197,6 +201,28 @@ func (p *printer) print(sr store.Record) {
 		line("FAILED: %s", errText(r.Error))
 	case ratchet.RecRunCancelled:
 		line("CANCELLED: %s", errText(r.Error))
+	case ratchet.RecInterrupted:
+		pi := r.Interrupt
+		line("WAITING: %s %s on %s#%d%s", pi.Kind, pi.ID, pi.Tool, pi.Call, interruptText(pi))
+		if pi.Args != "" {
+			p.block("args", pi.Args)
+		}
+	case ratchet.RecAnswered:
+		a := r.Answer
+		how := "answered"
+		if a.Defaulted {
+			how = "defaulted at its deadline"
+		}
+		switch {
+		case a.Value != nil:
+			line("interrupt %s %s: %s", a.ID, how, a.Value)
+		case a.Approved:
+			line("interrupt %s %s: approved", a.ID, how)
+		default:
+			line("interrupt %s %s: rejected %s", a.ID, how, strconv.Quote(a.Reason))
+		}
+	case ratchet.RecEventReceived:
+		line("event %s received: %s", r.Event.Name, r.Event.Data)
 	case ratchet.RecSnapshot:
 		line("snapshot")
 	default:
@@ -210,6 +236,21 @@ func (p *printer) block(label, text string) {
 	text = strings.TrimRight(text, "\n")
 	text = strings.ReplaceAll(text, "\n", "\n"+indent+strings.Repeat(" ", len(label)+2))
 	fmt.Fprintf(p.w, "%s%s: %s\n", indent, label, text)
+}
+
+// interruptText describes what an interrupt asks or waits for.
+func interruptText(pi *ratchet.PendingInterrupt) string {
+	var b strings.Builder
+	if pi.Prompt != "" {
+		fmt.Fprintf(&b, " %s", strconv.Quote(pi.Prompt))
+	}
+	if pi.Event != "" {
+		fmt.Fprintf(&b, " event %s", pi.Event)
+	}
+	if !pi.Deadline.IsZero() {
+		fmt.Fprintf(&b, " until %s", fmtTime(pi.Deadline))
+	}
+	return b.String()
 }
 
 func errText(e *ratchet.ErrorInfo) string {
