@@ -410,6 +410,7 @@ func (s *State) apply(r *Record) error {
 		}
 		s.Status = StatusCancelled
 		s.Error = r.Error
+		s.Interrupts = nil // nobody answers a cancelled run
 	default:
 		return fmt.Errorf("unknown record kind %q", r.Kind)
 	}

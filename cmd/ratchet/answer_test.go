@@ -94,4 +94,15 @@ func TestAnswer(t *testing.T) {
 
 	_, err = do(t, b.store, cmdAnswer, "question", "s9-c9-nope", "x")
 	require.ErrorIs(t, err, ratchet.ErrUnknownInterrupt)
+
+	// A cancelled run's interrupts are no longer pending.
+	_, q2 := b.waitingRun(t, "cancel-me", ask, "ok")
+	_, err = do(t, b.store, cmdCancel, "cancel-me")
+	require.NoError(t, err)
+	_, err = do(t, b.store, cmdAnswer, "cancel-me", q2.ID, "staging")
+	require.ErrorIs(t, err, ratchet.ErrRunEnded)
+	info, err := b.store.Get(ctx, "cancel-me")
+	require.NoError(t, err)
+	require.Equal(t, "cancelled", info.Status)
+	require.True(t, info.WakeAt.IsZero())
 }
