@@ -281,7 +281,9 @@ func (a *Agent) Start(ctx context.Context, input string, opts *RunOptions) (*Run
 }
 
 // Resume loads a run from the store into a fresh Run, ready to continue
-// where its log ends. It returns an error wrapping store.ErrNotFound for an
+// where its log ends. Its budget is opts.Budget when given; otherwise the
+// agent's Config.Budget with the run's persisted override (State.Budget, set
+// by an operator's run_resumed record) applied. It returns an error wrapping store.ErrNotFound for an
 // unknown run, ErrWrongAgent for a run of another agent, and ErrCorruptLog
 // or ErrUnsupportedFormat for a log it cannot read.
 func (a *Agent) Resume(ctx context.Context, runID string, opts *RunOptions) (*Run, error) {
@@ -300,6 +302,11 @@ func (a *Agent) Resume(ctx context.Context, runID string, opts *RunOptions) (*Ru
 	r.state = st
 	if a.obs != nil {
 		r.observe(ctx, Event{Kind: EventRunResumed, Step: st.Step, Status: st.Status, Seq: st.Seq})
+	}
+	if budget == nil && st.Budget != nil {
+		// An operator's override (run_resumed with a budget) wins over the
+		// agent's default; RunOptions.Budget wins over both.
+		r.budget = a.cfg.Budget.overlay(*st.Budget)
 	}
 	return r, nil
 }

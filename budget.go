@@ -1,6 +1,10 @@
 package ratchet
 
-import "time"
+import (
+	"fmt"
+	"strings"
+	"time"
+)
 
 // Unlimited, as a Budget field, lifts that limit explicitly. A zero field
 // means the field's default, so no budget is unlimited by accident.
@@ -27,34 +31,39 @@ const (
 // A zero field means its default; Unlimited (-1) lifts a limit. Wall time is
 // the run's active running time, carried across resumes (time spent paused,
 // waiting or not loaded does not count).
+//
+// A Budget persisted in a run_resumed record (State.Budget, written by the
+// ratchet CLI's retry command) is an override: only its non-zero fields
+// replace the agent's. Its JSON form uses the snake_case names of its
+// fields, with durations in nanoseconds.
 type Budget struct {
 	// MaxSteps defaults to 100 (MaxStepsDefault): a model stuck in a loop
 	// stops there.
-	MaxSteps int
+	MaxSteps int `json:"max_steps,omitempty"`
 	// MaxWallTime defaults to 30m (MaxWallTimeDefault).
-	MaxWallTime time.Duration
+	MaxWallTime time.Duration `json:"max_wall_time,omitempty"`
 	// MaxInputTokens defaults to Unlimited (MaxInputTokensDefault); the
 	// total covers it.
-	MaxInputTokens int64
+	MaxInputTokens int64 `json:"max_input_tokens,omitempty"`
 	// MaxOutputTokens defaults to Unlimited (MaxOutputTokensDefault).
-	MaxOutputTokens int64
+	MaxOutputTokens int64 `json:"max_output_tokens,omitempty"`
 	// MaxTotalTokens (input + output) defaults to 5,000,000
 	// (MaxTotalTokensDefault).
-	MaxTotalTokens int64
+	MaxTotalTokens int64 `json:"max_total_tokens,omitempty"`
 	// MaxCostUSD defaults to 10 (MaxCostUSDDefault). Cost is computed from
 	// the agent's Pricing; models missing from it cost nothing.
-	MaxCostUSD float64
+	MaxCostUSD float64 `json:"max_cost_usd,omitempty"`
 	// MaxToolCalls (attempts included) defaults to 1000 (MaxToolCallsDefault).
-	MaxToolCalls int
+	MaxToolCalls int `json:"max_tool_calls,omitempty"`
 	// ModelTimeout bounds one model call attempt; it fails as a retryable
 	// timeout. Defaults to 5m (ModelTimeoutDefault).
-	ModelTimeout time.Duration
+	ModelTimeout time.Duration `json:"model_timeout,omitempty"`
 	// StepTimeout bounds one step; exceeding it pauses the run. Defaults
 	// to 15m (StepTimeoutDefault).
-	StepTimeout time.Duration
+	StepTimeout time.Duration `json:"step_timeout,omitempty"`
 	// WindDown, when true, asks the model once, without tools, for its best
 	// final answer when a budget is reached, instead of pausing.
-	WindDown bool
+	WindDown bool `json:"wind_down,omitempty"`
 }
 
 func (b Budget) withDefaults() Budget {
@@ -85,6 +94,61 @@ func (b Budget) withDefaults() Budget {
 		b.StepTimeout = StepTimeoutDefault
 	}
 	return b
+}
+
+// overlay returns b with every non-zero field of o in place of b's (and
+// WindDown set when o sets it).
+func (b Budget) overlay(o Budget) Budget {
+	set := func(v *int64, w int64) {
+		if w != 0 {
+			*v = w
+		}
+	}
+	if o.MaxSteps != 0 {
+		b.MaxSteps = o.MaxSteps
+	}
+	if o.MaxWallTime != 0 {
+		b.MaxWallTime = o.MaxWallTime
+	}
+	set(&b.MaxInputTokens, o.MaxInputTokens)
+	set(&b.MaxOutputTokens, o.MaxOutputTokens)
+	set(&b.MaxTotalTokens, o.MaxTotalTokens)
+	if o.MaxCostUSD != 0 {
+		b.MaxCostUSD = o.MaxCostUSD
+	}
+	if o.MaxToolCalls != 0 {
+		b.MaxToolCalls = o.MaxToolCalls
+	}
+	if o.ModelTimeout != 0 {
+		b.ModelTimeout = o.ModelTimeout
+	}
+	if o.StepTimeout != 0 {
+		b.StepTimeout = o.StepTimeout
+	}
+	b.WindDown = b.WindDown || o.WindDown
+	return b
+}
+
+// String lists the non-zero fields of b, for example
+// "max_steps=200 max_cost_usd=20" (a stable form, used by Record.String).
+func (b Budget) String() string {
+	var parts []string
+	add := func(name string, v any, set bool) {
+		if set {
+			parts = append(parts, fmt.Sprintf("%s=%v", name, v))
+		}
+	}
+	add("max_steps", b.MaxSteps, b.MaxSteps != 0)
+	add("max_wall_time", b.MaxWallTime, b.MaxWallTime != 0)
+	add("max_input_tokens", b.MaxInputTokens, b.MaxInputTokens != 0)
+	add("max_output_tokens", b.MaxOutputTokens, b.MaxOutputTokens != 0)
+	add("max_total_tokens", b.MaxTotalTokens, b.MaxTotalTokens != 0)
+	add("max_cost_usd", b.MaxCostUSD, b.MaxCostUSD != 0)
+	add("max_tool_calls", b.MaxToolCalls, b.MaxToolCalls != 0)
+	add("model_timeout", b.ModelTimeout, b.ModelTimeout != 0)
+	add("step_timeout", b.StepTimeout, b.StepTimeout != 0)
+	add("wind_down", b.WindDown, b.WindDown)
+	return strings.Join(parts, " ")
 }
 
 // check returns the first budget s has reached, or nil. b must have

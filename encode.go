@@ -22,7 +22,7 @@ func EncodeRecord(r *Record) ([]byte, error) {
 func appendEncodedRecord(b []byte, r *Record) ([]byte, error) {
 	if r.State != nil || r.Input != nil || r.Labels != nil || r.Trimmed != nil ||
 		r.Interrupt != nil || r.Answer != nil || r.Event != nil ||
-		r.Response != nil && r.Response.Message.ToolCallID != "" || badFloat(r.CostUSD) {
+		r.Response != nil && r.Response.Message.ToolCallID != "" || badFloat(r.CostUSD) || r.Budget != nil {
 		j, err := json.Marshal(r)
 		if err != nil {
 			return b, err

@@ -72,12 +72,20 @@ const (
 	RecWindDown RecordKind = "wind_down"
 	// RecRunPaused: a budget or policy paused the run.
 	RecRunPaused RecordKind = "run_paused"
-	// RecRunResumed: a paused run continues.
+	// RecRunResumed: a paused run continues. When appended by an operator
+	// (the ratchet CLI's retry command) rather than by the step loop, it
+	// may carry a Budget override, and the run's status becomes running so
+	// that the next process to load it (Agent.Resume, a Scheduler)
+	// continues it.
 	RecRunResumed RecordKind = "run_resumed"
 	// RecRunCompleted: the final answer; the run succeeded.
 	RecRunCompleted RecordKind = "run_completed"
 	// RecRunFailed: the run failed.
 	RecRunFailed RecordKind = "run_failed"
+	// RecRunCancelled: an operator cancelled the run (for example with
+	// the ratchet CLI's cancel command). Its Error (kind "cancelled")
+	// carries the reason. The run has ended: Step returns ErrRunEnded.
+	RecRunCancelled RecordKind = "run_cancelled"
 	// RecSnapshot holds the whole State as of the record before it, so
 	// that loading a long run need not fold every record.
 	RecSnapshot RecordKind = "snapshot"
@@ -131,7 +139,7 @@ type Record struct {
 	// run_completed
 	Output string `json:"output,omitempty"`
 
-	// model_failed, run_paused, run_failed
+	// model_failed, run_paused, run_failed, run_cancelled
 	Error *ErrorInfo `json:"error,omitempty"`
 
 	// snapshot
@@ -141,6 +149,8 @@ type Record struct {
 	Interrupt *PendingInterrupt `json:"interrupt,omitempty"`
 	Answer    *AnswerRecord     `json:"answer,omitempty"`
 	Event     *RunEvent         `json:"event,omitempty"`
+	// run_resumed: a budget override (see State.Budget).
+	Budget *Budget `json:"budget,omitempty"`
 }
 
 // CallRecord identifies one tool call of a step.
@@ -237,6 +247,12 @@ type State struct {
 	Interrupts []PendingInterrupt `json:"interrupts,omitempty"`
 	Answered   []string           `json:"answered,omitempty"`
 	Queued     []Message          `json:"queued,omitempty"`
+	// Budget, when not nil, is the budget override persisted by run_resumed
+	// records (successive overrides merge: each non-zero field replaces the
+	// one before). Its non-zero fields replace those of the agent's
+	// Config.Budget when the run is loaded with Agent.Resume, unless
+	// RunOptions.Budget is given.
+	Budget *Budget `json:"budget,omitempty"`
 
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
@@ -366,9 +382,20 @@ func (s *State) apply(r *Record) error {
 		s.Status = StatusPaused
 		s.Error = r.Error
 	case RecRunResumed:
+		if s.Status.Ended() {
+			return fmt.Errorf("run already %s", s.Status)
+		}
 		s.Status = StatusRunning
 		s.Error = nil
 		s.WoundDown = false
+		if r.Budget != nil {
+			var b Budget
+			if s.Budget != nil {
+				b = *s.Budget
+			}
+			b = b.overlay(*r.Budget)
+			s.Budget = &b
+		}
 	case RecRunCompleted:
 		s.Status = StatusSucceeded
 		s.Output = r.Output
@@ -377,6 +404,13 @@ func (s *State) apply(r *Record) error {
 		s.Error = r.Error
 	case RecInterrupted, RecAnswered, RecEventReceived:
 		return s.applyInterrupt(r)
+	case RecRunCancelled:
+		if s.Status.Ended() {
+			return fmt.Errorf("run already %s", s.Status)
+		}
+		s.Status = StatusCancelled
+		s.Error = r.Error
+		s.Interrupts = nil // nobody answers a cancelled run
 	default:
 		return fmt.Errorf("unknown record kind %q", r.Kind)
 	}
@@ -451,6 +485,10 @@ func (s *State) Clone() State {
 	if s.Error != nil {
 		e := *s.Error
 		c.Error = &e
+	}
+	if s.Budget != nil {
+		b := *s.Budget
+		c.Budget = &b
 	}
 	return c
 }

@@ -131,6 +131,10 @@ func (r *Record) String() string {
 		}
 	case RecRunCompleted:
 		fmt.Fprintf(&b, " output=%s", strconv.Quote(r.Output))
+	case RecRunResumed:
+		if r.Budget != nil {
+			fmt.Fprintf(&b, " budget=%s", r.Budget)
+		}
 	case RecSnapshot:
 		if r.State != nil {
 			fmt.Fprintf(&b, " seq=%d messages=%d", r.State.Seq, len(r.State.Messages))

@@ -1,0 +1,220 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ratchet-run/ratchet"
+	"github.com/ratchet-run/ratchet/store"
+)
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+)
+
+// command is one subcommand: it parses its own flags from args (which
+// include the run ID and other operands) and writes its output to w.
+type command struct {
+	name, args, help string
+	run              func(ctx context.Context, s store.Store, args []string, w io.Writer) error
+}
+
+var commands = []command{
+	{"runs", "[-status S] [-agent A] [-label k=v]... [-limit N]", "list runs, newest first", cmdRuns},
+	{"show", "RUN", "print the timeline of one run", cmdShow},
+	{"tail", "RUN [-from SEQ] [-interval 500ms]", "follow a run's records as they are appended", cmdTail},
+	{"cancel", "RUN [-reason TEXT]", "cancel a run that has not ended", cmdCancel},
+	{"retry", "RUN [-max-steps N] [-max-cost USD] [-max-tokens N] ...", "mark a paused run for resumption, raising its budget", cmdRetry},
+	{"answer", "RUN INTERRUPT VALUE [-reason TEXT]", "answer a waiting run's interrupt (approve/reject, or a JSON value)", cmdAnswer},
+}
+
+// usageError is a bad command line: the usage is printed and the exit code
+// is 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{fmt.Sprintf(format, args...)}
+}
+
+// RunStateError is returned by cancel and retry for a run whose status
+// does not allow the operation (cancelling a run that has ended, retrying
+// a run that is not paused).
+type RunStateError struct {
+	Op     string
+	RunID  string
+	Status ratchet.Status
+}
+
+func (e *RunStateError) Error() string {
+	why := "it is " + string(e.Status)
+	if e.Status.Ended() {
+		why = "it has already ended (" + string(e.Status) + ")"
+	}
+	return fmt.Sprintf("cannot %s run %s: %s", e.Op, e.RunID, why)
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "usage: ratchet [-store DIR] [-json] COMMAND [flags] [args]\n\n")
+	fmt.Fprintf(w, "The store defaults to $RATCHET_STORE. Commands:\n\n")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-6s %s\n         %s\n", c.name, c.args, c.help)
+	}
+	fmt.Fprintf(w, "\nEvery command accepts -json for machine-readable output. Run\n'ratchet COMMAND -h' for a command's flags.\n")
+}
+
+// run is the whole program: it returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("ratchet", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	dir := fs.String("store", os.Getenv("RATCHET_STORE"), "store directory")
+	jsonOut := fs.Bool("json", false, "JSON output")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			usage(stdout)
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "ratchet: %v\n", err)
+		usage(stderr)
+		return exitUsage
+	}
+	if fs.NArg() == 0 {
+		usage(stderr)
+		return exitUsage
+	}
+	name, rest := fs.Arg(0), fs.Args()[1:]
+	var cmd *command
+	for i := range commands {
+		if commands[i].name == name {
+			cmd = &commands[i]
+		}
+	}
+	if cmd == nil {
+		fmt.Fprintf(stderr, "ratchet: unknown command %q\n", name)
+		usage(stderr)
+		return exitUsage
+	}
+	if *jsonOut {
+		rest = append([]string{"-json"}, rest...)
+	}
+	if *dir == "" {
+		fmt.Fprintf(stderr, "ratchet: no store: give -store DIR or set RATCHET_STORE\n")
+		return exitUsage
+	}
+	s, err := openStore(*dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "ratchet: %v\n", err)
+		return exitError
+	}
+	defer s.Close()
+	err = cmd.run(ctx, s, rest, stdout)
+	var ue *usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "ratchet %s: %v\nusage: ratchet %s %s\n", cmd.name, err, cmd.name, cmd.args)
+		return exitUsage
+	default:
+		fmt.Fprintf(stderr, "ratchet %s: %v\n", cmd.name, err)
+		return exitError
+	}
+}
+
+// openStore opens an existing File store; unlike store.NewFile it refuses
+// to create one, so that a mistyped directory is an error.
+func openStore(dir string) (*store.File, error) {
+	if _, err := os.Stat(filepath.Join(dir, store.FileLogName)); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("no ratchet store in %s (no %s)", dir, store.FileLogName)
+		}
+		return nil, err
+	}
+	return store.NewFile(dir)
+}
+
+// flags makes a command's flag set, with the -json flag every command has.
+func flags(name string, w io.Writer) (*flag.FlagSet, *bool) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(w)
+	return fs, fs.Bool("json", false, "JSON output")
+}
+
+// parse parses args with fs, allowing flags after operands ("show RUN
+// -json"), and returns the operands. It checks there are exactly n.
+func parse(fs *flag.FlagSet, args []string, n int) ([]string, error) {
+	var operands []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, &usageError{err.Error()}
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		consumed := len(args) - fs.NArg()
+		if consumed > 0 && args[consumed-1] == "--" {
+			operands = append(operands, fs.Args()...)
+			break
+		}
+		operands = append(operands, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(operands) != n {
+		if n == 0 {
+			return nil, usagef("unexpected arguments %q", operands)
+		}
+		return nil, usagef("want %d argument(s), got %d", n, len(operands))
+	}
+	return operands, nil
+}
+
+// notFound rewrites a store.ErrNotFound into a message that names the run.
+func notFound(runID string, err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("run %q not found: %w", runID, store.ErrNotFound)
+	}
+	return err
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05")
+}
+
+func fmtCost(c float64) string {
+	return fmt.Sprintf("$%.4f", c)
+}
+
+// oneLine shortens s to one line of at most n runes, for tables.
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
