@@ -257,6 +257,8 @@ func (c *compiler) compile(v *jvalue, ptr string) (*node, error) {
 		}
 	}
 	n.combined = len(n.allOf) > 0 || len(n.anyOf) > 0 || len(n.oneOf) > 0 || n.not != nil || n.ifN != nil
+	n.ownless = n.combined && n.types == 0 && !n.hasObject && !n.hasArray && !n.hasString &&
+		!n.hasNumber && n.enum == nil && !n.never
 	return n, nil
 }
 

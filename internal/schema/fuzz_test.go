@@ -41,6 +41,26 @@ type fuzzArgs struct {
 	Pat string          `json:"pat,omitempty" jsonschema:"pattern=^[a-z]+$"`
 }
 
+// comboSchema leans on anyOf, oneOf, allOf, not, if/then and recursion.
+const comboSchema = `{
+	"$defs": {"Node": {
+		"type": "object",
+		"properties": {
+			"v": {"anyOf": [{"type": "integer"}, {"type": "string", "maxLength": 3}]},
+			"next": {"oneOf": [{"$ref": "#/$defs/Node"}, {"type": "null"}]},
+			"kind": {"enum": ["a", "b", 1, null]},
+			"tags": {"type": "array", "items": {"not": {"type": "object"}}, "uniqueItems": true}
+		},
+		"additionalProperties": false,
+		"if": {"required": ["kind"]}, "then": {"required": ["v"]}
+	}},
+	"anyOf": [
+		{"$ref": "#/$defs/Node"},
+		{"type": "array", "items": {"$ref": "#/$defs/Node"}},
+		{"allOf": [{"type": "number"}, {"minimum": 0}]}
+	]
+}`
+
 // fuzzSeeds are hand-written inputs: valid and invalid arguments, and
 // syntax edge cases.
 func fuzzSeeds() []string {
@@ -77,6 +97,9 @@ func fuzzSeeds() []string {
 		`[` + strings.Repeat("[", 20) + strings.Repeat("]", 20) + `]`,
 		`-`, `-0`, `0.`, `1e`, `1e+`, `01`, `.5`, `tru`, `nul`, `"`, `"\u12"`, `{"a"}`, `{"a":1,}`, `[1,]`, `[1 2]`,
 		``, ` `, `null`, `true`, `"s"`, `[]`, `{}`,
+		`{"v":1,"next":{"v":"abc","next":null,"kind":"a","tags":[1,"1",[1]]}}`,
+		`[{"kind":1},{"next":{"next":{"v":"abcd"}}}]`,
+		`{"next":{"next":{"v":[`, `-1.5`, `2e3`,
 	}
 }
 
@@ -95,6 +118,7 @@ func FuzzValidate(f *testing.F) {
 	v, err := Compile(schema)
 	require.NoError(f, err)
 	anything := compile(f, `true`)
+	combo := compile(f, comboSchema)
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		syntaxOnly := anything.Validate(data)
@@ -102,6 +126,17 @@ func FuzzValidate(f *testing.F) {
 			require.NoError(t, syntaxOnly)
 		} else {
 			checkSyntaxError(t, data, syntaxOnly)
+		}
+
+		// Alternatives scan values in their own way; syntax errors must not
+		// depend on it.
+		comboErr := combo.Validate(data)
+		if !json.Valid(data) {
+			require.Equal(t, syntaxOnly, comboErr)
+		} else if comboErr != nil {
+			var verr *Error
+			require.ErrorAs(t, comboErr, &verr)
+			require.NotEqual(t, "syntax", verr.Violations[0].Keyword)
 		}
 
 		err := v.Validate(data)

@@ -122,6 +122,7 @@ type node struct {
 	not                 *node
 	ifN, thenN, elseN   *node
 	combined            bool // any combinator, or a $ref with siblings
+	ownless             bool // combined, and no keywords of its own
 }
 
 // key is a known object member name.

@@ -109,6 +109,9 @@ func (s *state) value(n *node) bool {
 		return s.own(n)
 	}
 	start := s.pos
+	if n.ownless {
+		return s.combinators(n, start, -1)
+	}
 	if !s.own(n) {
 		return false
 	}
@@ -126,6 +129,9 @@ func (s *state) own(n *node) bool {
 	if n.never {
 		if !s.skip() {
 			return false
+		}
+		if s.quiet > 0 {
+			return s.fail()
 		}
 		return s.violation(n, "not", start, s.pos, "no value", s.describeValue(start, s.pos),
 			"at "+where(s.pathString())+": no value is allowed here, got "+s.describeValue(start, s.pos))
@@ -331,12 +337,12 @@ func (s *state) object(n *node) bool {
 	}
 	s.seen = s.seen[:seenBase]
 	if n.minProps >= 0 && count < n.minProps {
-		if !s.countViolation(n, "minProperties", objStart, end, "object with at least "+itoa(n.minProps)+plural(n.minProps, " field"), count, " field") {
+		if !s.countViolation(n, "minProperties", objStart, end, n.minProps, count) {
 			return false
 		}
 	}
 	if n.maxProps >= 0 && count > n.maxProps {
-		if !s.countViolation(n, "maxProperties", objStart, end, "object with at most "+itoa(n.maxProps)+plural(n.maxProps, " field"), count, " field") {
+		if !s.countViolation(n, "maxProperties", objStart, end, n.maxProps, count) {
 			return false
 		}
 	}
@@ -372,7 +378,7 @@ func (s *state) member(n *node, idx int, name []byte, esc bool, keyStart, keyEnd
 	if applied == 0 {
 		switch {
 		case n.noAdditonal:
-			if !s.unknown(n, string(name), keyStart) {
+			if !s.unknown(n, name, keyStart) {
 				return false
 			}
 		case n.additional != nil:
@@ -384,10 +390,11 @@ func (s *state) member(n *node, idx int, name []byte, esc bool, keyStart, keyEnd
 }
 
 // unknown records a member that additionalProperties: false forbids.
-func (s *state) unknown(n *node, name string, keyStart int) bool {
+func (s *state) unknown(n *node, rawName []byte, keyStart int) bool {
 	if s.quiet > 0 {
 		return s.fail()
 	}
+	name := string(rawName)
 	var sb strings.Builder
 	sb.WriteString("unknown field ")
 	sb.WriteString(quote(name))
@@ -491,12 +498,12 @@ func (s *state) array(n *node) bool {
 	s.depth--
 	end := s.pos
 	if n.minItems >= 0 && count < n.minItems {
-		if !s.countViolation(n, "minItems", arrStart, end, "array of length >= "+itoa(n.minItems), count, "") {
+		if !s.countViolation(n, "minItems", arrStart, end, n.minItems, count) {
 			return false
 		}
 	}
 	if n.maxItems >= 0 && count > n.maxItems {
-		if !s.countViolation(n, "maxItems", arrStart, end, "array of length <= "+itoa(n.maxItems), count, "") {
+		if !s.countViolation(n, "maxItems", arrStart, end, n.maxItems, count) {
 			return false
 		}
 	}
@@ -517,17 +524,27 @@ func (s *state) array(n *node) bool {
 	return s.enumCheck(n, arrStart, tArray, false)
 }
 
-// countViolation records a minItems/maxItems/minProperties/maxProperties
-// violation. unit is "" for arrays.
-func (s *state) countViolation(n *node, keyword string, start, end int, expected string, count int, unit string) bool {
+// countViolation records a minItems, maxItems, minProperties or
+// maxProperties violation.
+func (s *state) countViolation(n *node, keyword string, start, end, limit, count int) bool {
 	if s.quiet > 0 {
 		return s.fail()
 	}
-	var got string
-	if unit == "" {
+	var expected, got string
+	switch keyword {
+	case "minItems":
+		expected = "array of length >= " + itoa(limit)
+	case "maxItems":
+		expected = "array of length <= " + itoa(limit)
+	case "minProperties":
+		expected = "object with at least " + itoa(limit) + plural(limit, " field")
+	default:
+		expected = "object with at most " + itoa(limit) + plural(limit, " field")
+	}
+	if strings.HasSuffix(keyword, "Items") {
 		got = "array of length " + itoa(count)
 	} else {
-		got = "object with " + itoa(count) + plural(count, unit)
+		got = "object with " + itoa(count) + plural(count, " field")
 	}
 	return s.violation(n, keyword, start, end, expected, got,
 		"at "+where(s.pathString())+": expected "+expected+", got "+got)

@@ -327,6 +327,11 @@ func TestValidateKeywords(t *testing.T) {
 		{"oneOf one", `{"oneOf":[{"type":"number"},{"type":"integer"}]}`, `5.5`, ``},
 		{"anyOf single candidate", nullableAddress, `{"addr":{"town":"x"}}`, "unknown field \"town\" at \"addr\"; allowed fields: city\nmissing required field \"city\" at \"addr\""},
 		{"anyOf null", nullableAddress, `{"addr":null}`, ``},
+		{"anyOf syntax", nullableAddress, `{"addr":{"city":"x",}}`, `invalid JSON at offset 20: invalid character '}' looking for beginning of object key string; near: {"addr":{"city":"x",}}`},
+		{"anyOf syntax at end", nullableAddress, `{"addr":nul`, `invalid JSON at offset 11: unexpected end of JSON input; near: {"addr":nul`},
+		{"oneOf syntax", shapes, `{"kind":"circle","radius":1.}`, `invalid JSON at offset 28: invalid character '}' after decimal point in numeric literal; near: …nd":"circle","radius":1.}`},
+		{"oneOf syntax after mismatch", shapes, `{"kind":"square","side":1,"x":[}`, `invalid JSON at offset 31: invalid character '}' looking for beginning of value; near: …:"square","side":1,"x":[}`},
+		{"not syntax", `{"not":{"type":"string"}}`, `[1,]`, `invalid JSON at offset 3: invalid character ']' looking for beginning of value; near: [1,]`},
 		{"anyOf type", nullableAddress, `{"addr":[]}`, `at "addr": expected object or null, got array []`},
 		{"required groups", groups, `{"a":"x","b":"y"}`, ``},
 		{"required groups none", groups, `{"a":"x"}`, `at (root): expected one of: group1 (with required fields a, b) | group2 (with required fields c); got object {"a":"x"}`},
@@ -444,4 +449,20 @@ func mustFor[T any](t *testing.T) []byte {
 	b, err := For[T]()
 	require.NoError(t, err)
 	return b
+}
+
+// TestValidateDeepAlternatives checks that alternatives nested along a
+// recursive schema cost time polynomial in the depth, valid or not.
+func TestValidateDeepAlternatives(t *testing.T) {
+	t.Parallel()
+
+	v := compile(t, `{"$ref":"#/$defs/Node","$defs":{"Node":{"type":"object","properties":{
+		"v":{"type":"integer"},
+		"next":{"oneOf":[{"$ref":"#/$defs/Node"},{"type":"null"}]}},"required":["v"],"additionalProperties":false}}}`)
+	const depth = 2000
+	valid := strings.Repeat(`{"v":1,"next":`, depth) + `null` + strings.Repeat(`}`, depth)
+	require.NoError(t, v.Validate([]byte(valid)))
+	invalid := strings.Repeat(`{"v":1,"next":`, depth) + `{"v":"x","next":null}` + strings.Repeat(`}`, depth)
+	err := v.Validate([]byte(invalid))
+	require.ErrorContains(t, err, `at "`+strings.Repeat("next.", depth)+`v": expected integer, got string "x"`)
 }
