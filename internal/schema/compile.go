@@ -377,10 +377,8 @@ func (c *compiler) str(v *jvalue, ptr, kw string) (string, error) {
 func (c *compiler) types(v *jvalue, ptr string) (typeSet, error) {
 	one := func(s *jvalue) (typeSet, error) {
 		if s.kind == jString {
-			for _, tn := range typeNames {
-				if tn.name == s.s {
-					return tn.t, nil
-				}
+			if t := typeNamed(s.s); t != 0 {
+				return t, nil
 			}
 			return 0, fmt.Errorf("schema: invalid schema at %s: unknown type %q", ptr, s.s)
 		}

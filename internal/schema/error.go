@@ -35,8 +35,8 @@ type Violation struct {
 	// Path locates the offending value: RootPath for the top-level value,
 	// then ".name" for an object member and "[2]" for an array element,
 	// as in "items[2].name". A member whose name is not an identifier
-	// (letters, digits, '_', '$' and '-', not starting with a digit or '-')
-	// is written as a quoted index: `tags["content-type"]` is the member
+	// (ASCII letters, digits, '_' and '$', not starting with a digit) is
+	// written as a quoted index: `tags["content-type"]` is the member
 	// "content-type" of tags and `["0"]` is the member "0" of the root.
 	// Path is empty for a syntax error.
 	Path string
@@ -143,9 +143,10 @@ func (s *state) pathString() string {
 	return sb.String()
 }
 
-// where renders a path for a message: quoted, or (root) as is.
+// where renders a path for a message: in double quotes, or as is when it
+// is (root) or holds quoted names already.
 func where(path string) string {
-	if path == RootPath {
+	if path == RootPath || strings.Contains(path, `"`) {
 		return path
 	}
 	return `"` + path + `"`
@@ -159,7 +160,7 @@ func isIdent(s string) bool {
 		c := s[i]
 		switch {
 		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '_', c == '$':
-		case (c >= '0' && c <= '9') || c == '-':
+		case c >= '0' && c <= '9':
 			if i == 0 {
 				return false
 			}

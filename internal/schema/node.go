@@ -20,27 +20,47 @@ const (
 	tNull
 )
 
-// typeNames lists the type names in the order messages use.
-var typeNames = [...]struct {
-	t    typeSet
-	name string
-}{
-	{tObject, "object"},
-	{tArray, "array"},
-	{tString, "string"},
-	{tNumber, "number"},
-	{tInteger, "integer"},
-	{tBoolean, "boolean"},
-	{tNull, "null"},
+// tLast is the last type bit; messages list types in bit order.
+const tLast = tNull
+
+// name returns the name of a single type.
+func (s typeSet) name() string {
+	switch s {
+	case tObject:
+		return "object"
+	case tArray:
+		return "array"
+	case tString:
+		return "string"
+	case tNumber:
+		return "number"
+	case tInteger:
+		return "integer"
+	case tBoolean:
+		return "boolean"
+	case tNull:
+		return "null"
+	}
+	return ""
+}
+
+// typeNamed returns the type with the given name, or 0.
+func typeNamed(name string) typeSet {
+	for t := typeSet(1); t <= tLast; t <<= 1 {
+		if t.name() == name {
+			return t
+		}
+	}
+	return 0
 }
 
 // String renders a type set as "string", "string or null" or
 // "object, array or null".
 func (s typeSet) String() string {
 	var names []string
-	for _, tn := range typeNames {
-		if s&tn.t != 0 {
-			names = append(names, tn.name)
+	for t := typeSet(1); t <= tLast; t <<= 1 {
+		if s&t != 0 {
+			names = append(names, t.name())
 		}
 	}
 	switch len(names) {

@@ -27,7 +27,8 @@ import (
 //   - Descriptions come from `jsonschema:"description=..."` (or
 //     `jsonschema_description`) tags, and the other jsonschema tag
 //     keywords (enum, minimum, pattern, ...) apply as documented by
-//     invopop/jsonschema.
+//     invopop/jsonschema. Keywords added with jsonschema_extras should
+//     start with "x-": Compile rejects other unknown keywords.
 //   - Named struct, slice and map types other than T are emitted once in
 //     "$defs" and referenced with "$ref"; a reference back to T itself (a
 //     recursive type) is "$ref": "#". Definition names are the Go type
