@@ -45,7 +45,7 @@ func (s *state) stringChecks(n *node, start int, esc bool) bool {
 	got := s.snippet(start, end)
 	at := "at " + where(s.pathString()) + ": expected "
 	report := func(keyword, expected, got string) bool {
-		return s.violation(n, keyword, start, end, expected, got, at+expected+", got "+got)
+		return s.violation(keyword, start, expected, got, at+expected+", got "+got)
 	}
 	if tooShort {
 		report("minLength", "string of length >= "+itoa(n.minLen), got+" (length "+itoa(length)+")")
@@ -99,7 +99,7 @@ func (s *state) numberChecks(n *node, start int) bool {
 	got := s.snippet(start, end)
 	at := "at " + where(s.pathString()) + ": expected "
 	report := func(keyword, expected string) {
-		s.violation(n, keyword, start, end, expected, got, at+expected+", got "+got)
+		s.violation(keyword, start, expected, got, at+expected+", got "+got)
 	}
 	if tooSmall {
 		report("minimum", noun+">= "+n.minimum.text)
@@ -187,10 +187,10 @@ func (s *state) enumCheck(n *node, start int, kind typeSet, esc bool) bool {
 	at := "at " + where(s.pathString()) + ": "
 	if n.isConst {
 		exp := n.enum[0].text
-		return s.violation(n, "const", start, end, exp, got, at+"expected "+exp+", got "+got)
+		return s.violation("const", start, exp, got, at+"expected "+exp+", got "+got)
 	}
 	exp := "one of " + enumList(n.enum)
-	return s.violation(n, "enum", start, end, exp, got, at+got+" is not "+exp)
+	return s.violation("enum", start, exp, got, at+got+" is not "+exp)
 }
 
 // enumList renders enum members for messages: `"a", "b"`.

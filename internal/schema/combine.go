@@ -108,7 +108,7 @@ func (s *state) combinators(n *node, start, end int) bool {
 			}
 			exp := "exactly one of: " + describeAll(n.oneOf)
 			got := "a value matching both " + describe(n.oneOf[first]) + " and " + describe(n.oneOf[second])
-			if !s.violation(n, "oneOf", start, end, exp, got, "at "+where(s.pathString())+": expected "+exp+"; got "+got) {
+			if !s.violation("oneOf", start, exp, got, "at "+where(s.pathString())+": expected "+exp+"; got "+got) {
 				return false
 			}
 		}
@@ -121,7 +121,7 @@ func (s *state) combinators(n *node, start, end int) bool {
 			}
 			exp := "a value not matching " + describe(n.not)
 			got := s.describeValue(start, end)
-			if !s.violation(n, "not", start, end, exp, got, "at "+where(s.pathString())+": expected "+exp+", got "+got) {
+			if !s.violation("not", start, exp, got, "at "+where(s.pathString())+": expected "+exp+", got "+got) {
 				return false
 			}
 		} else if s.syntax {
@@ -240,10 +240,10 @@ func (s *state) noMatch(n *node, alts []*node, keyword string, start, end int) b
 	at := "at " + where(s.pathString()) + ": expected "
 	if !untyped && !union.allows(s.kindAt(start, end)) {
 		exp := union.String()
-		return s.violation(n, keyword, start, end, exp, got, at+exp+", got "+got)
+		return s.violation(keyword, start, exp, got, at+exp+", got "+got)
 	}
 	exp := "one of: " + describeAll(alts)
-	return s.violation(n, keyword, start, end, exp, got, at+exp+"; got "+got)
+	return s.violation(keyword, start, exp, got, at+exp+"; got "+got)
 }
 
 // typesOf returns the types a schema accepts, or 0 when it does not say.

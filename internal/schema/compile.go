@@ -22,7 +22,8 @@ var ErrUnsupported = errors.New("schema: unsupported")
 const keyIndexThreshold = 8
 
 // Validator validates JSON text against a compiled schema. A Validator is
-// immutable and safe for concurrent use by multiple goroutines.
+// immutable and safe for concurrent use by multiple goroutines. Make one
+// with Compile; the zero Validator is not usable.
 type Validator struct {
 	root *node
 }

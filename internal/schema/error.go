@@ -41,8 +41,9 @@ type Violation struct {
 	// Path is empty for a syntax error.
 	Path string
 	// Keyword is the JSON Schema keyword that failed, such as "type",
-	// "required", "additionalProperties", "enum", "minLength" or "anyOf",
-	// or "syntax" when the data is not valid JSON.
+	// "required", "additionalProperties", "enum", "minLength" or "anyOf";
+	// "false" for a value where the schema allows none (the false schema,
+	// an empty enum); "syntax" when the data is not valid JSON.
 	Keyword string
 	// Expected describes what the schema asks for, such as "integer" or
 	// `one of "celsius", "fahrenheit"`.
