@@ -104,13 +104,14 @@ func fuzzSeeds() []string {
 }
 
 // FuzzValidate checks that Validate never panics, that it accepts exactly
-// the JSON encoding/json accepts and words syntax errors the same way, and
-// that whatever it accepts against For[fuzzArgs] decodes into fuzzArgs with
+// the JSON encoding/json accepts and words syntax errors the same way, that
+// it agrees with the reference validator (refValid), and that whatever it
+// accepts against For[fuzzArgs] decodes into fuzzArgs with
 // DisallowUnknownFields. The one documented exception is a number that
 // JSON Schema accepts but the Go field cannot hold (3.0 or 1e400 for an
 // int, 1e400 for a float64).
 func FuzzValidate(f *testing.F) {
-	for _, s := range fuzzSeeds() {
+	for _, s := range append(fuzzSeeds(), refSeeds()...) {
 		f.Add([]byte(s))
 	}
 	schema, err := For[fuzzArgs]()
@@ -119,6 +120,7 @@ func FuzzValidate(f *testing.F) {
 	require.NoError(f, err)
 	anything := compile(f, `true`)
 	combo := compile(f, comboSchema)
+	ref := compile(f, refSchema)
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		syntaxOnly := anything.Validate(data)
@@ -139,6 +141,8 @@ func FuzzValidate(f *testing.F) {
 			require.NotEqual(t, "syntax", verr.Violations[0].Keyword)
 		}
 
+		checkReference(t, ref, data)
+
 		err := v.Validate(data)
 		if err != nil {
 			var verr *Error
@@ -147,6 +151,8 @@ func FuzzValidate(f *testing.F) {
 			require.LessOrEqual(t, len(verr.Violations), MaxViolations)
 			if !json.Valid(data) {
 				require.Equal(t, syntaxOnly, err)
+			} else {
+				require.NotEqual(t, "syntax", verr.Violations[0].Keyword)
 			}
 			for _, viol := range verr.Violations {
 				require.NotEmpty(t, viol.Message)
