@@ -127,7 +127,7 @@ func (c *compiler) compile(v *jvalue, ptr string) (*node, error) {
 			required = m.val
 		case "additionalProperties":
 			if m.val.kind == jBool && !m.val.b {
-				n.noAdditonal = true
+				n.noAdditional = true
 			} else if m.val.kind != jBool {
 				n.additional, err = c.compile(m.val, at)
 			}

@@ -108,7 +108,7 @@ type node struct {
 	required    []int          // indexes into keys, in "required" order
 	patterns    []patternProp
 	additional  *node // nil: any additional property is allowed
-	noAdditonal bool  // additionalProperties is false
+	noAdditional bool  // additionalProperties is false
 	minProps    int   // -1: none
 	maxProps    int   // -1: none
 	hasObject   bool  // any object keyword is present

@@ -121,7 +121,7 @@ func (s *state) member(n *node, idx int, name []byte, esc bool, keyStart, keyEnd
 	}
 	if applied == 0 {
 		switch {
-		case n.noAdditonal:
+		case n.noAdditional:
 			if !s.unknown(n, name, keyStart) {
 				return false
 			}

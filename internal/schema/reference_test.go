@@ -202,7 +202,7 @@ func refObject(n *node, v *jvalue) bool {
 				}
 			}
 		}
-		if !applied && (n.noAdditonal || (n.additional != nil && !refValid(n.additional, m.val))) {
+		if !applied && (n.noAdditional || (n.additional != nil && !refValid(n.additional, m.val))) {
 			return false
 		}
 	}
