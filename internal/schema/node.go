@@ -102,16 +102,16 @@ type node struct {
 	// Object keywords. keys holds every name listed in properties, then
 	// required names that are not properties (as in oneOf groups of
 	// required fields). Names in keys[:nprops] are properties.
-	keys        []key
-	nprops      int
-	keyIndex    map[string]int // for objects with many keys
-	required    []int          // indexes into keys, in "required" order
-	patterns    []patternProp
-	additional  *node // nil: any additional property is allowed
+	keys         []key
+	nprops       int
+	keyIndex     map[string]int // for objects with many keys
+	required     []int          // indexes into keys, in "required" order
+	patterns     []patternProp
+	additional   *node // nil: any additional property is allowed
 	noAdditional bool  // additionalProperties is false
-	minProps    int   // -1: none
-	maxProps    int   // -1: none
-	hasObject   bool  // any object keyword is present
+	minProps     int   // -1: none
+	maxProps     int   // -1: none
+	hasObject    bool  // any object keyword is present
 
 	// Array keywords.
 	items    *node
