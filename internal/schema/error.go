@@ -33,8 +33,9 @@ type Error struct {
 // Violation is one problem with the validated data.
 type Violation struct {
 	// Path locates the offending value: RootPath for the top-level value,
-	// then ".name" for an object member and "[2]" for an array element,
-	// as in "items[2].name". A member whose name is not an identifier
+	// otherwise the member names and array indexes leading to it, as in
+	// "items[2].name" (member "name" of element 2 of the top-level member
+	// "items"; there is no "(root)" prefix). A member whose name is not an identifier
 	// (ASCII letters, digits, '_' and '$', not starting with a digit) is
 	// written as a quoted index: `tags["content-type"]` is the member
 	// "content-type" of tags and `["0"]` is the member "0" of the root.

@@ -34,9 +34,10 @@ import (
 //     recursive type) is "$ref": "#". Definition names are the Go type
 //     names, made unique and reduced to letters, digits and '_' (generic
 //     instantiations such as Page[Item] become Page_Item).
-//   - The fixed-size integer types carry their range as minimum and
-//     maximum (int8 to uint32), and unsigned types have "minimum": 0, so a
-//     value that fits the schema fits the Go field.
+//   - The fixed-size integer types int8 to uint32 carry their range as
+//     minimum and maximum, and uint and uint64 have "minimum": 0, so that
+//     Validate, not json.Unmarshal, reports such values out of range. int,
+//     int64 and uint64's maximum are left unstated.
 //
 // For returns an error when T is not a struct or pointer to struct, or when
 // its schema is not an object (time.Time, or a type with its own
