@@ -45,7 +45,7 @@ func (s *state) stringChecks(n *node, start int, esc bool) bool {
 	got := s.snippet(start, end)
 	at := "at " + where(s.pathString()) + ": expected "
 	report := func(keyword, expected, got string) bool {
-		return s.violation(n, keyword, start, end, expected, got, at+expected+", got "+got)
+		return s.violation(keyword, start, expected, got, at+expected+", got "+got)
 	}
 	if tooShort {
 		report("minLength", "string of length >= "+itoa(n.minLen), got+" (length "+itoa(length)+")")
@@ -81,43 +81,40 @@ func validBase64(b []byte) bool {
 func (s *state) numberChecks(n *node, start int) bool {
 	end := s.pos
 	d := parseDecimal(s.data[start:end])
-	noun := "number "
-	if n.types == tInteger {
-		noun = "integer "
-	}
-	type failure struct{ keyword, expected string }
-	var fails [5]failure
-	nf := 0
-	if n.minimum != nil && d.cmp(n.minimum.d) < 0 {
-		fails[nf] = failure{"minimum", noun + ">= " + n.minimum.text}
-		nf++
-	}
-	if n.exclMin != nil && d.cmp(n.exclMin.d) <= 0 {
-		fails[nf] = failure{"exclusiveMinimum", noun + "> " + n.exclMin.text}
-		nf++
-	}
-	if n.maximum != nil && d.cmp(n.maximum.d) > 0 {
-		fails[nf] = failure{"maximum", noun + "<= " + n.maximum.text}
-		nf++
-	}
-	if n.exclMax != nil && d.cmp(n.exclMax.d) >= 0 {
-		fails[nf] = failure{"exclusiveMaximum", noun + "< " + n.exclMax.text}
-		nf++
-	}
-	if n.multipleOf != nil && !d.multipleOf(n.multipleOf) {
-		fails[nf] = failure{"multipleOf", "multiple of " + n.multipleOf.text}
-		nf++
-	}
-	if nf == 0 {
+	tooSmall := n.minimum != nil && d.cmp(n.minimum.d) < 0
+	notAbove := n.exclMin != nil && d.cmp(n.exclMin.d) <= 0
+	tooBig := n.maximum != nil && d.cmp(n.maximum.d) > 0
+	notBelow := n.exclMax != nil && d.cmp(n.exclMax.d) >= 0
+	notMultiple := n.multipleOf != nil && !d.multipleOf(n.multipleOf)
+	if !(tooSmall || notAbove || tooBig || notBelow || notMultiple) {
 		return true
 	}
 	if s.quiet > 0 {
 		return s.fail()
 	}
+	noun := "number "
+	if n.types == tInteger {
+		noun = "integer "
+	}
 	got := s.snippet(start, end)
 	at := "at " + where(s.pathString()) + ": expected "
-	for _, f := range fails[:nf] {
-		s.violation(n, f.keyword, start, end, f.expected, got, at+f.expected+", got "+got)
+	report := func(keyword, expected string) {
+		s.violation(keyword, start, expected, got, at+expected+", got "+got)
+	}
+	if tooSmall {
+		report("minimum", noun+">= "+n.minimum.text)
+	}
+	if notAbove {
+		report("exclusiveMinimum", noun+"> "+n.exclMin.text)
+	}
+	if tooBig {
+		report("maximum", noun+"<= "+n.maximum.text)
+	}
+	if notBelow {
+		report("exclusiveMaximum", noun+"< "+n.exclMax.text)
+	}
+	if notMultiple {
+		report("multipleOf", "multiple of "+n.multipleOf.text)
 	}
 	return true
 }
@@ -190,10 +187,10 @@ func (s *state) enumCheck(n *node, start int, kind typeSet, esc bool) bool {
 	at := "at " + where(s.pathString()) + ": "
 	if n.isConst {
 		exp := n.enum[0].text
-		return s.violation(n, "const", start, end, exp, got, at+"expected "+exp+", got "+got)
+		return s.violation("const", start, exp, got, at+"expected "+exp+", got "+got)
 	}
 	exp := "one of " + enumList(n.enum)
-	return s.violation(n, "enum", start, end, exp, got, at+got+" is not "+exp)
+	return s.violation("enum", start, exp, got, at+got+" is not "+exp)
 }
 
 // enumList renders enum members for messages: `"a", "b"`.

@@ -22,7 +22,8 @@ var ErrUnsupported = errors.New("schema: unsupported")
 const keyIndexThreshold = 8
 
 // Validator validates JSON text against a compiled schema. A Validator is
-// immutable and safe for concurrent use by multiple goroutines.
+// immutable and safe for concurrent use by multiple goroutines. Make one
+// with Compile; the zero Validator is not usable.
 type Validator struct {
 	root *node
 }
@@ -126,7 +127,7 @@ func (c *compiler) compile(v *jvalue, ptr string) (*node, error) {
 			required = m.val
 		case "additionalProperties":
 			if m.val.kind == jBool && !m.val.b {
-				n.noAdditonal = true
+				n.noAdditional = true
 			} else if m.val.kind != jBool {
 				n.additional, err = c.compile(m.val, at)
 			}
@@ -257,6 +258,8 @@ func (c *compiler) compile(v *jvalue, ptr string) (*node, error) {
 		}
 	}
 	n.combined = len(n.allOf) > 0 || len(n.anyOf) > 0 || len(n.oneOf) > 0 || n.not != nil || n.ifN != nil
+	n.ownless = n.combined && n.types == 0 && !n.hasObject && !n.hasArray && !n.hasString &&
+		!n.hasNumber && n.enum == nil && !n.never
 	return n, nil
 }
 
@@ -375,10 +378,8 @@ func (c *compiler) str(v *jvalue, ptr, kw string) (string, error) {
 func (c *compiler) types(v *jvalue, ptr string) (typeSet, error) {
 	one := func(s *jvalue) (typeSet, error) {
 		if s.kind == jString {
-			for _, tn := range typeNames {
-				if tn.name == s.s {
-					return tn.t, nil
-				}
+			if t := typeNamed(s.s); t != 0 {
+				return t, nil
 			}
 			return 0, fmt.Errorf("schema: invalid schema at %s: unknown type %q", ptr, s.s)
 		}

@@ -85,6 +85,7 @@ func TestCompileInvopopFixtures(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
 
+	errDangling := errors.New("dangling $ref")
 	// Fixtures that carry jsonschema_extras keywords ("foo"), refs to other
 	// documents ("https://...", "Outer") fail with ErrUnsupported; two hold
 	// dangling references. Every other fixture compiles.
@@ -124,8 +125,6 @@ func TestCompileInvopopFixtures(t *testing.T) {
 		})
 	}
 }
-
-var errDangling = errors.New("dangling $ref")
 
 // modDir returns the module cache directory of a required module.
 func modDir(t *testing.T, path string) string {

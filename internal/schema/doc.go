@@ -24,8 +24,10 @@
 //   - items (a single schema), minItems, maxItems, uniqueItems;
 //   - minLength, maxLength (counted in Unicode code points), pattern (Go
 //     regexp syntax, unanchored as in JSON Schema), format "date-time"
-//     (checked with time.Time's own RFC 3339 parser), contentEncoding
-//     "base64" (checked as encoding/json decodes a []byte);
+//     (checked with time.Time's own RFC 3339 parser, on the raw text as
+//     time.Time's UnmarshalJSON does, so a date-time written with escapes
+//     is rejected), contentEncoding "base64" (checked as encoding/json
+//     decodes a []byte);
 //   - minimum, maximum, exclusiveMinimum, exclusiveMaximum, multipleOf, all
 //     compared exactly in decimal, not in float64;
 //   - allOf, anyOf, oneOf, not, if/then/else;
@@ -45,7 +47,10 @@
 // Integers follow JSON Schema: 3.0 and 1e2 are integers, 3.5 is not.
 // encoding/json is stricter: it will not decode 3.0 into a Go int, nor a
 // number outside the range of the Go type. For gives the fixed-size integer
-// types their range, which covers the second case for them.
+// types their range, which covers the second case for them. Apart from
+// such numbers, JSON that Validate accepts against For[T]'s schema decodes
+// into T with json.Decoder.DisallowUnknownFields (FuzzValidate checks
+// this), unless T uses the ",string" json option or custom unmarshalers.
 //
 // # Paths
 //
@@ -91,8 +96,16 @@
 //
 // A Validator is compiled once and is safe for concurrent use. Validate
 // scans the text once, byte by byte, checking syntax (exactly what
-// json.Valid accepts) and schema together; object keys are looked up
-// without decoding unless they contain escapes. Alternatives of anyOf and
-// oneOf re-scan their value. Validating a valid small object does not
-// allocate.
+// json.Valid accepts) and schema together, without decoding it: object
+// keys are compared in place and numbers are compared as exact decimals
+// in place. Validating valid JSON does not allocate, except to unescape an
+// object key, or a string checked against a pattern, an enum or base64,
+// that contains escapes. Building an Error allocates.
+//
+// Time is linear in the input for schemas without anyOf, oneOf, not or
+// if. An alternative re-scans its value; when only one alternative of an
+// anyOf or oneOf accepts the value's type (as with a nullable field), the
+// value is validated against it directly, once. A oneOf must try every
+// alternative, so a recursive oneOf whose alternatives all accept the same
+// deeply nested value costs time exponential in its depth.
 package schema

@@ -33,16 +33,18 @@ type Error struct {
 // Violation is one problem with the validated data.
 type Violation struct {
 	// Path locates the offending value: RootPath for the top-level value,
-	// then ".name" for an object member and "[2]" for an array element,
-	// as in "items[2].name". A member whose name is not an identifier
-	// (letters, digits, '_', '$' and '-', not starting with a digit or '-')
-	// is written as a quoted index: `tags["content-type"]` is the member
+	// otherwise the member names and array indexes leading to it, as in
+	// "items[2].name" (member "name" of element 2 of the top-level member
+	// "items"; there is no "(root)" prefix). A member whose name is not an identifier
+	// (ASCII letters, digits, '_' and '$', not starting with a digit) is
+	// written as a quoted index: `tags["content-type"]` is the member
 	// "content-type" of tags and `["0"]` is the member "0" of the root.
 	// Path is empty for a syntax error.
 	Path string
 	// Keyword is the JSON Schema keyword that failed, such as "type",
-	// "required", "additionalProperties", "enum", "minLength" or "anyOf",
-	// or "syntax" when the data is not valid JSON.
+	// "required", "additionalProperties", "enum", "minLength" or "anyOf";
+	// "false" for a value where the schema allows none (the false schema,
+	// an empty enum); "syntax" when the data is not valid JSON.
 	Keyword string
 	// Expected describes what the schema asks for, such as "integer" or
 	// `one of "celsius", "fahrenheit"`.
@@ -143,9 +145,10 @@ func (s *state) pathString() string {
 	return sb.String()
 }
 
-// where renders a path for a message: quoted, or (root) as is.
+// where renders a path for a message: in double quotes, or as is when it
+// is (root) or holds quoted names already.
 func where(path string) string {
-	if path == RootPath {
+	if path == RootPath || strings.Contains(path, `"`) {
 		return path
 	}
 	return `"` + path + `"`
@@ -159,7 +162,7 @@ func isIdent(s string) bool {
 		c := s[i]
 		switch {
 		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '_', c == '$':
-		case (c >= '0' && c <= '9') || c == '-':
+		case c >= '0' && c <= '9':
 			if i == 0 {
 				return false
 			}

@@ -41,6 +41,26 @@ type fuzzArgs struct {
 	Pat string          `json:"pat,omitempty" jsonschema:"pattern=^[a-z]+$"`
 }
 
+// comboSchema leans on anyOf, oneOf, allOf, not, if/then and recursion.
+const comboSchema = `{
+	"$defs": {"Node": {
+		"type": "object",
+		"properties": {
+			"v": {"anyOf": [{"type": "integer"}, {"type": "string", "maxLength": 3}]},
+			"next": {"oneOf": [{"$ref": "#/$defs/Node"}, {"type": "null"}]},
+			"kind": {"enum": ["a", "b", 1, null]},
+			"tags": {"type": "array", "items": {"not": {"type": "object"}}, "uniqueItems": true}
+		},
+		"additionalProperties": false,
+		"if": {"required": ["kind"]}, "then": {"required": ["v"]}
+	}},
+	"anyOf": [
+		{"$ref": "#/$defs/Node"},
+		{"type": "array", "items": {"$ref": "#/$defs/Node"}},
+		{"allOf": [{"type": "number"}, {"minimum": 0}]}
+	]
+}`
+
 // fuzzSeeds are hand-written inputs: valid and invalid arguments, and
 // syntax edge cases.
 func fuzzSeeds() []string {
@@ -77,17 +97,21 @@ func fuzzSeeds() []string {
 		`[` + strings.Repeat("[", 20) + strings.Repeat("]", 20) + `]`,
 		`-`, `-0`, `0.`, `1e`, `1e+`, `01`, `.5`, `tru`, `nul`, `"`, `"\u12"`, `{"a"}`, `{"a":1,}`, `[1,]`, `[1 2]`,
 		``, ` `, `null`, `true`, `"s"`, `[]`, `{}`,
+		`{"v":1,"next":{"v":"abc","next":null,"kind":"a","tags":[1,"1",[1]]}}`,
+		`[{"kind":1},{"next":{"next":{"v":"abcd"}}}]`,
+		`{"next":{"next":{"v":[`, `-1.5`, `2e3`,
 	}
 }
 
 // FuzzValidate checks that Validate never panics, that it accepts exactly
-// the JSON encoding/json accepts and words syntax errors the same way, and
-// that whatever it accepts against For[fuzzArgs] decodes into fuzzArgs with
+// the JSON encoding/json accepts and words syntax errors the same way, that
+// it agrees with the reference validator (refValid), and that whatever it
+// accepts against For[fuzzArgs] decodes into fuzzArgs with
 // DisallowUnknownFields. The one documented exception is a number that
 // JSON Schema accepts but the Go field cannot hold (3.0 or 1e400 for an
 // int, 1e400 for a float64).
 func FuzzValidate(f *testing.F) {
-	for _, s := range fuzzSeeds() {
+	for _, s := range append(fuzzSeeds(), refSeeds()...) {
 		f.Add([]byte(s))
 	}
 	schema, err := For[fuzzArgs]()
@@ -95,6 +119,8 @@ func FuzzValidate(f *testing.F) {
 	v, err := Compile(schema)
 	require.NoError(f, err)
 	anything := compile(f, `true`)
+	combo := compile(f, comboSchema)
+	ref := compile(f, refSchema)
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		syntaxOnly := anything.Validate(data)
@@ -104,6 +130,19 @@ func FuzzValidate(f *testing.F) {
 			checkSyntaxError(t, data, syntaxOnly)
 		}
 
+		// Alternatives scan values in their own way; syntax errors must not
+		// depend on it.
+		comboErr := combo.Validate(data)
+		if !json.Valid(data) {
+			require.Equal(t, syntaxOnly, comboErr)
+		} else if comboErr != nil {
+			var verr *Error
+			require.ErrorAs(t, comboErr, &verr)
+			require.NotEqual(t, "syntax", verr.Violations[0].Keyword)
+		}
+
+		checkReference(t, ref, data)
+
 		err := v.Validate(data)
 		if err != nil {
 			var verr *Error
@@ -112,6 +151,8 @@ func FuzzValidate(f *testing.F) {
 			require.LessOrEqual(t, len(verr.Violations), MaxViolations)
 			if !json.Valid(data) {
 				require.Equal(t, syntaxOnly, err)
+			} else {
+				require.NotEqual(t, "syntax", verr.Violations[0].Keyword)
 			}
 			for _, viol := range verr.Violations {
 				require.NotEmpty(t, viol.Message)

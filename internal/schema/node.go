@@ -20,27 +20,47 @@ const (
 	tNull
 )
 
-// typeNames lists the type names in the order messages use.
-var typeNames = [...]struct {
-	t    typeSet
-	name string
-}{
-	{tObject, "object"},
-	{tArray, "array"},
-	{tString, "string"},
-	{tNumber, "number"},
-	{tInteger, "integer"},
-	{tBoolean, "boolean"},
-	{tNull, "null"},
+// tLast is the last type bit; messages list types in bit order.
+const tLast = tNull
+
+// name returns the name of a single type.
+func (s typeSet) name() string {
+	switch s {
+	case tObject:
+		return "object"
+	case tArray:
+		return "array"
+	case tString:
+		return "string"
+	case tNumber:
+		return "number"
+	case tInteger:
+		return "integer"
+	case tBoolean:
+		return "boolean"
+	case tNull:
+		return "null"
+	}
+	return ""
+}
+
+// typeNamed returns the type with the given name, or 0.
+func typeNamed(name string) typeSet {
+	for t := typeSet(1); t <= tLast; t <<= 1 {
+		if t.name() == name {
+			return t
+		}
+	}
+	return 0
 }
 
 // String renders a type set as "string", "string or null" or
 // "object, array or null".
 func (s typeSet) String() string {
 	var names []string
-	for _, tn := range typeNames {
-		if s&tn.t != 0 {
-			names = append(names, tn.name)
+	for t := typeSet(1); t <= tLast; t <<= 1 {
+		if s&t != 0 {
+			names = append(names, t.name())
 		}
 	}
 	switch len(names) {
@@ -82,16 +102,16 @@ type node struct {
 	// Object keywords. keys holds every name listed in properties, then
 	// required names that are not properties (as in oneOf groups of
 	// required fields). Names in keys[:nprops] are properties.
-	keys        []key
-	nprops      int
-	keyIndex    map[string]int // for objects with many keys
-	required    []int          // indexes into keys, in "required" order
-	patterns    []patternProp
-	additional  *node // nil: any additional property is allowed
-	noAdditonal bool  // additionalProperties is false
-	minProps    int   // -1: none
-	maxProps    int   // -1: none
-	hasObject   bool  // any object keyword is present
+	keys         []key
+	nprops       int
+	keyIndex     map[string]int // for objects with many keys
+	required     []int          // indexes into keys, in "required" order
+	patterns     []patternProp
+	additional   *node // nil: any additional property is allowed
+	noAdditional bool  // additionalProperties is false
+	minProps     int   // -1: none
+	maxProps     int   // -1: none
+	hasObject    bool  // any object keyword is present
 
 	// Array keywords.
 	items    *node
@@ -122,6 +142,7 @@ type node struct {
 	not                 *node
 	ifN, thenN, elseN   *node
 	combined            bool // any combinator, or a $ref with siblings
+	ownless             bool // combined, and no keywords of its own
 }
 
 // key is a known object member name.

@@ -27,15 +27,17 @@ import (
 //   - Descriptions come from `jsonschema:"description=..."` (or
 //     `jsonschema_description`) tags, and the other jsonschema tag
 //     keywords (enum, minimum, pattern, ...) apply as documented by
-//     invopop/jsonschema.
+//     invopop/jsonschema. Keywords added with jsonschema_extras should
+//     start with "x-": Compile rejects other unknown keywords.
 //   - Named struct, slice and map types other than T are emitted once in
 //     "$defs" and referenced with "$ref"; a reference back to T itself (a
 //     recursive type) is "$ref": "#". Definition names are the Go type
 //     names, made unique and reduced to letters, digits and '_' (generic
 //     instantiations such as Page[Item] become Page_Item).
-//   - The fixed-size integer types carry their range as minimum and
-//     maximum (int8 to uint32), and unsigned types have "minimum": 0, so a
-//     value that fits the schema fits the Go field.
+//   - The fixed-size integer types int8 to uint32 carry their range as
+//     minimum and maximum, and uint and uint64 have "minimum": 0, so that
+//     Validate, not json.Unmarshal, reports such values out of range. int,
+//     int64 and uint64's maximum are left unstated.
 //
 // For returns an error when T is not a struct or pointer to struct, or when
 // its schema is not an object (time.Time, or a type with its own

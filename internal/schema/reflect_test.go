@@ -29,6 +29,25 @@ func TestFor(t *testing.T) {
 	require.Equal(t, got, ptr)
 }
 
+func TestForAnonymousStruct(t *testing.T) {
+	t.Parallel()
+
+	got, err := For[struct {
+		Query string `json:"query" jsonschema:"minLength=1"`
+		Limit int    `json:"limit,omitempty" jsonschema:"minimum=1,maximum=50"`
+	}]()
+	require.NoError(t, err)
+	require.JSONEq(t, `{
+		"type": "object",
+		"properties": {
+			"query": {"type": "string", "minLength": 1},
+			"limit": {"type": "integer", "minimum": 1, "maximum": 50}
+		},
+		"required": ["query"],
+		"additionalProperties": false
+	}`, string(got))
+}
+
 func TestForRequired(t *testing.T) {
 	t.Parallel()
 

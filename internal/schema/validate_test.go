@@ -52,8 +52,8 @@ func TestValidateOrder(t *testing.T) {
 		{"number for root", `42`, `at (root): expected object, got number 42`},
 		{"nested array element", `{"id":1,"matrix":[[1],[2,"x"]]}`, `at "matrix[1][1]": expected number, got string "x"`},
 		{"map value", `{"id":1,"meta":{"a":"x"}}`, `at "meta.a": expected integer, got string "x"`},
-		{"map key needing quotes", `{"id":1,"meta":{"b c":true}}`, `at "meta["b c"]": expected integer, got boolean true`},
-		{"escaped map key", `{"id":1,"meta":{"a\"b":[]}}`, `at "meta["a\"b"]": expected integer, got array []`},
+		{"map key needing quotes", `{"id":1,"meta":{"b c":true}}`, `at meta["b c"]: expected integer, got boolean true`},
+		{"escaped map key", `{"id":1,"meta":{"a\"b":[]}}`, `at meta["a\"b"]: expected integer, got array []`},
 		{"object for string", `{"id":1,"ship":{"street":{"a": 1, "b": [1, 2]},"city":"x"}}`, `at "ship.street": expected string, got object {"a":1,"b":[1,2]}`},
 		{"nullable", `{"id":1,"note":5}`, `at "note": expected string or null, got number 5`},
 		{"null for optional pointer", `{"id":1,"ship":null}`, `at "ship": expected object, got null`},
@@ -77,7 +77,7 @@ func TestValidateOrder(t *testing.T) {
 		{"unknown field, no suggestion", `{"id":1,"colour":2}`, `unknown field "colour" at (root); allowed fields: ` + orderFields},
 		{"unknown nested field", `{"id":1,"ship":{"street":"s","cty":"x"}}`, "unknown field \"cty\" at \"ship\"; allowed fields: street, city, zip (did you mean \"city\"?)\nmissing required field \"city\" at \"ship\""},
 		{"unknown key of int map", `{"id":1,"imap":{"x":"a"}}`, `unknown field "x" at "imap"; field names must match ^[0-9]+$`},
-		{"int map value", `{"id":1,"imap":{"1":2}}`, `at "imap["1"]": expected string, got number 2`},
+		{"int map value", `{"id":1,"imap":{"1":2}}`, `at imap["1"]: expected string, got number 2`},
 
 		// Enum.
 		{"enum", `{"id":1,"units":"kelvin"}`, `at "units": "kelvin" is not one of "celsius", "fahrenheit"`},
@@ -307,8 +307,8 @@ func TestValidateKeywords(t *testing.T) {
 		{"multipleOf tiny", `{"multipleOf":7}`, `7e-1000000000`, `at (root): expected multiple of 7, got 7e-1000000000`},
 		{"minProperties", `{"minProperties":2}`, `{"a":1}`, `at (root): expected object with at least 2 fields, got object with 1 field`},
 		{"maxProperties", `{"maxProperties":1}`, `{"a":1,"b":2}`, `at (root): expected object with at most 1 field, got object with 2 fields`},
-		{"patternProperties", `{"patternProperties":{"^x-":{"type":"string"}},"properties":{"x-a":{"minLength":3}}}`, `{"x-a":1,"x-b":"ok"}`, `at "x-a": expected string, got number 1`},
-		{"patternProperties both apply", `{"patternProperties":{"^x-":{"type":"string"}},"properties":{"x-a":{"minLength":3}}}`, `{"x-a":"ab"}`, `at "x-a": expected string of length >= 3, got "ab" (length 2)`},
+		{"patternProperties", `{"patternProperties":{"^x-":{"type":"string"}},"properties":{"x-a":{"minLength":3}}}`, `{"x-a":1,"x-b":"ok"}`, `at ["x-a"]: expected string, got number 1`},
+		{"patternProperties both apply", `{"patternProperties":{"^x-":{"type":"string"}},"properties":{"x-a":{"minLength":3}}}`, `{"x-a":"ab"}`, `at ["x-a"]: expected string of length >= 3, got "ab" (length 2)`},
 		{"pattern unanchored", `{"pattern":"b"}`, `"abc"`, ``},
 		{"uniqueItems numbers", `{"uniqueItems":true}`, `[1,"1",1.0]`, `at (root): expected array of unique items, got duplicate items at [0] and [2]`},
 		{"uniqueItems objects", `{"uniqueItems":true}`, `[{"a":1,"b":2},{"b":2,"a":1}]`, `at (root): expected array of unique items, got duplicate items at [0] and [1]`},
@@ -327,6 +327,11 @@ func TestValidateKeywords(t *testing.T) {
 		{"oneOf one", `{"oneOf":[{"type":"number"},{"type":"integer"}]}`, `5.5`, ``},
 		{"anyOf single candidate", nullableAddress, `{"addr":{"town":"x"}}`, "unknown field \"town\" at \"addr\"; allowed fields: city\nmissing required field \"city\" at \"addr\""},
 		{"anyOf null", nullableAddress, `{"addr":null}`, ``},
+		{"anyOf syntax", nullableAddress, `{"addr":{"city":"x",}}`, `invalid JSON at offset 20: invalid character '}' looking for beginning of object key string; near: {"addr":{"city":"x",}}`},
+		{"anyOf syntax at end", nullableAddress, `{"addr":nul`, `invalid JSON at offset 11: unexpected end of JSON input; near: {"addr":nul`},
+		{"oneOf syntax", shapes, `{"kind":"circle","radius":1.}`, `invalid JSON at offset 28: invalid character '}' after decimal point in numeric literal; near: …nd":"circle","radius":1.}`},
+		{"oneOf syntax after mismatch", shapes, `{"kind":"square","side":1,"x":[}`, `invalid JSON at offset 31: invalid character '}' looking for beginning of value; near: …:"square","side":1,"x":[}`},
+		{"not syntax", `{"not":{"type":"string"}}`, `[1,]`, `invalid JSON at offset 3: invalid character ']' looking for beginning of value; near: [1,]`},
 		{"anyOf type", nullableAddress, `{"addr":[]}`, `at "addr": expected object or null, got array []`},
 		{"required groups", groups, `{"a":"x","b":"y"}`, ``},
 		{"required groups none", groups, `{"a":"x"}`, `at (root): expected one of: group1 (with required fields a, b) | group2 (with required fields c); got object {"a":"x"}`},
@@ -444,4 +449,20 @@ func mustFor[T any](t *testing.T) []byte {
 	b, err := For[T]()
 	require.NoError(t, err)
 	return b
+}
+
+// TestValidateDeepAlternatives checks that alternatives nested along a
+// recursive schema cost time polynomial in the depth, valid or not.
+func TestValidateDeepAlternatives(t *testing.T) {
+	t.Parallel()
+
+	v := compile(t, `{"$ref":"#/$defs/Node","$defs":{"Node":{"type":"object","properties":{
+		"v":{"type":"integer"},
+		"next":{"oneOf":[{"$ref":"#/$defs/Node"},{"type":"null"}]}},"required":["v"],"additionalProperties":false}}}`)
+	const depth = 2000
+	valid := strings.Repeat(`{"v":1,"next":`, depth) + `null` + strings.Repeat(`}`, depth)
+	require.NoError(t, v.Validate([]byte(valid)))
+	invalid := strings.Repeat(`{"v":1,"next":`, depth) + `{"v":"x","next":null}` + strings.Repeat(`}`, depth)
+	err := v.Validate([]byte(invalid))
+	require.ErrorContains(t, err, `at "`+strings.Repeat("next.", depth)+`v": expected integer, got string "x"`)
 }
