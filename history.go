@@ -46,6 +46,15 @@ func estimateTokens(m Message) int {
 // history as the history policy shows it.
 func (r *Run) view() []Message {
 	s := &r.state
+	v := &r.viewOf
+	if r.viewBuf != nil && v.messages <= len(s.Messages) && v.trimmed == len(s.Trimmed) &&
+		v.summary == s.Summary && v.upTo == s.SummaryUpTo {
+		// Only new messages since the last view: append them. (A Model
+		// must not modify or keep a Request, so the buffer is intact.)
+		r.viewBuf = append(r.viewBuf, s.Messages[v.messages:]...)
+		v.messages = len(s.Messages)
+		return r.viewBuf
+	}
 	msgs := r.viewBuf[:0]
 	if cap(msgs) < len(s.Messages)+2 {
 		msgs = make([]Message, 0, 2*len(s.Messages)+4)
@@ -67,7 +76,14 @@ func (r *Run) view() []Message {
 		}
 	}
 	r.viewBuf = msgs
+	*v = viewOf{messages: len(s.Messages), trimmed: len(s.Trimmed), summary: s.Summary, upTo: s.SummaryUpTo}
 	return msgs
+}
+
+// viewOf says what Run.viewBuf mirrors of the state.
+type viewOf struct {
+	messages, trimmed, upTo int
+	summary                 string
 }
 
 func (r *Run) estimate(msgs []Message) int {

@@ -45,6 +45,7 @@ type Run struct {
 	// viewBuf is reused for request messages: a Model must not retain a
 	// Request after Generate returns.
 	viewBuf []Message
+	viewOf  viewOf
 	// fence, when non-zero, is the lease token appends are fenced with
 	// (set by the Scheduler that holds the run's lease).
 	fence uint64
