@@ -21,7 +21,9 @@
 // span in the context passed to Observe (so a caller's incoming trace is
 // its parent), and ends at run_suspended or run_ended. Those events arrive
 // inside the step that caused them, so the run span ends just after that
-// step's span. A Run that goes on stepping after its span ended (one that
+// step's span. It also ends, with the step's error, after a step that
+// failed without the run coming to rest (a cancelled context, a store
+// failure), since Run.Wait returns then. A Run that goes on stepping after its span ended (one that
 // slept, say) gets a new run span marked ratchet.resumed. A step span
 // starts at step_started and ends at step_finished. Model and tool call
 // spans are made when their event arrives, starting Latency or Duration

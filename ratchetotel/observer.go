@@ -210,6 +210,12 @@ func (o *Observer) finishStep(e ratchet.Event) {
 	}
 	step, ending := r.step, r.ending
 	r.step = nil
+	if ending == nil && e.Err != nil && !atRest(e.Status) {
+		// The step failed without the run coming to rest (its context
+		// ended, or the store failed): Run.Wait returns, so the invocation
+		// is over. A later Step gets a new run span.
+		ending = &e
+	}
 	if ending != nil {
 		delete(o.runs, e.RunID)
 	}
@@ -336,6 +342,15 @@ func (o *Observer) spanEvent(e ratchet.Event, name string, attrs ...attribute.Ke
 		attrs = append(attrs, AttrStep.Int(e.Step))
 	}
 	p.AddEvent(name, trace.WithTimestamp(e.Time), trace.WithAttributes(attrs...))
+}
+
+// atRest reports whether a run in status s has suspended or ended.
+func atRest(s ratchet.Status) bool {
+	switch s {
+	case ratchet.StatusPaused, ratchet.StatusWaiting, ratchet.StatusSleeping:
+		return true
+	}
+	return s.Ended()
 }
 
 // setErr marks span as failed by err. A suspension (paused, waiting or

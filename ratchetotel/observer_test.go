@@ -365,3 +365,40 @@ func TestNewNilProviderPanics(t *testing.T) {
 	t.Parallel()
 	require.Panics(t, func() { ratchetotel.New(nil, nil) })
 }
+
+func TestCancelledRunSpanEnds(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var calls atomic.Int64
+	m := ratchettest.NewModelFunc(t, func(context.Context, int, *ratchet.Request) ratchettest.Reply {
+		if calls.Add(1) > 1 {
+			return ratchettest.Text("3")
+		}
+		cancel()
+		return ratchettest.Fail(context.Canceled)
+	})
+	a := b.agent(t, m, nil)
+	_, err := a.Run(ctx, "1+2", nil)
+	require.ErrorIs(t, err, context.Canceled)
+	require.Zero(t, b.obs.OpenRuns(), "no span is left open for a run nobody drives")
+
+	byName := b.spans()
+	run := byName["invoke_agent calc"][0]
+	require.Equal(t, "running", attrs(run)[ratchetotel.AttrStatus].AsString())
+	require.Equal(t, "cancelled", attrs(run)[ratchetotel.AttrErrorType].AsString())
+	require.Equal(t, codes.Error, run.Status.Code)
+	step := byName[ratchetotel.SpanStep][0]
+	require.Equal(t, codes.Error, step.Status.Code)
+	parentOf(t, step, run)
+
+	// Driving the same run again opens a new run span.
+	run2, err := a.Resume(context.Background(), "run-1", nil)
+	require.NoError(t, err)
+	_, err = run2.Step(context.Background())
+	require.NoError(t, err)
+	require.Zero(t, b.obs.OpenRuns())
+	runs := b.spans()["invoke_agent calc"]
+	require.Len(t, runs, 2)
+	require.Equal(t, "succeeded", attrs(runs[1])[ratchetotel.AttrStatus].AsString())
+}
