@@ -12,23 +12,30 @@
 //
 // A run is traced as a tree:
 //
-//	invoke_agent {agent}          the run, from start or resume to suspension or end
+//	invoke_agent {agent}          the run, from start or resume to rest
 //	└── ratchet.step              one Run.Step
 //	    ├── chat {model}          one model call attempt (a failed one too)
 //	    └── execute_tool {tool}   one tool call attempt
 //
-// The run span starts at run_started or run_resumed, as a child of the
-// span in the context passed to Observe (so a caller's incoming trace is
-// its parent), and ends at run_suspended or run_ended. Those events arrive
+// The run span starts at run_started, as a child of the span in the
+// context passed to Observe (so a caller's incoming trace is its parent).
+// A resumed run's span, marked ratchet.resumed, starts at its first
+// step_started instead, under that step's context, so that a run loaded
+// only to be looked at (the Scheduler loads runs that turn out not to be
+// running) leaves no span open.
+//
+// The run span ends at run_suspended or run_ended. Those events arrive
 // inside the step that caused them, so the run span ends just after that
 // step's span. It also ends, with the step's error, after a step that
 // failed without the run coming to rest (a cancelled context, a store
-// failure), since Run.Wait returns then. A Run that goes on stepping after its span ended (one that
-// slept, say) gets a new run span marked ratchet.resumed. A step span
-// starts at step_started and ends at step_finished. Model and tool call
-// spans are made when their event arrives, starting Latency or Duration
-// before the event's Time and ending at it. All timestamps come from the
-// events, that is from the agent's Clock.
+// failure), since Run.Wait returns then; a Run stepped again gets a new run
+// span. A run_suspended or run_ended between steps (a resumed run
+// cancelled, say) gets a zero-length run span.
+//
+// A step span starts at step_started and ends at step_finished. Model and
+// tool call spans are made when their event arrives, starting Latency or
+// Duration before the event's Time and ending at it. All timestamps come
+// from the events, that is from the agent's Clock.
 //
 // Checkpoints and budget warnings become span events (ratchet.checkpoint,
 // ratchet.budget_warning) on the open step span, or on the run span

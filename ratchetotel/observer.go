@@ -65,7 +65,7 @@ func (o *Observer) Observe(ctx context.Context, e ratchet.Event) {
 	case ratchet.EventRunStarted, ratchet.EventRunResumed:
 		o.startRun(ctx, e)
 	case ratchet.EventRunSuspended, ratchet.EventRunEnded:
-		o.endRun(e)
+		o.endRun(ctx, e)
 	case ratchet.EventStepStarted:
 		o.startStep(ctx, e)
 	case ratchet.EventStepFinished:
@@ -138,6 +138,10 @@ func (o *Observer) startRunLocked(ctx context.Context, e ratchet.Event, resumed 
 	return r
 }
 
+// startRun starts the run span of a new run. A resumed run gets its span
+// at its first step instead (startStep): a Run may be loaded only to be
+// looked at, as the Scheduler does with runs that are not running, and a
+// span begun then would stay open until Shutdown.
 func (o *Observer) startRun(ctx context.Context, e ratchet.Event) {
 	o.mu.Lock()
 	if o.closed {
@@ -145,9 +149,13 @@ func (o *Observer) startRun(ctx context.Context, e ratchet.Event) {
 		return
 	}
 	old := o.runs[e.RunID]
-	o.startRunLocked(ctx, e, e.Kind == ratchet.EventRunResumed)
+	if e.Kind == ratchet.EventRunStarted {
+		o.startRunLocked(ctx, e, false)
+	} else {
+		delete(o.runs, e.RunID)
+	}
 	o.mu.Unlock()
-	if old != nil { // loaded twice without suspending: close the stale spans
+	if old != nil { // loaded again without coming to rest: close the stale spans
 		if old.step != nil {
 			old.step.End(trace.WithTimestamp(e.Time))
 		}
@@ -155,12 +163,17 @@ func (o *Observer) startRun(ctx context.Context, e ratchet.Event) {
 	}
 }
 
-func (o *Observer) endRun(e ratchet.Event) {
+func (o *Observer) endRun(ctx context.Context, e ratchet.Event) {
 	o.mu.Lock()
-	r := o.runs[e.RunID]
-	if r == nil {
+	if o.closed {
 		o.mu.Unlock()
 		return
+	}
+	r := o.runs[e.RunID]
+	if r == nil {
+		// Between steps of a resumed run, such as a cancellation: a
+		// zero-length run span records it.
+		r = o.startRunLocked(ctx, e, true)
 	}
 	if r.step != nil {
 		r.ending = &e
@@ -187,8 +200,8 @@ func (o *Observer) startStep(ctx context.Context, e ratchet.Event) {
 	}
 	r := o.runs[e.RunID]
 	if r == nil {
-		// A Run that went on stepping after a suspension ended its span,
-		// such as one that slept: it gets a new run span.
+		// A resumed Run, or one stepped again after a failed step ended
+		// its span.
 		r = o.startRunLocked(ctx, e, true)
 	}
 	stale := r.step

@@ -402,3 +402,37 @@ func TestCancelledRunSpanEnds(t *testing.T) {
 	require.Len(t, runs, 2)
 	require.Equal(t, "succeeded", attrs(runs[1])[ratchetotel.AttrStatus].AsString())
 }
+
+func TestResumeWithoutStepLeavesNoSpan(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	a := b.agent(t, ratchettest.NewModel(t, ratchettest.Text("3")), nil)
+	_, err := a.Run(context.Background(), "1+2", nil)
+	require.NoError(t, err)
+	spans := len(b.exp.GetSpans())
+
+	run, err := a.Resume(context.Background(), "run-1", nil)
+	require.NoError(t, err)
+	out, err := run.Wait(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, "3", out)
+	require.Zero(t, b.obs.OpenRuns(), "a run loaded but not stepped keeps no span open")
+	require.Len(t, b.exp.GetSpans(), spans)
+}
+
+func TestRunEndedBetweenSteps(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	b.obs.Observe(ctx, ratchet.Event{Kind: ratchet.EventRunResumed, RunID: "r", Agent: "a", Step: 3})
+	require.Zero(t, b.obs.OpenRuns())
+	b.obs.Observe(ctx, ratchet.Event{Kind: ratchet.EventRunEnded, RunID: "r", Agent: "a", Step: 3,
+		Status: ratchet.StatusCancelled, Err: context.Canceled})
+	require.Zero(t, b.obs.OpenRuns())
+	spans := b.exp.GetSpans()
+	require.Len(t, spans, 1)
+	require.Equal(t, "invoke_agent a", spans[0].Name)
+	require.Equal(t, "cancelled", attrs(spans[0])[ratchetotel.AttrStatus].AsString())
+	require.Equal(t, "cancelled", attrs(spans[0])[ratchetotel.AttrErrorType].AsString())
+	require.Equal(t, codes.Error, spans[0].Status.Code)
+}
