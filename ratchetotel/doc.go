@@ -19,10 +19,12 @@
 //
 // The run span starts at run_started, as a child of the span in the
 // context passed to Observe (so a caller's incoming trace is its parent).
-// A resumed run's span, marked ratchet.resumed, starts at its first
-// step_started instead, under that step's context, so that a run loaded
-// only to be looked at (the Scheduler loads runs that turn out not to be
-// running) leaves no span open.
+// A run resumed while its span is open between steps (the Scheduler's
+// worker loading a run its StartRun created) keeps that span. Otherwise a
+// resumed run's span, marked ratchet.resumed, starts at its first
+// step_started, under that step's context, so that a run loaded only to be
+// looked at (the Scheduler loads runs that turn out not to be running)
+// leaves no span open.
 //
 // The run span ends at run_suspended or run_ended. Those events arrive
 // inside the step that caused them, so the run span ends just after that

@@ -149,13 +149,18 @@ func (o *Observer) startRun(ctx context.Context, e ratchet.Event) {
 		return
 	}
 	old := o.runs[e.RunID]
-	if e.Kind == ratchet.EventRunStarted {
+	switch {
+	case e.Kind == ratchet.EventRunStarted:
 		o.startRunLocked(ctx, e, false)
-	} else {
+	case old != nil && old.step == nil:
+		// Loaded again between steps, as the Scheduler's worker loads a
+		// run its StartRun created: the run span goes on.
+		old = nil
+	default:
 		delete(o.runs, e.RunID)
 	}
 	o.mu.Unlock()
-	if old != nil { // loaded again without coming to rest: close the stale spans
+	if old != nil { // loaded again mid-step: close the stale spans
 		if old.step != nil {
 			old.step.End(trace.WithTimestamp(e.Time))
 		}

@@ -436,3 +436,36 @@ func TestRunEndedBetweenSteps(t *testing.T) {
 	require.Equal(t, "cancelled", attrs(spans[0])[ratchetotel.AttrErrorType].AsString())
 	require.Equal(t, codes.Error, spans[0].Status.Code)
 }
+
+func TestSchedulerRuns(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	sched, err := ratchet.NewScheduler(ratchet.SchedulerConfig{Store: b.store, Clock: b.clock, Owner: "sched-1"})
+	require.NoError(t, err)
+	var ids atomic.Int64
+	m := ratchettest.NewModelFunc(t, func(ctx context.Context, call int, req *ratchet.Request) ratchettest.Reply {
+		if req.Messages[len(req.Messages)-1].Role == ratchet.RoleTool {
+			return ratchettest.Text("done")
+		}
+		return ratchettest.ToolCalls(ratchettest.Call{Name: "add", Args: `{"a":1,"b":2}`})
+	})
+	a := b.agent(t, m, func(c *ratchet.Config) {
+		c.NewID = func() string { return fmt.Sprintf("run-%d", ids.Add(1)) }
+	})
+	require.NoError(t, sched.Register(a, nil))
+	ctx := context.Background()
+	require.NoError(t, sched.Start(ctx))
+	t.Cleanup(func() { _ = sched.StopAndCancel(ctx) })
+	const runs = 5
+	for range runs {
+		_, err := sched.StartRun(ctx, "calc", "add", nil)
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool {
+		return len(b.spans()["invoke_agent calc"]) == runs && b.obs.OpenRuns() == 0
+	}, 10*time.Second, time.Millisecond)
+	for _, s := range b.spans()["invoke_agent calc"] {
+		require.Equal(t, "succeeded", attrs(s)[ratchetotel.AttrStatus].AsString(), "one span per run, start to end")
+	}
+	require.Len(t, b.spans()[ratchetotel.SpanStep], 2*runs)
+}
