@@ -2,7 +2,6 @@ package ratchet
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"time"
 )
@@ -230,7 +229,8 @@ func (r *Run) statusEvent(ctx context.Context, before, after Status) {
 	}
 	var err error
 	if r.state.Error != nil {
-		err = errors.New(r.state.Error.Message)
+		e := *r.state.Error
+		err = &e
 	}
 	r.observe(ctx, Event{Kind: kind, Step: r.state.Step, Status: after, Err: err})
 }

@@ -71,7 +71,7 @@ func (r *Run) callModel(ctx context.Context, st *Step, windDown bool) (*Response
 			}
 			content += " Try again, following the tool schemas exactly."
 			repair := &Record{Kind: RecRepair, Step: r.state.Step, Message: &Message{Role: RoleUser, Content: content}}
-			if aerr := r.appendAttempt(ctx, start, rec, repair); aerr != nil {
+			if aerr := r.appendAttempt(ctx, start, err, rec, repair); aerr != nil {
 				return nil, aerr
 			}
 			if r.state.Repairs > max(r.a.cfg.Parse.MaxRepairs, 0) {
@@ -83,7 +83,7 @@ func (r *Run) callModel(ctx context.Context, st *Step, windDown bool) (*Response
 			if terr != nil {
 				return nil, terr
 			}
-			if aerr := r.appendAttempt(ctx, start, rec); aerr != nil {
+			if aerr := r.appendAttempt(ctx, start, err, rec); aerr != nil {
 				return nil, aerr
 			}
 			if trimmed {
@@ -95,7 +95,7 @@ func (r *Run) callModel(ctx context.Context, st *Step, windDown bool) (*Response
 		if retry {
 			rec.Delay = delay
 		}
-		if aerr := r.appendAttempt(ctx, start, rec); aerr != nil {
+		if aerr := r.appendAttempt(ctx, start, err, rec); aerr != nil {
 			return nil, aerr
 		}
 		if !retry {
@@ -145,14 +145,10 @@ func (r *Run) generate(ctx context.Context, req *Request) (resp *Response, err e
 	return nil, err
 }
 
-// appendAttempt reports a failed model call attempt to the observer and
-// appends its records.
-func (r *Run) appendAttempt(ctx context.Context, start time.Time, rec *Record, more ...*Record) error {
+// appendAttempt reports a failed model call attempt (err) to the observer
+// and appends its records.
+func (r *Run) appendAttempt(ctx context.Context, start time.Time, err error, rec *Record, more ...*Record) error {
 	if r.a.obs != nil {
-		var err error
-		if rec.Error != nil {
-			err = errors.New(rec.Error.Message)
-		}
 		r.observe(ctx, Event{Kind: EventModelCall, Step: rec.Step, Status: r.state.Status, Model: r.a.cfg.ModelName,
 			Attempt: rec.Attempt, Latency: r.a.cfg.Clock.Now().Sub(start), RetryDelay: rec.Delay, Err: err})
 	}

@@ -178,13 +178,18 @@ type ToolResult struct {
 	Duration time.Duration `json:"duration,omitempty"`
 }
 
-// ErrorInfo is the persisted form of an error.
+// ErrorInfo is the persisted form of an error. It is an error itself, so
+// that a failure read back from a log can be returned and inspected (Kind
+// keeps the original classification).
 type ErrorInfo struct {
 	// Kind is a stable classification (a ModelErrorKind, "budget:steps",
 	// "parse", "tool", ...).
 	Kind    string `json:"kind"`
 	Message string `json:"message"`
 }
+
+// Error returns the persisted message.
+func (e *ErrorInfo) Error() string { return e.Message }
 
 // CallState is a tool call of the step in progress and what is known of it.
 type CallState struct {

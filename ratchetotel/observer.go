@@ -398,6 +398,7 @@ func ErrorType(err error) string {
 		pe *ratchet.ParseError
 		be *ratchet.BudgetError
 		ie *ratchet.InterruptError
+		ei *ratchet.ErrorInfo
 	)
 	switch {
 	case errors.As(err, &be):
@@ -410,6 +411,8 @@ func ErrorType(err error) string {
 		return "model:" + string(me.Kind)
 	case errors.As(err, &ie):
 		return "interrupt:" + string(ie.Kind)
+	case errors.As(err, &ei) && ei.Kind != "":
+		return ei.Kind // a failure read back from the run's log
 	case errors.Is(err, context.Canceled):
 		return "cancelled"
 	case errors.Is(err, context.DeadlineExceeded):

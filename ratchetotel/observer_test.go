@@ -157,7 +157,7 @@ func TestRunSpans(t *testing.T) {
 	require.Equal(t, "scripted", fa[ratchetotel.AttrProviderName].AsString())
 	require.Equal(t, int64(1), fa[ratchetotel.AttrAttempt].AsInt64())
 	require.Positive(t, fa[ratchetotel.AttrRetryDelay].AsFloat64())
-	require.NotEmpty(t, fa[ratchetotel.AttrErrorType].AsString())
+	require.Equal(t, "model:transient", fa[ratchetotel.AttrErrorType].AsString())
 	require.Equal(t, codes.Error, failed.Status.Code)
 	require.Equal(t, trace.SpanKindClient, failed.SpanKind)
 
@@ -288,7 +288,7 @@ func TestFailedRunSpan(t *testing.T) {
 	run := b.spans()["invoke_agent calc"][0]
 	require.Equal(t, "failed", attrs(run)[ratchetotel.AttrStatus].AsString())
 	require.Equal(t, codes.Error, run.Status.Code)
-	require.NotEmpty(t, attrs(run)[ratchetotel.AttrErrorType].AsString())
+	require.Equal(t, "model:bad_request", attrs(run)[ratchetotel.AttrErrorType].AsString())
 	chat := b.spans()["chat gpt-test"][0]
 	require.Equal(t, codes.Error, chat.Status.Code)
 }
