@@ -393,6 +393,7 @@ func (s *Scheduler) poll(now time.Time) {
 		s.logError("poll", "", err)
 		return
 	}
+	s.pollPeriodic(ctx, now)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, list := range [][]store.RunInfo{running, due} {
