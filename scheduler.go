@@ -394,15 +394,24 @@ func (s *Scheduler) poll(now time.Time) {
 		return
 	}
 	s.pollPeriodic(ctx, now)
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	// Filter before taking the lock: runs other schedulers hold need
+	// nothing from us.
+	var todo []store.RunInfo
 	for _, list := range [][]store.RunInfo{running, due} {
 		for _, info := range list {
 			if info.Lease.Owner != "" && info.Lease.Owner != s.cfg.Owner && now.Before(info.Lease.Expires) {
 				continue // someone else's live lease
 			}
-			s.notifyLocked(info.ID, info.Agent)
+			todo = append(todo, info)
 		}
+	}
+	if len(todo) == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, info := range todo {
+		s.notifyLocked(info.ID, info.Agent)
 	}
 }
 
