@@ -116,6 +116,9 @@ type schedRun struct {
 	// stepCancel cancels the step in progress (BusyInterrupt).
 	stepCancel context.CancelCauseFunc
 	inbox      []inboxItem // events for the next checkpoint
+	// started is the Run StartRun created, handed to the worker so that
+	// it need not load the run back from the store.
+	started *Run
 }
 
 // NewScheduler validates cfg and returns a stopped Scheduler.
@@ -277,7 +280,12 @@ func (s *Scheduler) StartRun(ctx context.Context, agent, input string, opts *Run
 	if err != nil {
 		return "", err
 	}
-	s.notify(r.ID(), agent)
+	s.mu.Lock()
+	s.notifyLocked(r.ID(), agent)
+	if sr, ok := s.runs[r.ID()]; ok && !sr.running {
+		sr.started = r
+	}
+	s.mu.Unlock()
 	return r.ID(), nil
 }
 
@@ -393,15 +401,25 @@ func (s *Scheduler) poll(now time.Time) {
 		s.logError("poll", "", err)
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.pollPeriodic(ctx, now)
+	// Filter before taking the lock: runs other schedulers hold need
+	// nothing from us.
+	var todo []store.RunInfo
 	for _, list := range [][]store.RunInfo{running, due} {
 		for _, info := range list {
 			if info.Lease.Owner != "" && info.Lease.Owner != s.cfg.Owner && now.Before(info.Lease.Expires) {
 				continue // someone else's live lease
 			}
-			s.notifyLocked(info.ID, info.Agent)
+			todo = append(todo, info)
 		}
+	}
+	if len(todo) == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, info := range todo {
+		s.notifyLocked(info.ID, info.Agent)
 	}
 }
 
@@ -490,10 +508,21 @@ func (s *Scheduler) workRun(id string, sr *schedRun) bool {
 			s.logError("release lease", id, err)
 		}
 	}()
-	r, err := sa.a.Resume(ctx, id, nil)
-	if err != nil {
-		s.logError("resume", id, err)
-		return false
+	s.mu.Lock()
+	r := sr.started
+	sr.started = nil
+	s.mu.Unlock()
+	if r != nil {
+		// Fresh from StartRun; use it unless someone appended meanwhile.
+		if info, err := s.cfg.Store.Get(ctx, id); err != nil || info.LastSeq != r.state.Seq {
+			r = nil
+		}
+	}
+	if r == nil {
+		if r, err = sa.a.Resume(ctx, id, nil); err != nil {
+			s.logError("resume", id, err)
+			return false
+		}
 	}
 	r.fence = lease.Token
 	for {

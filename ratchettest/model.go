@@ -82,9 +82,10 @@ func (m *Model) WithLatency(d time.Duration) *Model {
 
 // Generate implements ratchet.Model.
 func (m *Model) Generate(ctx context.Context, req *ratchet.Request) (*ratchet.Response, error) {
+	c := cloneRequest(req) // outside the lock: concurrent calls do not queue on it
 	m.mu.Lock()
 	call := len(m.reqs)
-	m.reqs = append(m.reqs, cloneRequest(req))
+	m.reqs = append(m.reqs, c)
 	var r Reply
 	switch {
 	case m.fn != nil:

@@ -29,14 +29,18 @@ type MemoryOptions struct {
 type Memory struct {
 	maxRecord int
 
-	mu   sync.Mutex
-	runs map[string]*memRun // guarded by mu
+	// mu guards the map only: runs are added, never removed. Each run has
+	// its own lock, so that writers of different runs do not queue on
+	// one another.
+	mu   sync.RWMutex
+	runs map[string]*memRun
 }
 
 // memRun is one run of a Memory store.
 type memRun struct {
-	info    RunInfo
-	records [][]byte // records[i] has sequence i+1
+	mu      sync.Mutex
+	info    RunInfo  // guarded by mu
+	records [][]byte // records[i] has sequence i+1; guarded by mu
 }
 
 var _ Store = (*Memory)(nil)
@@ -89,12 +93,12 @@ func (m *Memory) Append(ctx context.Context, b Batch) error {
 		return err
 	}
 	records := copyRecords(b.Records)
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	run, err := m.run("append to", b.RunID)
 	if err != nil {
 		return err
 	}
+	run.mu.Lock()
+	defer run.mu.Unlock()
 	if b.Expected != run.info.LastSeq {
 		return errorf(ErrConflict, "append to %q: expected last seq %d, it is %d", b.RunID, b.Expected, run.info.LastSeq)
 	}
@@ -116,12 +120,12 @@ func (m *Memory) Read(ctx context.Context, runID string, from uint64) ([]Record,
 		return nil, err
 	}
 	from = max(from, 1)
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	run, err := m.run("read", runID)
 	if err != nil {
 		return nil, err
 	}
+	run.mu.Lock()
+	defer run.mu.Unlock()
 	if from > uint64(len(run.records)) {
 		return []Record{}, nil
 	}
@@ -140,12 +144,12 @@ func (m *Memory) Get(ctx context.Context, runID string) (RunInfo, error) {
 	if err := ValidateID(runID); err != nil {
 		return RunInfo{}, err
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	run, err := m.run("get", runID)
 	if err != nil {
 		return RunInfo{}, err
 	}
+	run.mu.Lock()
+	defer run.mu.Unlock()
 	return cloneInfo(run.info), nil
 }
 
@@ -154,14 +158,20 @@ func (m *Memory) List(ctx context.Context, q Query) ([]RunInfo, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	m.mu.Lock()
-	infos := make([]RunInfo, 0, len(m.runs))
+	m.mu.RLock()
+	runs := make([]*memRun, 0, len(m.runs))
 	for _, run := range m.runs {
+		runs = append(runs, run)
+	}
+	m.mu.RUnlock()
+	infos := []RunInfo{}
+	for _, run := range runs {
+		run.mu.Lock()
 		if q.Matches(run.info) {
 			infos = append(infos, cloneInfo(run.info))
 		}
+		run.mu.Unlock()
 	}
-	m.mu.Unlock()
 	sortInfos(infos)
 	return limitInfos(infos, q), nil
 }
@@ -196,12 +206,12 @@ func (m *Memory) updateLease(ctx context.Context, op, runID string, next func(Le
 	if err := ValidateID(runID); err != nil {
 		return Lease{}, err
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	run, err := m.run(op, runID)
 	if err != nil {
 		return Lease{}, err
 	}
+	run.mu.Lock()
+	defer run.mu.Unlock()
 	l, err := next(run.info.Lease)
 	if err != nil {
 		return Lease{}, err
@@ -210,9 +220,11 @@ func (m *Memory) updateLease(ctx context.Context, op, runID string, next func(Le
 	return l, nil
 }
 
-// run returns the run with the given ID or ErrNotFound. m.mu must be held.
+// run returns the run with the given ID or ErrNotFound.
 func (m *Memory) run(op, runID string) (*memRun, error) {
+	m.mu.RLock()
 	run, ok := m.runs[runID]
+	m.mu.RUnlock()
 	if !ok {
 		return nil, errorf(ErrNotFound, "%s %q", op, runID)
 	}
