@@ -515,8 +515,11 @@ func cloneMessages(ms []Message) []Message {
 // ErrUnsupportedFormat for a record written by a newer format version.
 func DecodeRecord(seq uint64, data []byte) (*Record, error) {
 	r := new(Record)
-	if err := json.Unmarshal(data, r); err != nil {
-		return nil, fmt.Errorf("%w: record %d: %v", ErrCorruptLog, seq, err)
+	if !decodeRecordFast(data, r) { // see decode.go
+		*r = Record{}
+		if err := json.Unmarshal(data, r); err != nil {
+			return nil, fmt.Errorf("%w: record %d: %v", ErrCorruptLog, seq, err)
+		}
 	}
 	if r.Version > FormatVersion {
 		return nil, fmt.Errorf("%w: record %d has version %d, this code reads up to %d", ErrUnsupportedFormat, seq, r.Version, FormatVersion)
