@@ -270,7 +270,7 @@ func (a *Agent) Start(ctx context.Context, input string, opts *RunOptions) (*Run
 	if err := r.state.Apply(rec); err != nil {
 		return nil, err
 	}
-	info := store.RunInfo{ID: id, Agent: a.cfg.Name, Labels: o.Labels, CreatedAt: now, Meta: r.meta(&r.state)}
+	info := store.RunInfo{ID: id, Agent: a.cfg.Name, Labels: o.Labels, CreatedAt: now, Meta: runMeta(&r.state)}
 	if err := a.cfg.Store.Create(ctx, info, [][]byte{data}); err != nil {
 		return nil, fmt.Errorf("ratchet: start run %s: %w", id, err)
 	}

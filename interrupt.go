@@ -281,7 +281,7 @@ func answerText(v json.RawMessage) string {
 // does not step, with optimistic concurrency: on ErrConflict it reloads the
 // run and asks build again. fence, when non-zero, fences the append.
 func appendExternal(ctx context.Context, st store.Store, clock Clock, runID string, fence uint64, build func(*State) (*Record, error)) (State, error) {
-	for {
+	for attempt := 1; ; attempt++ {
 		cur, err := LoadState(ctx, st, runID)
 		if err != nil {
 			return State{}, err
@@ -299,8 +299,8 @@ func appendExternal(ctx context.Context, st store.Store, clock Clock, runID stri
 		if err := next.Apply(rec); err != nil {
 			return State{}, err
 		}
-		err = st.Append(ctx, store.Batch{RunID: runID, Expected: cur.Seq, Records: [][]byte{data}, Meta: (&Run{}).meta(&next), Fence: fence})
-		if errors.Is(err, store.ErrConflict) && fence == 0 {
+		err = st.Append(ctx, store.Batch{RunID: runID, Expected: cur.Seq, Records: [][]byte{data}, Meta: runMeta(&next), Fence: fence})
+		if errors.Is(err, store.ErrConflict) && fence == 0 && attempt < ExternalAppendAttempts {
 			continue
 		}
 		if err != nil {

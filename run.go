@@ -94,8 +94,8 @@ func (r *Run) Wait(ctx context.Context) (string, error) {
 	}
 }
 
-// meta is the index entry for s.
-func (r *Run) meta(s *State) store.Meta {
+// runMeta is the index entry of a run in state s.
+func runMeta(s *State) store.Meta {
 	return store.Meta{
 		Status:      string(s.Status),
 		UpdatedAt:   s.UpdatedAt,
@@ -157,7 +157,7 @@ func (r *Run) append(ctx context.Context, recs ...*Record) error {
 		RunID:    r.ID(),
 		Expected: r.state.Seq,
 		Records:  data,
-		Meta:     r.meta(&next),
+		Meta:     runMeta(&next),
 		Fence:    r.fence,
 	})
 	if err != nil {

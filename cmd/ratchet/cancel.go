@@ -15,7 +15,7 @@ const cancelReasonDefault = "cancelled by operator"
 // cmdCancel cancels a run: ratchet cancel RUN [-reason TEXT]. It appends a
 // run_cancelled record (the reason in its error, kind "cancelled") and sets
 // the run's index status to cancelled. A run that has already ended is
-// refused with a *RunStateError.
+// refused with a *ratchet.RunStatusError.
 func cmdCancel(ctx context.Context, s store.Store, args []string, w io.Writer) error {
 	fs, jsonOut := flags("cancel", w)
 	reason := fs.String("reason", cancelReasonDefault, "why the run is cancelled")
@@ -24,19 +24,9 @@ func cmdCancel(ctx context.Context, s store.Store, args []string, w io.Writer) e
 		return err
 	}
 	id := ops[0]
-	st, err := appendOp(ctx, s, id,
-		func(st *ratchet.State) error {
-			if st.Status.Ended() {
-				return &RunStateError{Op: "cancel", RunID: id, Status: st.Status}
-			}
-			return nil
-		},
-		func(st *ratchet.State) *ratchet.Record {
-			return &ratchet.Record{Kind: ratchet.RecRunCancelled, Step: st.Step,
-				Error: &ratchet.ErrorInfo{Kind: "cancelled", Message: *reason}}
-		})
+	st, err := ratchet.CancelRun(ctx, s, nil, id, *reason)
 	if err != nil {
-		return err
+		return notFound(id, err)
 	}
 	if *jsonOut {
 		return writeJSON(w, opResult{RunID: id, Op: "cancel", Status: st.Status, Seq: st.Seq, Reason: *reason})

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ratchet-run/ratchet"
 	"github.com/ratchet-run/ratchet/store"
 )
 
@@ -47,23 +46,6 @@ func (e *usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error {
 	return &usageError{fmt.Sprintf(format, args...)}
-}
-
-// RunStateError is returned by cancel and retry for a run whose status
-// does not allow the operation (cancelling a run that has ended, retrying
-// a run that is not paused).
-type RunStateError struct {
-	Op     string
-	RunID  string
-	Status ratchet.Status
-}
-
-func (e *RunStateError) Error() string {
-	why := "it is " + string(e.Status)
-	if e.Status.Ended() {
-		why = "it has already ended (" + string(e.Status) + ")"
-	}
-	return fmt.Sprintf("cannot %s run %s: %s", e.Op, e.RunID, why)
 }
 
 func usage(w io.Writer) {

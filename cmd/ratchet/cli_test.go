@@ -243,7 +243,7 @@ func TestCancel(t *testing.T) {
 
 	for _, id := range []string{"run-paused", "run-ok", "run-failed"} {
 		_, err = do(t, b.store, cmdCancel, id)
-		var se *RunStateError
+		var se *ratchet.RunStatusError
 		require.ErrorAs(t, err, &se, id)
 		require.Contains(t, err.Error(), "has already ended")
 	}
@@ -282,7 +282,7 @@ func TestCancelRetriesConflicts(t *testing.T) {
 
 	cs = &conflictStore{Store: b.store, conflicts: 100}
 	_, err = do(t, cs, cmdRetry, "run-paused")
-	var se *RunStateError
+	var se *ratchet.RunStatusError
 	require.ErrorAs(t, err, &se, "checked before appending")
 
 	b.clock.Advance(time.Minute)
@@ -291,7 +291,7 @@ func TestCancelRetriesConflicts(t *testing.T) {
 	require.NoError(t, err)
 	_, err = do(t, cs, cmdCancel, "run-new")
 	require.ErrorIs(t, err, store.ErrConflict)
-	require.Equal(t, appendAttempts, cs.appends)
+	require.Equal(t, ratchet.ExternalAppendAttempts, cs.appends)
 }
 
 func TestRetry(t *testing.T) {
@@ -332,7 +332,7 @@ func TestRetry(t *testing.T) {
 
 	for _, id := range []string{"run-paused", "run-failed"} {
 		_, err = do(t, b.store, cmdRetry, id)
-		var se *RunStateError
+		var se *ratchet.RunStatusError
 		require.ErrorAs(t, err, &se)
 	}
 }

@@ -22,7 +22,7 @@ import (
 // next process that loads the run continues it: a Scheduler recovering
 // running runs, or Agent.Resume, which applies the override over the
 // agent's Config.Budget unless RunOptions.Budget is given. A run that is
-// not paused is refused with a *RunStateError.
+// not paused is refused with a *ratchet.RunStatusError.
 func cmdRetry(ctx context.Context, s store.Store, args []string, w io.Writer) error {
 	fs, jsonOut := flags("retry", w)
 	var b ratchet.Budget
@@ -47,18 +47,9 @@ func cmdRetry(ctx context.Context, s store.Store, args []string, w io.Writer) er
 	if b != (ratchet.Budget{}) {
 		override = &b
 	}
-	st, err := appendOp(ctx, s, id,
-		func(st *ratchet.State) error {
-			if st.Status != ratchet.StatusPaused {
-				return &RunStateError{Op: "retry", RunID: id, Status: st.Status}
-			}
-			return nil
-		},
-		func(st *ratchet.State) *ratchet.Record {
-			return &ratchet.Record{Kind: ratchet.RecRunResumed, Step: st.Step, Budget: override}
-		})
+	st, err := ratchet.RetryRun(ctx, s, nil, id, override)
 	if err != nil {
-		return err
+		return notFound(id, err)
 	}
 	if *jsonOut {
 		return writeJSON(w, opResult{RunID: id, Op: "retry", Status: st.Status, Seq: st.Seq, Budget: override})

@@ -1,0 +1,71 @@
+package ratchet
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ratchet-run/ratchet/store"
+)
+
+// ExternalAppendAttempts bounds how often CancelRun, RetryRun and AnswerRun
+// reload a run and try again after losing the race with another writer
+// (store.ErrConflict); the last conflict is returned.
+const ExternalAppendAttempts = 5
+
+// RunStatusError is returned by CancelRun and RetryRun for a run whose
+// status does not allow the operation: cancelling a run that has ended,
+// retrying a run that is not paused. It matches ErrRunEnded (errors.Is)
+// when the run has ended.
+type RunStatusError struct {
+	Op     string
+	RunID  string
+	Status Status
+}
+
+// Error returns "ratchet: cannot OP run ID: it is STATUS".
+func (e *RunStatusError) Error() string {
+	why := "it is " + string(e.Status)
+	if e.Status.Ended() {
+		why = "it has already ended (" + string(e.Status) + ")"
+	}
+	return fmt.Sprintf("ratchet: cannot %s run %s: %s", e.Op, e.RunID, why)
+}
+
+// Is reports whether target is ErrRunEnded and the run has ended.
+func (e *RunStatusError) Is(target error) bool { return target == ErrRunEnded && e.Status.Ended() }
+
+// CancelRun cancels a run from any process (an operator's tool, the CLI):
+// it appends run_cancelled with reason and sets the run's index status to
+// cancelled, with optimistic concurrency. A process stepping the run finds
+// out at its next append (store.ErrConflict) and stops. It returns a
+// *RunStatusError for a run that has already ended, and errors wrapping
+// store.ErrNotFound for an unknown run. A nil clock means SystemClock().
+func CancelRun(ctx context.Context, st store.Store, clock Clock, runID, reason string) (State, error) {
+	return appendExternal(ctx, st, clockOr(clock), runID, 0, func(s *State) (*Record, error) {
+		if s.Status.Ended() {
+			return nil, &RunStatusError{Op: "cancel", RunID: runID, Status: s.Status}
+		}
+		return &Record{Kind: RecRunCancelled, Step: s.Step, Error: &ErrorInfo{Kind: "cancelled", Message: reason}}, nil
+	})
+}
+
+// RetryRun marks a paused run for resumption from any process: it appends
+// run_resumed carrying budget (nil: no override; its zero fields keep the
+// current limits) and sets the run's index status back to running, so that
+// a Scheduler, or Agent.Resume, continues it with the raised budget. It
+// returns a *RunStatusError for a run that is not paused.
+func RetryRun(ctx context.Context, st store.Store, clock Clock, runID string, budget *Budget) (State, error) {
+	return appendExternal(ctx, st, clockOr(clock), runID, 0, func(s *State) (*Record, error) {
+		if s.Status != StatusPaused {
+			return nil, &RunStatusError{Op: "retry", RunID: runID, Status: s.Status}
+		}
+		return &Record{Kind: RecRunResumed, Step: s.Step, Budget: budget}, nil
+	})
+}
+
+func clockOr(c Clock) Clock {
+	if c == nil {
+		return SystemClock()
+	}
+	return c
+}
