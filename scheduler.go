@@ -527,6 +527,12 @@ func (s *Scheduler) workRun(id string, sr *schedRun) bool {
 	r.fence = lease.Token
 	for {
 		if err := s.checkpoint(ctx, r, sr); err != nil {
+			if errors.Is(err, store.ErrConflict) {
+				if r2 := s.reload(ctx, sa, id, sr); r2 != nil {
+					r = r2
+					continue
+				}
+			}
 			s.logError("checkpoint", id, err)
 			release = !errors.Is(err, store.ErrConflict)
 			return false
@@ -551,6 +557,15 @@ func (s *Scheduler) workRun(id string, sr *schedRun) bool {
 		interrupted := errors.Is(context.Cause(stepCtx), errStepInterrupted)
 		stepCancel(nil)
 		if r.broken != nil {
+			if errors.Is(r.broken, store.ErrConflict) {
+				// Another writer appended (an operator's cancel or retry,
+				// an answer): if the lease is still ours, load the run
+				// again and go on from what is in the store.
+				if r2 := s.reload(ctx, sa, id, sr); r2 != nil {
+					r = r2
+					continue
+				}
+			}
 			s.logError("step", id, err)
 			release = !errors.Is(r.broken, store.ErrConflict)
 			return false
@@ -567,6 +582,29 @@ func (s *Scheduler) workRun(id string, sr *schedRun) bool {
 			return false
 		}
 	}
+}
+
+// reload loads run id again after a conflicting append, if this scheduler
+// still holds its lease (renewing it); it returns nil when the lease was
+// lost or the run cannot be loaded.
+func (s *Scheduler) reload(ctx context.Context, sa *schedAgent, id string, sr *schedRun) *Run {
+	s.mu.Lock()
+	l := sr.lease
+	s.mu.Unlock()
+	nl, err := s.cfg.Store.RenewLease(ctx, id, l, s.cfg.Clock.Now().Add(s.cfg.LeaseTTL))
+	if err != nil {
+		return nil
+	}
+	s.mu.Lock()
+	sr.lease = nl
+	s.mu.Unlock()
+	r, err := sa.a.Resume(ctx, id, nil)
+	if err != nil {
+		s.logError("reload", id, err)
+		return nil
+	}
+	r.fence = nl.Token
+	return r
 }
 
 func (s *Scheduler) logError(op, runID string, err error) {
