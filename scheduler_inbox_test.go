@@ -121,6 +121,45 @@ func TestSendToWaitingRunHeldByDeadOwner(t *testing.T) {
 	require.EqualValues(t, 2, st.InboxSeq)
 }
 
+// A later event sent once the holder let the run go does not overtake an
+// earlier one still in the inbox.
+func TestSendAfterInboxKeepsOrder(t *testing.T) {
+	t.Parallel()
+	a := setupSched(t, &ratchet.SchedulerConfig{PollInterval: time.Second})
+	wait := ratchet.NewTool("wait", "Waits for a payment event.", func(ctx context.Context, in echoIn) (string, error) {
+		return "", ratchet.WaitForEvent(in.Text, time.Time{})
+	})
+	a.agent(t, "waiter", toolThenAnswer(t, "wait", `{"text":"paid"}`), []ratchet.Tool{wait}, nil)
+	b := setupSched(t, &ratchet.SchedulerConfig{Store: a.store, Clock: a.clock, Owner: "sched-2"})
+	ctx := context.Background()
+	require.NoError(t, a.sched.Start(ctx))
+
+	id, err := a.sched.StartRun(ctx, "waiter", "wait for payment", nil)
+	require.NoError(t, err)
+	waitStatus(t, a.store, id, ratchet.StatusWaiting)
+	waitReleased(t, a.store, id)
+	now := a.clock.Now()
+	l, err := a.store.AcquireLease(ctx, id, "other", now, now.Add(time.Minute))
+	require.NoError(t, err)
+	require.NoError(t, b.sched.Send(ctx, id, ratchet.RunEvent{Name: "note", Data: json.RawMessage(`"first"`)}))
+	// The holder lets go without looking at the inbox; the next Send
+	// delivers the inbox first.
+	require.NoError(t, a.store.ReleaseLease(ctx, id, l))
+	require.NoError(t, b.sched.Send(ctx, id, ratchet.RunEvent{Name: "paid", Data: json.RawMessage(`{"amount":5}`)}))
+	st, err := ratchet.LoadState(ctx, a.store, id)
+	require.NoError(t, err)
+	require.Equal(t, ratchet.StatusRunning, st.Status)
+	require.EqualValues(t, 1, st.InboxSeq, "the inbox went first")
+	// B has no worker for the agent: A's next poll continues the run.
+	require.True(t, a.clock.WaitForWaiters(1, 5*time.Second))
+	a.clock.Advance(time.Second)
+	waitStatus(t, a.store, id, ratchet.StatusSucceeded)
+	st, err = ratchet.LoadState(ctx, a.store, id)
+	require.NoError(t, err)
+	require.Equal(t, "result: [event note] first", st.Output)
+	require.EqualValues(t, 1, st.InboxSeq)
+}
+
 func TestInboxDeliveryExactlyOnceAfterFailedAppend(t *testing.T) {
 	t.Parallel()
 	for _, mode := range []ratchettest.FaultMode{ratchettest.FaultBefore, ratchettest.FaultAfter} {
