@@ -593,6 +593,8 @@ func (d *decoder) record(r *Record) {
 			ptr(d, &r.Event, (*decoder).event)
 		case "budget":
 			ptr(d, &r.Budget, (*decoder).budget)
+		case "inbox_seq":
+			d.uint64(&r.InboxSeq)
 		default:
 			d.fail()
 		}
@@ -792,6 +794,8 @@ func (d *decoder) state(s *State) {
 			list(d, &s.Queued, (*decoder).message)
 		case "budget":
 			ptr(d, &s.Budget, (*decoder).budget)
+		case "inbox_seq":
+			d.uint64(&s.InboxSeq)
 		case "created_at":
 			d.time(&s.CreatedAt)
 		case "updated_at":

@@ -21,7 +21,7 @@ func EncodeRecord(r *Record) ([]byte, error) {
 // appendEncodedRecord appends the encoding of r to b.
 func appendEncodedRecord(b []byte, r *Record) ([]byte, error) {
 	if r.State != nil || r.Input != nil || r.Labels != nil || r.Trimmed != nil ||
-		r.Interrupt != nil || r.Answer != nil || r.Event != nil ||
+		r.Interrupt != nil || r.Answer != nil || r.Event != nil || r.InboxSeq != 0 ||
 		r.Response != nil && r.Response.Message.ToolCallID != "" || badFloat(r.CostUSD) || r.Budget != nil {
 		j, err := json.Marshal(r)
 		if err != nil {

@@ -222,6 +222,9 @@ func (s *State) applyInterrupt(r *Record) error {
 			s.Queued = append(s.Queued, msg)
 		}
 	}
+	if r.InboxSeq > s.InboxSeq && (r.Kind == RecAnswered || r.Kind == RecEventReceived) {
+		s.InboxSeq = r.InboxSeq
+	}
 	return nil
 }
 
@@ -290,24 +293,32 @@ func appendExternal(ctx context.Context, st store.Store, clock Clock, runID stri
 		if err != nil {
 			return State{}, err
 		}
-		rec.Version, rec.Time, rec.Seq = FormatVersion, clock.Now(), cur.Seq+1
-		data, err := EncodeRecord(rec)
-		if err != nil {
-			return State{}, err
-		}
-		next := cur.Clone()
-		if err := next.Apply(rec); err != nil {
-			return State{}, err
-		}
-		err = st.Append(ctx, store.Batch{RunID: runID, Expected: cur.Seq, Records: [][]byte{data}, Meta: runMeta(&next), Fence: fence})
+		next, err := appendAfter(ctx, st, clock, &cur, rec, fence)
 		if errors.Is(err, store.ErrConflict) && fence == 0 && attempt < ExternalAppendAttempts {
 			continue
 		}
-		if err != nil {
-			return State{}, fmt.Errorf("ratchet: run %s: %w", runID, err)
-		}
-		return next, nil
+		return next, err
 	}
+}
+
+// appendAfter appends rec to the run in state cur (which it does not
+// change) and returns the state after it. fence, when non-zero, fences the
+// append. It returns an error wrapping store.ErrConflict when cur is stale.
+func appendAfter(ctx context.Context, st store.Store, clock Clock, cur *State, rec *Record, fence uint64) (State, error) {
+	rec.Version, rec.Time, rec.Seq = FormatVersion, clock.Now(), cur.Seq+1
+	data, err := EncodeRecord(rec)
+	if err != nil {
+		return State{}, err
+	}
+	next := cur.Clone()
+	if err := next.Apply(rec); err != nil {
+		return State{}, err
+	}
+	err = st.Append(ctx, store.Batch{RunID: cur.RunID, Expected: cur.Seq, Records: [][]byte{data}, Meta: runMeta(&next), Fence: fence})
+	if err != nil {
+		return State{}, fmt.Errorf("ratchet: run %s: %w", cur.RunID, err)
+	}
+	return next, nil
 }
 
 // AnswerRun answers the pending interrupt interruptID of a run in st, from

@@ -47,7 +47,8 @@ type SchedulerConfig struct {
 	LeaseTTL time.Duration
 	// PollInterval is how often the store is polled for runs that need
 	// work (runs of dead owners, due timers, answered interrupts written by
-	// other processes). Defaults to 1s (PollIntervalDefault).
+	// other processes, events left in the inbox of a run whose owner died).
+	// Defaults to 1s (PollIntervalDefault).
 	PollInterval time.Duration
 	// Owner names this scheduler in leases; it must be unique among the
 	// schedulers sharing the store. Defaults to host-pid-random.
@@ -161,6 +162,9 @@ func (s *Scheduler) Owner() string { return s.cfg.Owner }
 // Register makes a's runs schedulable under a.Name(). a must use the
 // scheduler's store. Registering a name twice is an error.
 func (s *Scheduler) Register(a *Agent, opts *AgentOptions) error {
+	if a.Name() == InboxAgent {
+		return fmt.Errorf("ratchet: register %s: the name is reserved for inboxes", a.Name())
+	}
 	if a.Store() != s.cfg.Store {
 		return fmt.Errorf("ratchet: register %s: the agent's store is not the scheduler's", a.Name())
 	}
@@ -402,10 +406,11 @@ func (s *Scheduler) poll(now time.Time) {
 		return
 	}
 	s.pollPeriodic(ctx, now)
+	inboxed := s.pollInboxes(ctx, now)
 	// Filter before taking the lock: runs other schedulers hold need
 	// nothing from us.
 	var todo []store.RunInfo
-	for _, list := range [][]store.RunInfo{running, due} {
+	for _, list := range [][]store.RunInfo{running, due, inboxed} {
 		for _, info := range list {
 			if info.Lease.Owner != "" && info.Lease.Owner != s.cfg.Owner && now.Before(info.Lease.Expires) {
 				continue // someone else's live lease
@@ -475,8 +480,9 @@ func (s *Scheduler) work(id string, sr *schedRun) {
 }
 
 // workRun leases and steps the run; it reports whether the run should be
-// looked at again at once.
-func (s *Scheduler) workRun(id string, sr *schedRun) bool {
+// looked at again at once: also when, after it let the run go, the run's
+// store inbox holds events that a sender left to it.
+func (s *Scheduler) workRun(id string, sr *schedRun) (again bool) {
 	s.mu.Lock()
 	parent := s.workCtx
 	sa := s.agents[sr.agent]
@@ -496,6 +502,7 @@ func (s *Scheduler) workRun(id string, sr *schedRun) bool {
 	sr.lease, sr.cancel = lease, cancel
 	s.mu.Unlock()
 	release := true
+	var r *Run
 	defer func() {
 		if !release {
 			return
@@ -507,9 +514,14 @@ func (s *Scheduler) workRun(id string, sr *schedRun) bool {
 		if err := s.cfg.Store.ReleaseLease(context.WithoutCancel(ctx), id, l); err != nil && !errors.Is(err, store.ErrConflict) {
 			s.logError("release lease", id, err)
 		}
+		// A sender that found the lease held left its event in the inbox
+		// for us; now that the lease is free, either it or we see the other.
+		if r != nil && r.broken == nil && !again && s.inboxWaiting(context.WithoutCancel(ctx), id, r.state.InboxSeq) {
+			again = true
+		}
 	}()
 	s.mu.Lock()
-	r := sr.started
+	r = sr.started
 	sr.started = nil
 	s.mu.Unlock()
 	if r != nil {
@@ -520,6 +532,7 @@ func (s *Scheduler) workRun(id string, sr *schedRun) bool {
 	}
 	if r == nil {
 		if r, err = sa.a.Resume(ctx, id, nil); err != nil {
+			r = nil
 			s.logError("resume", id, err)
 			return false
 		}
@@ -535,6 +548,7 @@ func (s *Scheduler) workRun(id string, sr *schedRun) bool {
 			}
 			s.logError("checkpoint", id, err)
 			release = !errors.Is(err, store.ErrConflict)
+			r = nil // not again at once: the next poll retries
 			return false
 		}
 		if r.state.Status != StatusRunning {

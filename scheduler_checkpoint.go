@@ -25,8 +25,9 @@ const (
 	BusyInterrupt BusyPolicy = "interrupt"
 )
 
-// ErrRunBusy is returned by Send for a busy run of an agent whose OnBusy is
-// BusyReject, or for a run another process is stepping.
+// ErrRunBusy is returned by Send for a run a worker of the same Scheduler
+// is stepping, when the run's agent has OnBusy BusyReject. (An event for a
+// run another process is stepping goes to the run's inbox.)
 var ErrRunBusy = errors.New("ratchet: run is busy")
 
 // errRetrySend tells Send that the worker let go of the run before
@@ -44,12 +45,19 @@ type inboxItem struct {
 
 // checkpoint does the work due between two steps of a leased run: it
 // applies the defaults of interrupts past their deadline (and wakes
-// sleeping calls), and persists the events sent meanwhile, in order.
+// sleeping calls), and persists the events sent meanwhile, in order: first
+// those of the run's store inbox (sent while the run was held elsewhere or
+// by another process), then those queued in memory.
 func (s *Scheduler) checkpoint(ctx context.Context, r *Run, sr *schedRun) error {
 	if recs := dueAnswers(&r.state, s.cfg.Clock.Now()); len(recs) > 0 {
 		if err := r.append(ctx, recs...); err != nil {
 			return err
 		}
+	}
+	if err := s.drainInbox(ctx, r.ID(), func() *State { return &r.state }, func(rec *Record) error {
+		return r.append(ctx, rec)
+	}); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	inbox := sr.inbox
@@ -103,12 +111,21 @@ func (s *Scheduler) notifyStored(ctx context.Context, runID string) {
 }
 
 // Send delivers ev to a run: to a tool waiting for it (WaitForEvent), or
-// as a user message before the run's next model call. Events are persisted
-// before Send returns nil and are delivered in the order sent. For a run a
-// worker of this scheduler is stepping, the agent's OnBusy decides:
-// enqueue (persisted at the step's end), reject (ErrRunBusy), or interrupt
-// the step. A run another process is stepping gets ErrRunBusy. It returns
-// ErrRunEnded for a run that has ended.
+// as a user message before the run's next model call. Events sent by one
+// goroutine are delivered in the order sent, each exactly once, and are
+// persisted before Send returns nil:
+//
+//   - For a run a worker of this scheduler is stepping, the agent's OnBusy
+//     decides: enqueue (persisted at the step's end, before Send returns),
+//     reject (ErrRunBusy), or interrupt the step.
+//   - For a run another owner holds (a scheduler in another process), the
+//     event is appended to the run's store inbox (see InboxID) and Send
+//     returns; the owner delivers it at its next checkpoint, whatever the
+//     agent's OnBusy. Should the run end first, the event is dropped.
+//   - Otherwise Send appends the event to the run itself, under a short
+//     lease, after any events still in its inbox.
+//
+// It returns ErrRunEnded for a run that has ended.
 func (s *Scheduler) Send(ctx context.Context, runID string, ev RunEvent) error {
 	for {
 		s.mu.Lock()
@@ -137,40 +154,66 @@ func (s *Scheduler) Send(ctx context.Context, runID string, ev RunEvent) error {
 			}
 		}
 		s.mu.Unlock()
-		err := s.sendExternal(ctx, runID, ev)
-		if errors.Is(err, store.ErrConflict) {
+		err := s.sendExternal(ctx, runID, &ev)
+		switch {
+		case errors.Is(err, store.ErrConflict):
 			continue
+		case errors.Is(err, store.ErrLeased):
+			return s.sendInbox(ctx, runID, ev)
 		}
 		return err
 	}
 }
 
-// sendExternal appends ev to a run nobody steps, under a short lease of
-// its own so that no worker steps the run meanwhile.
-func (s *Scheduler) sendExternal(ctx context.Context, runID string, ev RunEvent) error {
+// sendExternal delivers the events of the store inbox of a run nobody
+// steps, then ev unless it is nil, under a short lease of its own so that
+// no worker steps the run meanwhile. Once it has let the run go, it looks
+// again for events put in the inbox while it held the lease. It returns an
+// error wrapping store.ErrLeased when another owner holds the run.
+func (s *Scheduler) sendExternal(ctx context.Context, runID string, ev *RunEvent) error {
 	owner := s.cfg.Owner + "/send"
-	now := s.cfg.Clock.Now()
-	lease, err := s.cfg.Store.AcquireLease(ctx, runID, owner, now, now.Add(s.cfg.LeaseTTL))
-	if errors.Is(err, store.ErrLeased) {
-		return fmt.Errorf("%w: run %s is stepped by another owner", ErrRunBusy, runID)
-	}
-	if err != nil {
-		return fmt.Errorf("ratchet: send to run %s: %w", runID, err)
-	}
-	next, err := appendExternal(ctx, s.cfg.Store, s.cfg.Clock, runID, lease.Token, func(st *State) (*Record, error) {
-		if st.Status.Ended() {
-			return nil, fmt.Errorf("%w: run %s %s", ErrRunEnded, runID, st.Status)
+	for {
+		now := s.cfg.Clock.Now()
+		lease, err := s.cfg.Store.AcquireLease(ctx, runID, owner, now, now.Add(s.cfg.LeaseTTL))
+		if err != nil {
+			return fmt.Errorf("ratchet: send to run %s: %w", runID, err)
 		}
-		return eventRecord(st, ev), nil
-	})
-	if rerr := s.cfg.Store.ReleaseLease(context.WithoutCancel(ctx), runID, lease); rerr != nil && err == nil {
-		err = rerr
+		next, err := s.deliverLeased(ctx, runID, lease.Token, ev)
+		if rerr := s.cfg.Store.ReleaseLease(context.WithoutCancel(ctx), runID, lease); rerr != nil && err == nil {
+			err = rerr
+		}
+		if err != nil {
+			return err
+		}
+		if next.Status == StatusRunning {
+			s.notify(runID, next.Agent)
+		}
+		if !s.inboxWaiting(ctx, runID, next.InboxSeq) {
+			return nil
+		}
+		ev = nil
 	}
+}
+
+// deliverLeased appends the events of the run's inbox and then ev (unless
+// nil) to a run leased with token fence, and returns the run's state.
+func (s *Scheduler) deliverLeased(ctx context.Context, runID string, fence uint64, ev *RunEvent) (State, error) {
+	st, err := LoadState(ctx, s.cfg.Store, runID)
 	if err != nil {
+		return State{}, err
+	}
+	err = s.drainInbox(ctx, runID, func() *State { return &st }, func(rec *Record) error {
+		next, err := appendAfter(ctx, s.cfg.Store, s.cfg.Clock, &st, rec, fence)
+		if err == nil {
+			st = next
+		}
 		return err
+	})
+	if err != nil || ev == nil {
+		return st, err
 	}
-	if next.Status == StatusRunning {
-		s.notify(runID, next.Agent)
+	if st.Status.Ended() {
+		return State{}, fmt.Errorf("%w: run %s %s", ErrRunEnded, runID, st.Status)
 	}
-	return nil
+	return appendAfter(ctx, s.cfg.Store, s.cfg.Clock, &st, eventRecord(&st, *ev), fence)
 }

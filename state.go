@@ -149,6 +149,10 @@ type Record struct {
 	Interrupt *PendingInterrupt `json:"interrupt,omitempty"`
 	Answer    *AnswerRecord     `json:"answer,omitempty"`
 	Event     *RunEvent         `json:"event,omitempty"`
+	// InboxSeq, on an answered or event_received record delivering an
+	// event taken from the run's store inbox (see InboxID), is that
+	// event's sequence in the inbox.
+	InboxSeq uint64 `json:"inbox_seq,omitempty"`
 	// run_resumed: a budget override (see State.Budget).
 	Budget *Budget `json:"budget,omitempty"`
 }
@@ -252,6 +256,10 @@ type State struct {
 	Interrupts []PendingInterrupt `json:"interrupts,omitempty"`
 	Answered   []string           `json:"answered,omitempty"`
 	Queued     []Message          `json:"queued,omitempty"`
+	// InboxSeq is the sequence of the last event of the run's store inbox
+	// (see InboxID) delivered to the run: the events after it are still to
+	// be delivered.
+	InboxSeq uint64 `json:"inbox_seq,omitempty"`
 	// Budget, when not nil, is the budget override persisted by run_resumed
 	// records (successive overrides merge: each non-zero field replaces the
 	// one before). Its non-zero fields replace those of the agent's
