@@ -116,6 +116,51 @@ func BenchmarkFsyncFloor(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ckpt/s")
 }
 
+// BenchmarkFileAppendVsFloor alternates one BenchmarkFileAppend step (on a
+// run with 1,000 steps) with one BenchmarkFsyncFloor write, so that both see
+// the same disk, and reports their mean times and ratio; on a shared, noisy
+// disk the ratio is steadier than two separate benchmarks.
+func BenchmarkFileAppendVsFloor(b *testing.B) {
+	ctx := context.Background()
+	dir := b.TempDir()
+	f := openFile(b, dir, nil)
+	require.NoError(b, f.Create(ctx, store.RunInfo{ID: "run"}, nil))
+	last := uint64(0)
+	for range 1000 {
+		require.NoError(b, f.Append(ctx, stepBatch("run", last)))
+		last += stepRecords
+	}
+	before := logSize(b, dir)
+	require.NoError(b, f.Append(ctx, stepBatch("run", last)))
+	last += stepRecords
+	frame := make([]byte, logSize(b, dir)-before)
+	plain, err := os.OpenFile(filepath.Join(dir, "plain"), os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	require.NoError(b, err)
+	defer plain.Close()
+
+	var appendTime, floorTime time.Duration
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		if err := f.Append(ctx, stepBatch("run", last)); err != nil {
+			b.Fatal(err)
+		}
+		last += stepRecords
+		mid := time.Now()
+		if _, err := plain.Write(frame); err != nil {
+			b.Fatal(err)
+		}
+		if err := plain.Sync(); err != nil {
+			b.Fatal(err)
+		}
+		appendTime += mid.Sub(start)
+		floorTime += time.Since(mid)
+	}
+	b.ReportMetric(float64(appendTime.Microseconds())/float64(b.N), "append-µs")
+	b.ReportMetric(float64(floorTime.Microseconds())/float64(b.N), "floor-µs")
+	b.ReportMetric(float64(appendTime)/float64(floorTime), "ratio")
+}
+
 // BenchmarkFileAppendConcurrent measures durable step checkpoints per second
 // with 1,000 runs appending at once, each from its own goroutine.
 func BenchmarkFileAppendConcurrent(b *testing.B) {
