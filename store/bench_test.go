@@ -87,6 +87,37 @@ func BenchmarkFileReadTail(b *testing.B) {
 	}
 }
 
+// BenchmarkFileOpen measures opening a store whose log holds one run of
+// 1,000 steps (3 records of 400 bytes each) with a 256 KB snapshot record
+// every 256 records, as a resume does before it reads anything.
+func BenchmarkFileOpen(b *testing.B) {
+	ctx := context.Background()
+	dir := b.TempDir()
+	f, err := store.NewFile(dir)
+	require.NoError(b, err)
+	require.NoError(b, f.Create(ctx, store.RunInfo{ID: "run"}, nil))
+	last := uint64(0)
+	snapshot := make([]byte, 256<<10)
+	for range 1000 {
+		batch := stepBatch("run", last)
+		if last%256 > (last+stepRecords)%256 {
+			batch.Records = append(batch.Records, snapshot)
+		}
+		require.NoError(b, f.Append(ctx, batch))
+		last += uint64(len(batch.Records))
+	}
+	require.NoError(b, f.Close())
+	b.SetBytes(logSize(b, dir))
+	b.ReportAllocs()
+	for b.Loop() {
+		f, err := store.NewFile(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = f.Close()
+	}
+}
+
 // BenchmarkFsyncFloor measures what BenchmarkFileAppend cannot beat: one
 // write and fsync of the same number of bytes to a plain file.
 func BenchmarkFsyncFloor(b *testing.B) {
