@@ -89,7 +89,8 @@ func BenchmarkFileReadTail(b *testing.B) {
 
 // BenchmarkFileOpen measures opening a store whose log holds one run of
 // 1,000 steps (3 records of 400 bytes each) with a 256 KB snapshot record
-// every 256 records, as a resume does before it reads anything.
+// every 256 records, as a resume does before it reads anything: from the
+// index checkpoint, and reading the whole log (VerifyLog).
 func BenchmarkFileOpen(b *testing.B) {
 	ctx := context.Background()
 	dir := b.TempDir()
@@ -107,14 +108,22 @@ func BenchmarkFileOpen(b *testing.B) {
 		last += uint64(len(batch.Records))
 	}
 	require.NoError(b, f.Close())
-	b.SetBytes(logSize(b, dir))
-	b.ReportAllocs()
-	for b.Loop() {
-		f, err := store.NewFile(dir)
-		if err != nil {
-			b.Fatal(err)
+	for _, verify := range []bool{false, true} {
+		name := "checkpoint"
+		if verify {
+			name = "verify-log"
 		}
-		_ = f.Close()
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(logSize(b, dir))
+			b.ReportAllocs()
+			for b.Loop() {
+				f, err := store.NewFileWithOptions(dir, &store.FileOptions{VerifyLog: verify})
+				if err != nil {
+					b.Fatal(err)
+				}
+				_ = f.Close()
+			}
+		})
 	}
 }
 

@@ -44,8 +44,23 @@ func (f *File) open() error {
 	if err := f.openHeader(); err != nil {
 		return err
 	}
-	f.end, f.writing = walHeaderSize, walHeaderSize
-	return f.catchUp()
+	f.removeTempCheckpoints()
+	f.resetIndex()
+	if !f.verifyLog && f.loadCheckpoint() {
+		err := f.catchUp()
+		if err == nil {
+			f.saveCheckpoint(idxRewriteBytes)
+			return nil
+		}
+		// Whatever is wrong, the log itself is the truth.
+		f.warn("ignoring index checkpoint", err)
+		f.resetIndex()
+	}
+	if err := f.catchUp(); err != nil {
+		return err
+	}
+	f.saveCheckpoint(idxRewriteBytes)
+	return nil
 }
 
 // mkdirPrivate creates dir and its missing parents with mode 0700 and
