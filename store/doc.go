@@ -105,18 +105,18 @@
 // created). Frames are checksummed when first read into the index and again
 // whenever Read reads them.
 //
-// When a frame fails its checks (short, bad magic, bad checksum) at offset
-// p (while reading the log after the checkpoint), the store looks for a
-// valid frame after p whose group starts after p.
-// If there is none, the bad bytes are the torn tail of the last commit
-// group, which was never acknowledged (its fsync had not returned): they
-// are cut off (the file is truncated at p), and the cut is reported through
-// FileOptions.OnRecover and FileOptions.Logger. If there is one, an
-// acknowledged frame was damaged: the store returns ErrCorrupt and changes
-// nothing. A bit flipped by the disk inside the very last frame cannot be
-// told from a torn write and is cut off too, and reported. A valid frame that
-// does not follow from the index (a second creation, a gap in sequences) is
-// ErrCorrupt.
+// When a frame read into the index fails its checks (short, bad magic, bad
+// checksum) at offset p, the store looks for a valid frame after p whose
+// group starts after p. If there is none, the bad bytes are the torn tail
+// of the last commit group, which was never acknowledged (its fsync had
+// not returned): they are cut off (the file is truncated at p), and the cut
+// is reported through FileOptions.OnRecover and FileOptions.Logger. If
+// there is one, an acknowledged frame was damaged: the store returns
+// ErrCorrupt and changes nothing. A bit flipped by the disk inside the very
+// last frame cannot be told from a torn write and is cut off too, and
+// reported. A valid frame that does not follow from the index (a second
+// creation, a gap in sequences) is ErrCorrupt, and so is a frame that
+// fails its checks when Read reads it.
 //
 // # File: several processes
 //
@@ -131,4 +131,10 @@
 // lock) only when it grew past what their process wrote. A process that
 // dies while holding the lock releases it; the next process to take it cuts
 // the torn tail off.
+//
+// # File: limits
+//
+// The log only grows: the Store interface cannot delete runs yet, so there
+// is no compaction. The index is kept in memory: the RunInfo of every run
+// plus 24 bytes for every frame that carries records.
 package store
