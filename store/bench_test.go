@@ -87,6 +87,46 @@ func BenchmarkFileReadTail(b *testing.B) {
 	}
 }
 
+// BenchmarkFileOpen measures opening a store whose log holds one run of
+// 1,000 steps (3 records of 400 bytes each) with a 256 KB snapshot record
+// every 256 records, as a resume does before it reads anything: from the
+// index checkpoint, and reading the whole log (VerifyLog).
+func BenchmarkFileOpen(b *testing.B) {
+	ctx := context.Background()
+	dir := b.TempDir()
+	f, err := store.NewFile(dir)
+	require.NoError(b, err)
+	require.NoError(b, f.Create(ctx, store.RunInfo{ID: "run"}, nil))
+	last := uint64(0)
+	snapshot := make([]byte, 256<<10)
+	for range 1000 {
+		batch := stepBatch("run", last)
+		if last%256 > (last+stepRecords)%256 {
+			batch.Records = append(batch.Records, snapshot)
+		}
+		require.NoError(b, f.Append(ctx, batch))
+		last += uint64(len(batch.Records))
+	}
+	require.NoError(b, f.Close())
+	for _, verify := range []bool{false, true} {
+		name := "checkpoint"
+		if verify {
+			name = "verify-log"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(logSize(b, dir))
+			b.ReportAllocs()
+			for b.Loop() {
+				f, err := store.NewFileWithOptions(dir, &store.FileOptions{VerifyLog: verify})
+				if err != nil {
+					b.Fatal(err)
+				}
+				_ = f.Close()
+			}
+		})
+	}
+}
+
 // BenchmarkFsyncFloor measures what BenchmarkFileAppend cannot beat: one
 // write and fsync of the same number of bytes to a plain file.
 func BenchmarkFsyncFloor(b *testing.B) {
@@ -114,6 +154,51 @@ func BenchmarkFsyncFloor(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ckpt/s")
+}
+
+// BenchmarkFileAppendVsFloor alternates one BenchmarkFileAppend step (on a
+// run with 1,000 steps) with one BenchmarkFsyncFloor write, so that both see
+// the same disk, and reports their mean times and ratio; on a shared, noisy
+// disk the ratio is steadier than two separate benchmarks.
+func BenchmarkFileAppendVsFloor(b *testing.B) {
+	ctx := context.Background()
+	dir := b.TempDir()
+	f := openFile(b, dir, nil)
+	require.NoError(b, f.Create(ctx, store.RunInfo{ID: "run"}, nil))
+	last := uint64(0)
+	for range 1000 {
+		require.NoError(b, f.Append(ctx, stepBatch("run", last)))
+		last += stepRecords
+	}
+	before := logSize(b, dir)
+	require.NoError(b, f.Append(ctx, stepBatch("run", last)))
+	last += stepRecords
+	frame := make([]byte, logSize(b, dir)-before)
+	plain, err := os.OpenFile(filepath.Join(dir, "plain"), os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	require.NoError(b, err)
+	defer plain.Close()
+
+	var appendTime, floorTime time.Duration
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		if err := f.Append(ctx, stepBatch("run", last)); err != nil {
+			b.Fatal(err)
+		}
+		last += stepRecords
+		mid := time.Now()
+		if _, err := plain.Write(frame); err != nil {
+			b.Fatal(err)
+		}
+		if err := plain.Sync(); err != nil {
+			b.Fatal(err)
+		}
+		appendTime += mid.Sub(start)
+		floorTime += time.Since(mid)
+	}
+	b.ReportMetric(float64(appendTime.Microseconds())/float64(b.N), "append-µs")
+	b.ReportMetric(float64(floorTime.Microseconds())/float64(b.N), "floor-µs")
+	b.ReportMetric(float64(appendTime)/float64(floorTime), "ratio")
 }
 
 // BenchmarkFileAppendConcurrent measures durable step checkpoints per second

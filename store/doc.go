@@ -24,11 +24,13 @@
 //
 // # File: directory
 //
-// A File store's directory (mode 0700 when the store creates it) holds two
-// files, both mode 0600:
+// A File store's directory (mode 0700 when the store creates it) holds
+// these files, all mode 0600:
 //
 //   - ratchet.wal (FileLogName): the write-ahead log, shared by all runs.
 //   - ratchet.lock (FileLockName): empty; processes flock(2) it.
+//   - ratchet.idx (FileIndexName): a checkpoint of the index, a cache that
+//     saves reading the whole log at open (see below). Deleting it is safe.
 //
 // Run IDs never become file names: they are data inside the log, so no ID
 // can name a path, and ValidateID still rejects every ID that could.
@@ -76,12 +78,25 @@
 //
 // One Create, one Append (records and Meta together) or one lease change is
 // exactly one frame, so it is atomic: after a crash the frame is either
-// whole, with valid checksums, or treated as torn. The index is not stored
-// separately; it is a fold over the frames (LastSeq counts the records),
-// so the index and the records can never disagree. Opening a store reads
-// the whole log once (sequentially) to rebuild it; afterwards the in-memory
-// index locates each record-carrying frame, so Read(from) reads only the
-// frames at or after from, whatever the run's history.
+// whole, with valid checksums, or treated as torn. The index is a fold
+// over the frames (LastSeq counts the records; Meta and Lease are the last
+// ones written), so the index and the records can never disagree. In
+// memory, the index locates each record-carrying frame, so Read(from) reads
+// only the frames at or after from, whatever the run's history.
+//
+// # File: index checkpoint
+//
+// Opening a store rebuilds the index from the log. To avoid reading the
+// whole log every time, Close (when the log grew) and an open that read
+// more than 1 MiB of log save the index as of the log's end in ratchet.idx
+// (write to a temp file, fsync, rename, fsync the directory); an open loads
+// it and reads only the log after it. The checkpoint carries its own
+// CRC-32C and a CRC-32C of the 4 KiB of log before the offset it covers; if
+// either fails, or the log is shorter, or the log after it does not follow
+// from it, the checkpoint is ignored (and a warning logged) and the whole
+// log is read. It is only a cache: the log is the truth. Frames the
+// checkpoint covers are verified when Read reads them rather than at open;
+// FileOptions.VerifyLog makes an open read and verify the whole log.
 //
 // # File: durability and recovery
 //
@@ -90,17 +105,18 @@
 // created). Frames are checksummed when first read into the index and again
 // whenever Read reads them.
 //
-// When a frame fails its checks (short, bad magic, bad checksum) at offset
-// p, the store looks for a valid frame after p whose group starts after p.
-// If there is none, the bad bytes are the torn tail of the last commit
-// group, which was never acknowledged (its fsync had not returned): they
-// are cut off (the file is truncated at p), and the cut is reported through
-// FileOptions.OnRecover and FileOptions.Logger. If there is one, an
-// acknowledged frame was damaged: the store returns ErrCorrupt and changes
-// nothing. A bit flipped by the disk inside the very last frame cannot be
-// told from a torn write and is cut off too, and reported. A valid frame that
-// does not follow from the index (a second creation, a gap in sequences) is
-// ErrCorrupt.
+// When a frame read into the index fails its checks (short, bad magic, bad
+// checksum) at offset p, the store looks for a valid frame after p whose
+// group starts after p. If there is none, the bad bytes are the torn tail
+// of the last commit group, which was never acknowledged (its fsync had
+// not returned): they are cut off (the file is truncated at p), and the cut
+// is reported through FileOptions.OnRecover and FileOptions.Logger. If
+// there is one, an acknowledged frame was damaged: the store returns
+// ErrCorrupt and changes nothing. A bit flipped by the disk inside the very
+// last frame cannot be told from a torn write and is cut off too, and
+// reported. A valid frame that does not follow from the index (a second
+// creation, a gap in sequences) is ErrCorrupt, and so is a frame that
+// fails its checks when Read reads it.
 //
 // # File: several processes
 //
@@ -115,4 +131,10 @@
 // lock) only when it grew past what their process wrote. A process that
 // dies while holding the lock releases it; the next process to take it cuts
 // the torn tail off.
+//
+// # File: limits
+//
+// The log only grows: the Store interface cannot delete runs yet, so there
+// is no compaction. The index is kept in memory: the RunInfo of every run
+// plus 24 bytes for every frame that carries records.
 package store

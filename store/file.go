@@ -35,9 +35,16 @@ type FileOptions struct {
 	// store. Defaults to nil: no callback.
 	OnRecover func(Recovery)
 
-	// Logger, when not nil, gets a warning for every Recovery. Defaults to
+	// Logger, when not nil, gets a warning for every Recovery and for an
+	// index checkpoint that is ignored or cannot be written. Defaults to
 	// nil: silent.
 	Logger *slog.Logger
+
+	// VerifyLog makes the store read and verify the whole log when it
+	// opens, ignoring the index checkpoint (ratchet.idx), so that damage
+	// anywhere in the log is found then rather than when Read reaches it.
+	// Defaults to false: the log after the checkpoint is read.
+	VerifyLog bool
 
 	// noSync skips fsync; for tests only, never exported.
 	noSync bool
@@ -73,6 +80,7 @@ type File struct {
 	maxRecord int
 	onRecover func(Recovery)
 	logger    *slog.Logger
+	verifyLog bool
 	noSync    bool
 
 	wal  *os.File
@@ -94,6 +102,7 @@ type File struct {
 	ioMu   sync.Mutex
 	failed error  // ioMu: sticky error after a failed fsync
 	buf    []byte // ioMu: the group buffer, reused
+	idxEnd int64  // ioMu: log offset of the last checkpoint loaded or saved
 
 	// mu guards the index. Writers also hold ioMu.
 	mu      sync.RWMutex
@@ -112,9 +121,10 @@ func NewFile(dir string) (*File, error) {
 
 // NewFileWithOptions opens the File store in dir, creating dir (mode 0700)
 // and the store's files (mode 0600) if needed; nil opts means the defaults.
-// It reads the whole log to rebuild the index, cutting off a torn tail (see
-// FileOptions.OnRecover). It returns an error wrapping ErrCorrupt if the log
-// is damaged anywhere but at its tail. The caller must Close the store.
+// It rebuilds the index from the index checkpoint and the log after it (or
+// the whole log), cutting off a torn tail (see FileOptions.OnRecover). It
+// returns an error wrapping ErrCorrupt if the log it reads is damaged
+// anywhere but at its tail. The caller must Close the store.
 func NewFileWithOptions(dir string, opts *FileOptions) (*File, error) {
 	var o FileOptions
 	if opts != nil {
@@ -132,6 +142,7 @@ func NewFileWithOptions(dir string, opts *FileOptions) (*File, error) {
 		maxRecord: o.MaxRecordSize,
 		onRecover: o.OnRecover,
 		logger:    o.Logger,
+		verifyLog: o.VerifyLog,
 		noSync:    o.noSync,
 		runs:      make(map[string]*fileRun),
 	}
@@ -142,8 +153,10 @@ func NewFileWithOptions(dir string, opts *FileOptions) (*File, error) {
 	return f, nil
 }
 
-// Close closes the store's files, after waiting for the calls in progress.
-// Every later call returns ErrClosed, and so does a second Close.
+// Close waits for the calls in progress, saves an index checkpoint if the
+// log grew (so that the next open need not read the log again), and closes
+// the store's files. Every later call returns ErrClosed, and so does a
+// second Close.
 func (f *File) Close() error {
 	f.closeMu.Lock()
 	defer f.closeMu.Unlock()
@@ -151,6 +164,12 @@ func (f *File) Close() error {
 		return ErrClosed
 	}
 	f.closed = true
+	f.ioMu.Lock()
+	if f.end > f.idxEnd && f.failed == nil && lockFile(f.lock) == nil {
+		f.saveCheckpoint(0)
+		_ = unlockFile(f.lock)
+	}
+	f.ioMu.Unlock()
 	return f.closeFiles()
 }
 

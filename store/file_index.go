@@ -32,11 +32,23 @@ func entryFor(entries []walEntry, seq uint64) int {
 	return sort.Search(len(entries), func(i int) bool { return entries[i].seq > seq }) - 1
 }
 
+// rawMetas holds, for each run a scan touched, the JSON of the last Meta
+// it read, so that only that one is decoded (decoding every frame's Meta
+// would dominate the time to open a store).
+type rawMetas map[*fileRun]*rawMeta
+
+// rawMeta is the undecoded JSON of a run's Meta and where it was read.
+type rawMeta struct {
+	state []byte
+	off   int64
+}
+
 // applyFrame applies a frame read from the log at off (size bytes long) to
-// runs. A frame that does not follow from the index (a second creation, an
-// unknown run, a sequence gap, bad JSON) is ErrCorrupt: the log is
-// checksummed, so such a frame was written that way.
-func applyFrame(runs map[string]*fileRun, fr frame, off int64, size int) error {
+// runs, leaving an append's Meta in metas for decodeMetas. A frame that
+// does not follow from the index (a second creation, an unknown run, a
+// sequence gap, bad JSON) is ErrCorrupt: the log is checksummed, so such a
+// frame was written that way.
+func applyFrame(runs map[string]*fileRun, metas rawMetas, fr frame, off int64, size int) error {
 	if err := ValidateID(fr.runID); err != nil {
 		return errorf(ErrCorrupt, "frame at %d: %v", off, err)
 	}
@@ -65,11 +77,12 @@ func applyFrame(runs map[string]*fileRun, fr frame, off int64, size int) error {
 		if fr.seq != run.info.LastSeq+1 {
 			return errorf(ErrCorrupt, "frame at %d: run %q continues at seq %d after %d", off, fr.runID, fr.seq, run.info.LastSeq)
 		}
-		var m Meta
-		if err := json.Unmarshal(fr.state, &m); err != nil {
-			return errorf(ErrCorrupt, "frame at %d: meta of %q: %v", off, fr.runID, err)
+		raw := metas[run]
+		if raw == nil {
+			raw = &rawMeta{}
+			metas[run] = raw
 		}
-		run.info.Meta = m
+		raw.state, raw.off = append(raw.state[:0], fr.state...), off
 	case kindLease:
 		if len(fr.records) != 0 {
 			return errorf(ErrCorrupt, "frame at %d: lease change of %q carries records", off, fr.runID)
@@ -83,6 +96,18 @@ func applyFrame(runs map[string]*fileRun, fr frame, off int64, size int) error {
 	if n := len(fr.records); n > 0 {
 		run.entries = append(run.entries, walEntry{seq: fr.seq, off: off, size: uint32(size)})
 		run.info.LastSeq += uint64(n)
+	}
+	return nil
+}
+
+// decodeMetas sets each run's Meta from metas.
+func decodeMetas(metas rawMetas) error {
+	for run, raw := range metas {
+		var m Meta
+		if err := json.Unmarshal(raw.state, &m); err != nil {
+			return errorf(ErrCorrupt, "frame at %d: meta of %q: %v", raw.off, run.info.ID, err)
+		}
+		run.info.Meta = m
 	}
 	return nil
 }

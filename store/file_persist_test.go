@@ -78,7 +78,8 @@ func TestFilePermissions(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, fs.ModeDir|0o700, fi.Mode(), dir)
 	}
-	for _, name := range []string{store.FileLogName, store.FileLockName} {
+	require.NoError(t, f.Close())
+	for _, name := range []string{store.FileLogName, store.FileLockName, store.FileIndexName} {
 		fi, err := os.Stat(filepath.Join(b.dir, name))
 		require.NoError(t, err)
 		require.Equal(t, fs.FileMode(0o600), fi.Mode(), name)

@@ -44,8 +44,23 @@ func (f *File) open() error {
 	if err := f.openHeader(); err != nil {
 		return err
 	}
-	f.end, f.writing = walHeaderSize, walHeaderSize
-	return f.catchUp()
+	f.removeTempCheckpoints()
+	f.resetIndex()
+	if !f.verifyLog && f.loadCheckpoint() {
+		err := f.catchUp()
+		if err == nil {
+			f.saveCheckpoint(idxRewriteBytes)
+			return nil
+		}
+		// Whatever is wrong, the log itself is the truth.
+		f.warn("ignoring index checkpoint", err)
+		f.resetIndex()
+	}
+	if err := f.catchUp(); err != nil {
+		return err
+	}
+	f.saveCheckpoint(idxRewriteBytes)
+	return nil
 }
 
 // mkdirPrivate creates dir and its missing parents with mode 0700 and
@@ -164,16 +179,20 @@ func (f *File) catchUp() error {
 	case size < f.end:
 		return errorf(ErrCorrupt, "%s shrank to %d bytes below the indexed %d", f.path, size, f.end)
 	}
+	// The index lock is held for the whole scan so that readers never see
+	// some of its frames applied and not others.
+	f.mu.Lock()
+	metas := make(rawMetas)
 	var applyErr error
 	end, bad, err := scanFrames(f.wal, f.end, size, func(fr frame, off int64, n int) error {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		if applyErr = applyFrame(f.runs, fr, off, n); applyErr != nil {
-			return applyErr
-		}
-		f.end, f.writing = off+int64(n), off+int64(n)
-		return nil
+		applyErr = applyFrame(f.runs, metas, fr, off, n)
+		return applyErr
 	})
+	if merr := decodeMetas(metas); applyErr == nil {
+		applyErr = merr
+	}
+	f.end, f.writing = end, end
+	f.mu.Unlock()
 	if applyErr != nil {
 		return fmt.Errorf("store: %s: %w", f.path, applyErr)
 	}
