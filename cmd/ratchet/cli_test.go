@@ -130,6 +130,30 @@ func TestRuns(t *testing.T) {
 		require.Equal(t, tc.ids, ids, tc.args)
 	}
 
+	// The runtime's bookkeeping runs are listed only on request.
+	require.NoError(t, b.store.Create(context.Background(), store.RunInfo{ID: "inbox.run-ok", Agent: ratchet.InboxAgent,
+		CreatedAt: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), Meta: store.Meta{Status: "pending"}}, nil))
+	for args, want := range map[string][]string{
+		"":                             {"run-failed", "run-paused", "run-ok"},
+		"-limit=1":                     {"run-failed"},
+		"-all":                         {"inbox.run-ok", "run-failed", "run-paused", "run-ok"},
+		"-agent=" + ratchet.InboxAgent: {"inbox.run-ok"},
+	} {
+		a := []string{"-json"}
+		if args != "" {
+			a = append(a, args)
+		}
+		out, err := do(t, b.store, cmdRuns, a...)
+		require.NoError(t, err, args)
+		var infos []store.RunInfo
+		require.NoError(t, json.Unmarshal([]byte(out), &infos), out)
+		ids := []string{}
+		for _, in := range infos {
+			ids = append(ids, in.ID)
+		}
+		require.Equal(t, want, ids, args)
+	}
+
 	_, err = do(t, b.store, cmdRuns, "-label", "team")
 	var ue *usageError
 	require.ErrorAs(t, err, &ue)
