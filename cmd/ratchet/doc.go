@@ -14,12 +14,15 @@
 //
 // # Commands
 //
-//	ratchet runs [-status S]... [-agent A] [-label k=v]... [-limit N]
+//	ratchet runs [-status S]... [-agent A] [-label k=v]... [-limit N] [-all]
 //
 // Lists runs, newest first: ID, agent, status, created and updated times
 // (UTC), steps, tokens (input + output), cost. -status may repeat or list
 // statuses separated by commas; -label keeps runs carrying every label
-// given; -limit defaults to 50 (0 lists all). With -json: a JSON array of
+// given; -limit defaults to 50 (0 lists all). The runtime's own
+// bookkeeping runs (periodic schedules, agent "ratchet.periodic"; event
+// inboxes, "ratchet.inbox") are left out unless -all is given or -agent
+// names them. With -json: a JSON array of
 // the store's index entries (store.RunInfo: id, agent, labels, created_at,
 // status, updated_at, wake_at, snapshot_seq, totals, last_seq, lease).
 //
