@@ -66,3 +66,28 @@ func TestQuickstartFailsOnAuth(t *testing.T) {
 	require.Error(t, err)
 	require.True(t, strings.Contains(err.Error(), "auth"), err.Error())
 }
+
+// TestQuickstartRetriesServerErrorsAndBrokenStreams: a 503 and a stream cut
+// off mid-way are transient model errors: retried with backoff (the default
+// policy), and the run completes.
+func TestQuickstartRetriesServerErrorsAndBrokenStreams(t *testing.T) {
+	s := server(t, func(n int, w http.ResponseWriter) {
+		switch n {
+		case 1:
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprint(w, `{"error":{"message":"overloaded","type":"server_error"}}`)
+		case 2: // the stream breaks after one chunk, without [DONE]
+			w.Header().Set("Content-Type", "text/event-stream")
+			fmt.Fprint(w, "data: {\"id\":\"x\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"4\"}}]}\n\n")
+			w.(http.Flusher).Flush()
+			panic(http.ErrAbortHandler)
+		default:
+			w.Header().Set("Content-Type", "text/event-stream")
+			fmt.Fprint(w, "data: {\"id\":\"x\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"42\"},\"finish_reason\":\"stop\"}]}\n\n")
+			fmt.Fprint(w, "data: [DONE]\n\n")
+		}
+	})
+	useServer(t, s)
+	t.Setenv("OPENAI_STREAM", "1")
+	require.NoError(t, run(context.Background(), ""))
+}
