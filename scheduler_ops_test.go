@@ -46,11 +46,11 @@ func TestSchedulerContinuesAfterOperatorRetry(t *testing.T) {
 	b := setupSched(t, nil)
 	ctx := context.Background()
 	a := b.agent(t, "retry", toolThenAnswer(t, "echo", `{"text":"hi"}`), []ratchet.Tool{echoTool()}, nil)
-	require.NoError(t, b.sched.Start(ctx))
 	run, err := a.Start(ctx, "go", &ratchet.RunOptions{Budget: &ratchet.Budget{MaxSteps: 1}})
 	require.NoError(t, err)
 	_, err = run.Wait(ctx)
 	require.ErrorIs(t, err, ratchet.ErrBudgetExceeded)
+	require.NoError(t, b.sched.Start(ctx)) // after the pause: the run is not due until retried
 
 	_, err = ratchet.RetryRun(ctx, b.store, b.clock, run.ID(), &ratchet.Budget{MaxSteps: 10})
 	require.NoError(t, err)
