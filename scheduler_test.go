@@ -217,8 +217,15 @@ func TestSchedulerRecoversExpiredLease(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, string(ratchet.StatusRunning), info.Status, "not taken over before expiry")
 	require.Equal(t, "dead-owner", info.Lease.Owner)
-	b.clock.Advance(2 * time.Second)
-	info = waitStatus(t, b.store, "orphan", ratchet.StatusSucceeded)
+	// Past expiry: keep the fake clock moving (the poll loop may not be
+	// waiting at the very moment of one Advance) until the run is done.
+	require.Eventually(t, func() bool {
+		if b.clock.Waiters() > 0 {
+			b.clock.Advance(time.Second)
+		}
+		info, err = b.store.Get(ctx, "orphan")
+		return err == nil && info.Status == string(ratchet.StatusSucceeded)
+	}, 10*time.Second, time.Millisecond)
 	require.EqualValues(t, 2, info.Lease.Token, "taken over with a new token")
 }
 
