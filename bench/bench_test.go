@@ -19,6 +19,12 @@ func BenchmarkAgent(b *testing.B) {
 	for _, k := range Ks {
 		s := NewServer(k)
 		b.Run("io=http/fw=floor/"+kName(k), func(b *testing.B) { perStep(b, k, floorHTTPRunner(b, k, s.URL)) })
+		b.Run("io=http/fw=ratchet-mem/"+kName(k), func(b *testing.B) {
+			perStep(b, k, ratchetModelRunner(b, k, ratchetHTTPModel(b, s.URL), memStore))
+		})
+		b.Run("io=http/fw=ratchet-file/"+kName(k), func(b *testing.B) {
+			perStep(b, k, ratchetModelRunner(b, k, ratchetHTTPModel(b, s.URL), fileStore(b)))
+		})
 		b.Run("io=http/fw=eino/"+kName(k), func(b *testing.B) { perStep(b, k, einoRunner(b, k, einoHTTPModel(b, s.URL))) })
 		b.Run("io=http/fw=langchaingo/"+kName(k), func(b *testing.B) { perStep(b, k, lcRunner(b, k, lcHTTPModel(b, s.URL))) })
 		b.Run("io=http/fw=genkit/"+kName(k), func(b *testing.B) { perStep(b, k, genkitRunner(b, k, s.URL)) })

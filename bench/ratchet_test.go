@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/ratchet-run/ratchet"
+	"github.com/ratchet-run/ratchet/openai"
 	"github.com/ratchet-run/ratchet/store"
 )
 
@@ -48,8 +49,15 @@ func newRatchetAgent(tb testing.TB, m ratchet.Model, s store.Store, budget ratch
 // that a long benchmark does not grow one store without limit.
 const rotateEvery = 1000
 
-// ratchetRunner runs the workload on Ratchet with a store from newStore.
+// ratchetRunner runs the workload on Ratchet with the fake model and a
+// store from newStore.
 func ratchetRunner(tb testing.TB, k int, newStore func() store.Store) func() {
+	return ratchetModelRunner(tb, k, ratchetModel{k}, newStore)
+}
+
+// ratchetModelRunner runs the workload on Ratchet with model m and a store
+// from newStore.
+func ratchetModelRunner(tb testing.TB, k int, m ratchet.Model, newStore func() store.Store) func() {
 	ctx := context.Background()
 	budget := ratchet.Budget{MaxSteps: k + 10}
 	var a *ratchet.Agent
@@ -61,7 +69,7 @@ func ratchetRunner(tb testing.TB, k int, newStore func() store.Store) func() {
 					_ = c.Close()
 				}
 			}
-			a = newRatchetAgent(tb, ratchetModel{k}, newStore(), budget)
+			a = newRatchetAgent(tb, m, newStore(), budget)
 		}
 		n++
 		out, err := a.Run(ctx, Prompt, nil)
@@ -69,6 +77,16 @@ func ratchetRunner(tb testing.TB, k int, newStore func() store.Store) func() {
 			tb.Fatalf("ratchet: %q, %v", out, err)
 		}
 	}
+}
+
+// ratchetHTTPModel is Ratchet's OpenAI adapter against the server at url.
+func ratchetHTTPModel(tb testing.TB, url string) ratchet.Model {
+	tb.Helper()
+	m, err := openai.New(openai.Config{Model: "fake", APIKey: "test", BaseURL: url})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return m
 }
 
 func memStore() store.Store { return store.NewMemory() }

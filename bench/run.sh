@@ -1,6 +1,6 @@
 #!/bin/sh
 # run.sh runs the framework comparison and prints the table (see
-# BENCHMARKS.md at the repository root). It takes about 6 minutes on two
+# BENCHMARKS.md at the repository root). It takes 3-7 minutes on two
 # cores. BENCHTIME and COUNT override the defaults.
 set -eu
 cd "$(dirname "$0")"

@@ -16,10 +16,12 @@ func TestWorkload(t *testing.T) {
 		genkitRunner(t, k, "")()
 		s := NewServer(k)
 		for name, run := range map[string]func(){
-			"floor":       floorHTTPRunner(t, k, s.URL),
-			"eino":        einoRunner(t, k, einoHTTPModel(t, s.URL)),
-			"langchaingo": lcRunner(t, k, lcHTTPModel(t, s.URL)),
-			"genkit":      genkitRunner(t, k, s.URL),
+			"floor":        floorHTTPRunner(t, k, s.URL),
+			"ratchet-mem":  ratchetModelRunner(t, k, ratchetHTTPModel(t, s.URL), memStore),
+			"ratchet-file": ratchetModelRunner(t, k, ratchetHTTPModel(t, s.URL), fileStore(t)),
+			"eino":         einoRunner(t, k, einoHTTPModel(t, s.URL)),
+			"langchaingo":  lcRunner(t, k, lcHTTPModel(t, s.URL)),
+			"genkit":       genkitRunner(t, k, s.URL),
 		} {
 			s.Calls.Store(0)
 			run()
