@@ -285,10 +285,7 @@ func (s *Scheduler) StartRun(ctx context.Context, agent, input string, opts *Run
 		return "", err
 	}
 	s.mu.Lock()
-	s.notifyLocked(r.ID(), agent)
-	if sr, ok := s.runs[r.ID()]; ok && !sr.running {
-		sr.started = r
-	}
+	s.notifyRunLocked(r.ID(), agent, r)
 	s.mu.Unlock()
 	return r.ID(), nil
 }
@@ -302,19 +299,28 @@ func (s *Scheduler) notify(runID, agent string) {
 }
 
 func (s *Scheduler) notifyLocked(runID, agent string) {
+	s.notifyRunLocked(runID, agent, nil)
+}
+
+// notifyRunLocked is notifyLocked for a run StartRun has just created as
+// started (nil otherwise): it is handed to the worker, set before the run
+// is dispatched, so that the worker need not load it back from the store.
+func (s *Scheduler) notifyRunLocked(runID, agent string, started *Run) {
 	if s.stopping {
 		return
 	}
 	if sr, ok := s.runs[runID]; ok {
 		if sr.running {
 			sr.again = true
+		} else if started != nil {
+			sr.started = started
 		}
 		return
 	}
 	if _, ok := s.agents[agent]; !ok {
 		return // not ours to run
 	}
-	s.runs[runID] = &schedRun{agent: agent}
+	s.runs[runID] = &schedRun{agent: agent, started: started}
 	s.queue = append(s.queue, runID)
 	s.dispatchLocked()
 }
@@ -409,13 +415,18 @@ func (s *Scheduler) poll(now time.Time) {
 	inboxed := s.pollInboxes(ctx, now)
 	// Filter before taking the lock: runs other schedulers hold need
 	// nothing from us.
-	var todo []store.RunInfo
-	for _, list := range [][]store.RunInfo{running, due, inboxed} {
+	type item struct {
+		info store.RunInfo
+		ours bool // running under a live lease of ours
+	}
+	var todo []item
+	for l, list := range [][]store.RunInfo{running, due, inboxed} {
 		for _, info := range list {
-			if info.Lease.Owner != "" && info.Lease.Owner != s.cfg.Owner && now.Before(info.Lease.Expires) {
+			live := info.Lease.Owner != "" && now.Before(info.Lease.Expires)
+			if live && info.Lease.Owner != s.cfg.Owner {
 				continue // someone else's live lease
 			}
-			todo = append(todo, info)
+			todo = append(todo, item{info, live && l == 0})
 		}
 	}
 	if len(todo) == 0 {
@@ -423,7 +434,15 @@ func (s *Scheduler) poll(now time.Time) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, info := range todo {
+	for _, it := range todo {
+		info := it.info
+		if sr, ok := s.runs[info.ID]; ok && sr.running && it.ours {
+			// A worker of ours is stepping it and goes on while it is
+			// running: looking again once it lets go would only load it
+			// back. (A run it lets go still running is unleased, and the
+			// next poll takes it.)
+			continue
+		}
 		s.notifyLocked(info.ID, info.Agent)
 	}
 }
