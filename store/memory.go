@@ -226,7 +226,7 @@ func (m *Memory) run(op, runID string) (*memRun, error) {
 	run, ok := m.runs[runID]
 	m.mu.RUnlock()
 	if !ok {
-		return nil, errorf(ErrNotFound, "%s %q", op, runID)
+		return nil, notFound(op, runID)
 	}
 	return run, nil
 }
