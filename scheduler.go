@@ -557,6 +557,16 @@ func (s *Scheduler) workRun(id string, sr *schedRun) (again bool) {
 		}
 	}
 	r.fence = lease.Token
+	// The step context is cancelled by an event sent with BusyInterrupt
+	// (sr.stepCancel is set only while a step runs); one serves every step
+	// until that happens.
+	var stepCtx context.Context
+	var stepCancel context.CancelCauseFunc
+	defer func() {
+		if stepCancel != nil {
+			stepCancel(nil)
+		}
+	}()
 	for {
 		if err := s.checkpoint(ctx, r, sr); err != nil {
 			if errors.Is(err, store.ErrConflict) {
@@ -579,7 +589,10 @@ func (s *Scheduler) workRun(id string, sr *schedRun) (again bool) {
 		if stopping || ctx.Err() != nil {
 			return false
 		}
-		stepCtx, stepCancel := context.WithCancelCause(ctx)
+		if stepCtx == nil {
+			// Made again only after an interrupt cancelled it.
+			stepCtx, stepCancel = context.WithCancelCause(ctx)
+		}
 		s.mu.Lock()
 		sr.stepCancel = stepCancel
 		s.mu.Unlock()
@@ -588,7 +601,10 @@ func (s *Scheduler) workRun(id string, sr *schedRun) (again bool) {
 		sr.stepCancel = nil
 		s.mu.Unlock()
 		interrupted := errors.Is(context.Cause(stepCtx), errStepInterrupted)
-		stepCancel(nil)
+		if stepCtx.Err() != nil {
+			stepCancel(nil)
+			stepCtx = nil
+		}
 		if r.broken != nil {
 			if errors.Is(r.broken, store.ErrConflict) {
 				// Another writer appended (an operator's cancel or retry,
