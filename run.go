@@ -49,6 +49,9 @@ type Run struct {
 	// fence, when non-zero, is the lease token appends are fenced with
 	// (set by the Scheduler that holds the run's lease).
 	fence uint64
+	// appendCtx is context.WithoutCancel(appendOf), kept for the appends
+	// of one step, which mostly share their context; guarded like append.
+	appendCtx, appendOf context.Context
 }
 
 func (a *Agent) newRun(id string, b *Budget) *Run {
@@ -153,7 +156,10 @@ func (r *Run) append(ctx context.Context, recs ...*Record) error {
 		start = end
 	}
 	r.encBuf, r.encData = buf, data
-	err := r.a.cfg.Store.Append(context.WithoutCancel(ctx), store.Batch{
+	if r.appendOf != ctx {
+		r.appendCtx, r.appendOf = context.WithoutCancel(ctx), ctx
+	}
+	err := r.a.cfg.Store.Append(r.appendCtx, store.Batch{
 		RunID:    r.ID(),
 		Expected: r.state.Seq,
 		Records:  data,
@@ -239,7 +245,7 @@ func (r *Run) Step(ctx context.Context) (_ Step, stepErr error) {
 	st := &Step{Number: s.Step, Records: make([]*Record, 0, 4)}
 	r.step = st
 	r.mark = r.a.cfg.Clock.Now()
-	defer func() { r.step, r.mark, r.rawCalls = nil, time.Time{}, nil }()
+	defer func() { r.step, r.mark, r.rawCalls, r.appendCtx, r.appendOf = nil, time.Time{}, nil, nil, nil }()
 	start := r.mark
 	if r.budget.StepTimeout > 0 { // Unlimited: no step timeout
 		var cancel context.CancelFunc

@@ -117,6 +117,9 @@ type schedRun struct {
 	// stepCancel cancels the step in progress (BusyInterrupt).
 	stepCancel context.CancelCauseFunc
 	inbox      []inboxItem // events for the next checkpoint
+	// inboxID is InboxID of the run, once its worker needed it (used by
+	// the worker only).
+	inboxID string
 	// started is the Run StartRun created, handed to the worker so that
 	// it need not load the run back from the store.
 	started *Run

@@ -54,7 +54,10 @@ func (s *Scheduler) checkpoint(ctx context.Context, r *Run, sr *schedRun) error 
 			return err
 		}
 	}
-	if err := s.drainInbox(ctx, r.ID(), func() *State { return &r.state }, func(rec *Record) error {
+	if sr.inboxID == "" {
+		sr.inboxID = InboxID(r.ID())
+	}
+	if err := s.drainInbox(ctx, r.ID(), sr.inboxID, func() *State { return &r.state }, func(rec *Record) error {
 		return r.append(ctx, rec)
 	}); err != nil {
 		return err
@@ -202,7 +205,7 @@ func (s *Scheduler) deliverLeased(ctx context.Context, runID string, fence uint6
 	if err != nil {
 		return State{}, err
 	}
-	err = s.drainInbox(ctx, runID, func() *State { return &st }, func(rec *Record) error {
+	err = s.drainInbox(ctx, runID, "", func() *State { return &st }, func(rec *Record) error {
 		next, err := appendAfter(ctx, s.cfg.Store, s.cfg.Clock, &st, rec, fence)
 		if err == nil {
 			st = next
