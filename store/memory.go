@@ -29,11 +29,11 @@ type MemoryOptions struct {
 type Memory struct {
 	maxRecord int
 
-	// mu guards the map only: runs are added, never removed. Each run has
-	// its own lock, so that writers of different runs do not queue on
-	// one another.
-	mu   sync.RWMutex
-	runs map[string]*memRun
+	// runs maps run IDs to *memRun. Runs are added, never removed, so a
+	// sync.Map suits it: lookups take no lock and do not queue behind
+	// Create. Each run has its own lock, so that writers of different runs
+	// do not queue on one another.
+	runs sync.Map
 }
 
 // memRun is one run of a Memory store.
@@ -53,7 +53,7 @@ func NewMemory() *Memory {
 // NewMemoryWithOptions returns an empty Memory store configured by opts; nil
 // opts means the defaults.
 func NewMemoryWithOptions(opts *MemoryOptions) *Memory {
-	m := &Memory{maxRecord: MaxRecordSizeDefault, runs: make(map[string]*memRun)}
+	m := &Memory{maxRecord: MaxRecordSizeDefault}
 	if opts != nil && opts.MaxRecordSize > 0 {
 		m.maxRecord = opts.MaxRecordSize
 	}
@@ -72,12 +72,9 @@ func (m *Memory) Create(ctx context.Context, info RunInfo, records [][]byte) err
 		return err
 	}
 	run := &memRun{info: newRunInfo(info, len(records)), records: copyRecords(records)}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.runs[info.ID]; ok {
+	if _, loaded := m.runs.LoadOrStore(info.ID, run); loaded {
 		return errorf(ErrExists, "create %q", info.ID)
 	}
-	m.runs[info.ID] = run
 	return nil
 }
 
@@ -158,20 +155,16 @@ func (m *Memory) List(ctx context.Context, q Query) ([]RunInfo, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	m.mu.RLock()
-	runs := make([]*memRun, 0, len(m.runs))
-	for _, run := range m.runs {
-		runs = append(runs, run)
-	}
-	m.mu.RUnlock()
 	infos := []RunInfo{}
-	for _, run := range runs {
+	m.runs.Range(func(_, v any) bool {
+		run := v.(*memRun)
 		run.mu.Lock()
 		if q.Matches(run.info) {
 			infos = append(infos, cloneInfo(run.info))
 		}
 		run.mu.Unlock()
-	}
+		return true
+	})
 	sortInfos(infos)
 	return limitInfos(infos, q), nil
 }
@@ -222,13 +215,11 @@ func (m *Memory) updateLease(ctx context.Context, op, runID string, next func(Le
 
 // run returns the run with the given ID or ErrNotFound.
 func (m *Memory) run(op, runID string) (*memRun, error) {
-	m.mu.RLock()
-	run, ok := m.runs[runID]
-	m.mu.RUnlock()
+	v, ok := m.runs.Load(runID)
 	if !ok {
 		return nil, notFound(op, runID)
 	}
-	return run, nil
+	return v.(*memRun), nil
 }
 
 // copyRecords returns a deep copy of records, in one allocation for the
