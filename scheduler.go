@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ratchet-run/ratchet/store"
@@ -89,6 +90,9 @@ type Scheduler struct {
 	active   int
 	started  bool
 	stopping bool
+	// stopFlag mirrors stopping for the workers' check between steps,
+	// which takes no lock.
+	stopFlag atomic.Bool
 	workCtx  context.Context // cancelled by StopAndCancel and by a missed Stop deadline
 	cancel   context.CancelFunc
 
@@ -107,13 +111,17 @@ type schedAgent struct {
 }
 
 // schedRun is a run this scheduler has queued or is stepping (guarded by
-// mu).
+// the Scheduler's mu, except where noted).
 type schedRun struct {
 	agent   string
 	running bool
 	again   bool // notified while running: look again after
 	lease   store.Lease
 	cancel  context.CancelCauseFunc
+	// mu guards stepCancel and inbox, which the worker touches at every
+	// step: it takes this lock only, not the Scheduler's. Send takes it
+	// while holding the Scheduler's.
+	mu sync.Mutex
 	// stepCancel cancels the step in progress (BusyInterrupt).
 	stepCancel context.CancelCauseFunc
 	inbox      []inboxItem // events for the next checkpoint
@@ -245,6 +253,7 @@ func (s *Scheduler) beginStop() {
 	s.once.Do(func() {
 		s.mu.Lock()
 		s.stopping = true
+		s.stopFlag.Store(true)
 		started := s.started
 		s.queue = nil
 		if s.cancel == nil {
@@ -491,9 +500,12 @@ func (s *Scheduler) work(id string, sr *schedRun) {
 	sa.active--
 	s.active--
 	delete(s.runs, id)
+	sr.mu.Lock()
 	for _, it := range sr.inbox {
 		it.done <- errRetrySend
 	}
+	sr.inbox = nil
+	sr.mu.Unlock()
 	if (again || sr.again) && !s.stopping {
 		s.notifyLocked(id, sr.agent)
 	}
@@ -586,23 +598,20 @@ func (s *Scheduler) workRun(id string, sr *schedRun) (again bool) {
 		if r.state.Status != StatusRunning {
 			return false
 		}
-		s.mu.Lock()
-		stopping := s.stopping
-		s.mu.Unlock()
-		if stopping || ctx.Err() != nil {
+		if s.stopFlag.Load() || ctx.Err() != nil {
 			return false
 		}
 		if stepCtx == nil {
 			// Made again only after an interrupt cancelled it.
 			stepCtx, stepCancel = context.WithCancelCause(ctx)
 		}
-		s.mu.Lock()
+		sr.mu.Lock()
 		sr.stepCancel = stepCancel
-		s.mu.Unlock()
+		sr.mu.Unlock()
 		_, err := r.Step(stepCtx)
-		s.mu.Lock()
+		sr.mu.Lock()
 		sr.stepCancel = nil
-		s.mu.Unlock()
+		sr.mu.Unlock()
 		interrupted := errors.Is(context.Cause(stepCtx), errStepInterrupted)
 		if stepCtx.Err() != nil {
 			stepCancel(nil)

@@ -62,10 +62,10 @@ func (s *Scheduler) checkpoint(ctx context.Context, r *Run, sr *schedRun) error 
 	}); err != nil {
 		return err
 	}
-	s.mu.Lock()
+	sr.mu.Lock()
 	inbox := sr.inbox
 	sr.inbox = nil
-	s.mu.Unlock()
+	sr.mu.Unlock()
 	for i, it := range inbox {
 		err := r.append(ctx, eventRecord(&r.state, it.ev))
 		it.done <- err
@@ -134,17 +134,18 @@ func (s *Scheduler) Send(ctx context.Context, runID string, ev RunEvent) error {
 		s.mu.Lock()
 		sr, ok := s.runs[runID]
 		if ok && sr.running && sr.lease.Owner != "" {
-			switch s.agents[sr.agent].opts.OnBusy {
-			case BusyReject:
+			onBusy := s.agents[sr.agent].opts.OnBusy
+			if onBusy == BusyReject {
 				s.mu.Unlock()
 				return fmt.Errorf("%w: run %s", ErrRunBusy, runID)
-			case BusyInterrupt:
-				if sr.stepCancel != nil {
-					sr.stepCancel(errStepInterrupted)
-				}
 			}
 			it := inboxItem{ev: ev, done: make(chan error, 1)}
+			sr.mu.Lock()
+			if onBusy == BusyInterrupt && sr.stepCancel != nil {
+				sr.stepCancel(errStepInterrupted)
+			}
 			sr.inbox = append(sr.inbox, it)
+			sr.mu.Unlock()
 			s.mu.Unlock()
 			select {
 			case err := <-it.done:
