@@ -177,18 +177,41 @@ func (r *Run) append(ctx context.Context, recs ...*Record) error {
 		r.mark = now
 	}
 	if r.a.obs != nil {
-		r.observe(ctx, Event{Kind: EventCheckpoint, Time: now, Step: next.Step, Status: next.Status, Seq: next.Seq, Records: len(recs)})
-		r.statusEvent(ctx, before, next.Status)
-		r.budgetWarnings(ctx)
+		r.observeCheckpoint(ctx, now, before, len(recs))
 	}
 	if r.step != nil {
 		r.step.Records = append(r.step.Records, recs...)
 	}
 	if next.Seq-next.SnapshotSeq >= uint64(r.a.cfg.SnapshotEvery) && recs[len(recs)-1].Kind != RecSnapshot {
-		snap := r.state.Clone()
-		return r.appendQuiet(ctx, &Record{Kind: RecSnapshot, State: &snap})
+		return r.appendSnapshot(ctx)
 	}
 	return nil
+}
+
+// appendSnapshot appends a snapshot of the state (out of line: see the
+// observe* helpers).
+//
+//go:noinline
+func (r *Run) appendSnapshot(ctx context.Context) error {
+	snap := r.state.Clone()
+	return r.appendQuiet(ctx, &Record{Kind: RecSnapshot, State: &snap})
+}
+
+// The observe* helpers build observer events out of line, so that the
+// frames of the step loop (on the stack of every run being stepped) do not
+// hold Event values.
+
+//go:noinline
+func (r *Run) observeCheckpoint(ctx context.Context, now time.Time, before Status, records int) {
+	s := &r.state
+	r.observe(ctx, Event{Kind: EventCheckpoint, Time: now, Step: s.Step, Status: s.Status, Seq: s.Seq, Records: records})
+	r.statusEvent(ctx, before, s.Status)
+	r.budgetWarnings(ctx)
+}
+
+//go:noinline
+func (r *Run) observeStep(ctx context.Context, kind EventKind, step int, err error) {
+	r.observe(ctx, Event{Kind: kind, Step: step, Status: r.state.Status, Err: err})
 }
 
 // appendQuiet appends without adding to the current Step's records.
@@ -254,10 +277,8 @@ func (r *Run) Step(ctx context.Context) (_ Step, stepErr error) {
 	}
 
 	if r.a.obs != nil {
-		r.observe(ctx, Event{Kind: EventStepStarted, Step: s.Step + 1, Status: s.Status})
-		defer func() {
-			r.observe(ctx, Event{Kind: EventStepFinished, Step: st.Number, Status: r.state.Status, Err: stepErr})
-		}()
+		r.observeStep(ctx, EventStepStarted, s.Step+1, nil)
+		defer func() { r.observeStep(ctx, EventStepFinished, st.Number, stepErr) }()
 	}
 	err := r.step1(ctx, st)
 	st.Status = r.state.Status

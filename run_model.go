@@ -44,9 +44,7 @@ func (r *Run) callModel(ctx context.Context, st *Step, windDown bool) (*Response
 		resp, err := r.generate(ctx, req)
 		if err == nil {
 			if r.a.obs != nil {
-				r.observe(ctx, Event{Kind: EventModelCall, Step: st.Number, Status: r.state.Status, Model: r.modelName(resp),
-					Attempt: attempt, Latency: r.a.cfg.Clock.Now().Sub(start), Usage: resp.Usage,
-					CostUSD: r.a.cfg.Pricing.Cost(r.modelName(resp), resp.Usage), Finish: resp.FinishReason})
+				r.observeModelCall(ctx, st.Number, attempt, start, resp)
 			}
 			return resp, nil
 		}
@@ -143,6 +141,13 @@ func (r *Run) generate(ctx context.Context, req *Request) (resp *Response, err e
 		err = &ModelError{Kind: ModelTransient, Err: err}
 	}
 	return nil, err
+}
+
+//go:noinline
+func (r *Run) observeModelCall(ctx context.Context, step, attempt int, start time.Time, resp *Response) {
+	r.observe(ctx, Event{Kind: EventModelCall, Step: step, Status: r.state.Status, Model: r.modelName(resp),
+		Attempt: attempt, Latency: r.a.cfg.Clock.Now().Sub(start), Usage: resp.Usage,
+		CostUSD: r.a.cfg.Pricing.Cost(r.modelName(resp), resp.Usage), Finish: resp.FinishReason})
 }
 
 // appendAttempt reports a failed model call attempt (err) to the observer

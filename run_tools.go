@@ -148,8 +148,7 @@ func (r *Run) runCall(parent, gctx context.Context, step, i int, key string, c T
 		out, err := r.invoke(gctx, tool, c, key, pol.Timeout, attempt)
 		dur := r.a.cfg.Clock.Now().Sub(start)
 		if r.a.obs != nil {
-			r.observe(parent, Event{Kind: EventToolCall, Step: step, Tool: c.Name, CallID: c.ID, Key: key, Attempt: attempt,
-				ArgBytes: len(c.Arguments), ResultBytes: len(out), Duration: dur, Err: err})
+			r.observeToolCall(parent, step, &c, key, attempt, len(out), dur, err)
 		}
 		if err == nil {
 			res := ToolResult{Content: truncateOutput(out, pol.MaxOutputBytes), Duration: dur}
@@ -205,6 +204,12 @@ func (r *Run) runCall(parent, gctx context.Context, step, i int, key string, c T
 			return r.appendLocked(parent, &Record{Kind: RecToolFinished, Step: step, Call: cr(attempt), Result: &res})
 		}
 	}
+}
+
+//go:noinline
+func (r *Run) observeToolCall(ctx context.Context, step int, c *ToolCall, key string, attempt, resultBytes int, dur time.Duration, err error) {
+	r.observe(ctx, Event{Kind: EventToolCall, Step: step, Tool: c.Name, CallID: c.ID, Key: key, Attempt: attempt,
+		ArgBytes: len(c.Arguments), ResultBytes: resultBytes, Duration: dur, Err: err})
 }
 
 func toolErrorText(te *ToolError) string {
