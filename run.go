@@ -49,6 +49,10 @@ type Run struct {
 	// fence, when non-zero, is the lease token appends are fenced with
 	// (set by the Scheduler that holds the run's lease).
 	fence uint64
+	// dropRecords is set by a Scheduler, which ignores the Step that Step
+	// returns: its Records are not collected, and stepv holds it.
+	dropRecords bool
+	stepv       Step
 	// appendCtx is context.WithoutCancel(appendOf), kept for the appends
 	// of one step, which mostly share their context; guarded like append.
 	appendCtx, appendOf context.Context
@@ -265,8 +269,14 @@ func (r *Run) Step(ctx context.Context) (_ Step, stepErr error) {
 	if err := ctx.Err(); err != nil {
 		return Step{Number: s.Step, Status: s.Status}, err
 	}
-	st := &Step{Number: s.Step, Records: make([]*Record, 0, 4)}
-	r.step = st
+	var st *Step
+	if r.dropRecords {
+		r.stepv = Step{Number: s.Step}
+		st = &r.stepv
+	} else {
+		st = &Step{Number: s.Step, Records: make([]*Record, 0, 4)}
+		r.step = st
+	}
 	r.mark = r.a.cfg.Clock.Now()
 	defer func() { r.step, r.mark, r.rawCalls, r.appendCtx, r.appendOf = nil, time.Time{}, nil, nil, nil }()
 	start := r.mark

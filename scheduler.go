@@ -572,6 +572,7 @@ func (s *Scheduler) workRun(id string, sr *schedRun) (again bool) {
 		}
 	}
 	r.fence = lease.Token
+	r.dropRecords = true // the Steps are not looked at
 	// The step context is cancelled by an event sent with BusyInterrupt
 	// (sr.stepCancel is set only while a step runs); one serves every step
 	// until that happens.
@@ -664,7 +665,7 @@ func (s *Scheduler) reload(ctx context.Context, sa *schedAgent, id string, sr *s
 		s.logError("reload", id, err)
 		return nil
 	}
-	r.fence = nl.Token
+	r.fence, r.dropRecords = nl.Token, true
 	return r
 }
 

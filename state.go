@@ -307,7 +307,11 @@ func (s *State) apply(r *Record) error {
 		}
 		s.Agent = r.Agent
 		s.Labels = r.Labels
-		s.Messages = slices.Clone(r.Input)
+		if r.Input != nil {
+			// Room for a few steps' messages: growing from the input's
+			// length cost an allocation and a copy every other step.
+			s.Messages = append(make([]Message, 0, len(r.Input)+8), r.Input...)
+		}
 		s.InputLen = len(r.Input)
 		s.Status = StatusRunning
 		s.CreatedAt = r.Time
