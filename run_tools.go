@@ -246,7 +246,7 @@ func trimPrefix(s string) string {
 func (r *Run) invoke(ctx context.Context, tool Tool, c ToolCall, key string, timeout time.Duration, attempt int) (out string, err error) {
 	cctx, cancel := WithIdempotencyKey(ctx, key), context.CancelFunc(func() {})
 	if timeout > 0 { // Unlimited: no timeout
-		cctx, cancel = context.WithTimeout(cctx, timeout)
+		cctx, cancel = withCallTimeout(cctx, timeout)
 	}
 	defer cancel()
 	defer func() {
