@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"hash/maphash"
 	"sync"
 	"time"
 )
@@ -29,11 +30,27 @@ type MemoryOptions struct {
 type Memory struct {
 	maxRecord int
 
-	// runs maps run IDs to *memRun. Runs are added, never removed, so a
-	// sync.Map suits it: lookups take no lock and do not queue behind
-	// Create. Each run has its own lock, so that writers of different runs
-	// do not queue on one another.
-	runs sync.Map
+	// shards map run IDs to runs, by a hash of the ID: Create write-locks
+	// one shard only, so lookups of other runs do not queue behind it.
+	// Runs are added, never removed. Each run has its own lock, so that
+	// writers of different runs do not queue on one another.
+	shards [memShards]memShard
+}
+
+// memShards is the number of shards of a Memory store's run map.
+const memShards = 64
+
+// memShard is one shard of a Memory store's run map.
+type memShard struct {
+	mu   sync.RWMutex
+	runs map[string]*memRun
+	_    [40]byte // a cache line each
+}
+
+var memSeed = maphash.MakeSeed()
+
+func (m *Memory) shard(runID string) *memShard {
+	return &m.shards[maphash.String(memSeed, runID)%memShards]
 }
 
 // memRun is one run of a Memory store.
@@ -54,6 +71,9 @@ func NewMemory() *Memory {
 // opts means the defaults.
 func NewMemoryWithOptions(opts *MemoryOptions) *Memory {
 	m := &Memory{maxRecord: MaxRecordSizeDefault}
+	for i := range m.shards {
+		m.shards[i].runs = make(map[string]*memRun)
+	}
 	if opts != nil && opts.MaxRecordSize > 0 {
 		m.maxRecord = opts.MaxRecordSize
 	}
@@ -72,9 +92,13 @@ func (m *Memory) Create(ctx context.Context, info RunInfo, records [][]byte) err
 		return err
 	}
 	run := &memRun{info: newRunInfo(info, len(records)), records: copyRecords(records)}
-	if _, loaded := m.runs.LoadOrStore(info.ID, run); loaded {
+	sh := m.shard(info.ID)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if _, ok := sh.runs[info.ID]; ok {
 		return errorf(ErrExists, "create %q", info.ID)
 	}
+	sh.runs[info.ID] = run
 	return nil
 }
 
@@ -156,15 +180,23 @@ func (m *Memory) List(ctx context.Context, q Query) ([]RunInfo, error) {
 		return nil, err
 	}
 	infos := []RunInfo{}
-	m.runs.Range(func(_, v any) bool {
-		run := v.(*memRun)
-		run.mu.Lock()
-		if q.Matches(run.info) {
-			infos = append(infos, cloneInfo(run.info))
+	var runs []*memRun
+	for i := range m.shards {
+		sh := &m.shards[i]
+		sh.mu.RLock()
+		runs = runs[:0]
+		for _, run := range sh.runs {
+			runs = append(runs, run)
 		}
-		run.mu.Unlock()
-		return true
-	})
+		sh.mu.RUnlock()
+		for _, run := range runs {
+			run.mu.Lock()
+			if q.Matches(run.info) {
+				infos = append(infos, cloneInfo(run.info))
+			}
+			run.mu.Unlock()
+		}
+	}
 	sortInfos(infos)
 	return limitInfos(infos, q), nil
 }
@@ -215,11 +247,14 @@ func (m *Memory) updateLease(ctx context.Context, op, runID string, next func(Le
 
 // run returns the run with the given ID or ErrNotFound.
 func (m *Memory) run(op, runID string) (*memRun, error) {
-	v, ok := m.runs.Load(runID)
+	sh := m.shard(runID)
+	sh.mu.RLock()
+	run, ok := sh.runs[runID]
+	sh.mu.RUnlock()
 	if !ok {
 		return nil, notFound(op, runID)
 	}
-	return v.(*memRun), nil
+	return run, nil
 }
 
 // copyRecords returns a deep copy of records, in one allocation for the
