@@ -298,3 +298,22 @@ func TestBudgetStepTimeout(t *testing.T) {
 	require.Equal(t, ratchet.StatusRunning, run2.Status())
 	requireFolds(t, b2.store, run2)
 }
+
+// A model call still running when a step timeout shorter than the model
+// timeout fires pauses the run for step time: it is not a model timeout
+// (the call then gets no timer of its own).
+func TestBudgetStepTimeoutDuringModelCall(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	m := ratchettest.NewModel(t, ratchettest.Reply{Delay: time.Minute, Response: ratchettest.Text("late").Response})
+	a := b.agent(t, m, func(c *ratchet.Config) {
+		c.Budget.StepTimeout = 30 * time.Millisecond
+		c.Budget.ModelTimeout = time.Minute
+	})
+	run, err := a.Start(context.Background(), "go", nil)
+	require.NoError(t, err)
+	_, err = run.Step(context.Background())
+	requirePausedBy(t, b, run, err, ratchet.BudgetStepTime)
+	st := run.State()
+	require.Zero(t, st.Step, "no model response was recorded")
+}

@@ -49,6 +49,13 @@ type Run struct {
 	// fence, when non-zero, is the lease token appends are fenced with
 	// (set by the Scheduler that holds the run's lease).
 	fence uint64
+	// dropRecords is set by a Scheduler, which ignores the Step that Step
+	// returns: its Records are not collected, and stepv holds it.
+	dropRecords bool
+	stepv       Step
+	// appendCtx is context.WithoutCancel(appendOf), kept for the appends
+	// of one step, which mostly share their context; guarded like append.
+	appendCtx, appendOf context.Context
 }
 
 func (a *Agent) newRun(id string, b *Budget) *Run {
@@ -153,7 +160,10 @@ func (r *Run) append(ctx context.Context, recs ...*Record) error {
 		start = end
 	}
 	r.encBuf, r.encData = buf, data
-	err := r.a.cfg.Store.Append(context.WithoutCancel(ctx), store.Batch{
+	if r.appendOf != ctx {
+		r.appendCtx, r.appendOf = context.WithoutCancel(ctx), ctx
+	}
+	err := r.a.cfg.Store.Append(r.appendCtx, store.Batch{
 		RunID:    r.ID(),
 		Expected: r.state.Seq,
 		Records:  data,
@@ -171,18 +181,41 @@ func (r *Run) append(ctx context.Context, recs ...*Record) error {
 		r.mark = now
 	}
 	if r.a.obs != nil {
-		r.observe(ctx, Event{Kind: EventCheckpoint, Time: now, Step: next.Step, Status: next.Status, Seq: next.Seq, Records: len(recs)})
-		r.statusEvent(ctx, before, next.Status)
-		r.budgetWarnings(ctx)
+		r.observeCheckpoint(ctx, now, before, len(recs))
 	}
 	if r.step != nil {
 		r.step.Records = append(r.step.Records, recs...)
 	}
 	if next.Seq-next.SnapshotSeq >= uint64(r.a.cfg.SnapshotEvery) && recs[len(recs)-1].Kind != RecSnapshot {
-		snap := r.state.Clone()
-		return r.appendQuiet(ctx, &Record{Kind: RecSnapshot, State: &snap})
+		return r.appendSnapshot(ctx)
 	}
 	return nil
+}
+
+// appendSnapshot appends a snapshot of the state (out of line: see the
+// observe* helpers).
+//
+//go:noinline
+func (r *Run) appendSnapshot(ctx context.Context) error {
+	snap := r.state.Clone()
+	return r.appendQuiet(ctx, &Record{Kind: RecSnapshot, State: &snap})
+}
+
+// The observe* helpers build observer events out of line, so that the
+// frames of the step loop (on the stack of every run being stepped) do not
+// hold Event values.
+
+//go:noinline
+func (r *Run) observeCheckpoint(ctx context.Context, now time.Time, before Status, records int) {
+	s := &r.state
+	r.observe(ctx, Event{Kind: EventCheckpoint, Time: now, Step: s.Step, Status: s.Status, Seq: s.Seq, Records: records})
+	r.statusEvent(ctx, before, s.Status)
+	r.budgetWarnings(ctx)
+}
+
+//go:noinline
+func (r *Run) observeStep(ctx context.Context, kind EventKind, step int, err error) {
+	r.observe(ctx, Event{Kind: kind, Step: step, Status: r.state.Status, Err: err})
 }
 
 // appendQuiet appends without adding to the current Step's records.
@@ -236,10 +269,16 @@ func (r *Run) Step(ctx context.Context) (_ Step, stepErr error) {
 	if err := ctx.Err(); err != nil {
 		return Step{Number: s.Step, Status: s.Status}, err
 	}
-	st := &Step{Number: s.Step, Records: make([]*Record, 0, 4)}
-	r.step = st
+	var st *Step
+	if r.dropRecords {
+		r.stepv = Step{Number: s.Step}
+		st = &r.stepv
+	} else {
+		st = &Step{Number: s.Step, Records: make([]*Record, 0, 4)}
+		r.step = st
+	}
 	r.mark = r.a.cfg.Clock.Now()
-	defer func() { r.step, r.mark, r.rawCalls = nil, time.Time{}, nil }()
+	defer func() { r.step, r.mark, r.rawCalls, r.appendCtx, r.appendOf = nil, time.Time{}, nil, nil, nil }()
 	start := r.mark
 	if r.budget.StepTimeout > 0 { // Unlimited: no step timeout
 		var cancel context.CancelFunc
@@ -248,10 +287,8 @@ func (r *Run) Step(ctx context.Context) (_ Step, stepErr error) {
 	}
 
 	if r.a.obs != nil {
-		r.observe(ctx, Event{Kind: EventStepStarted, Step: s.Step + 1, Status: s.Status})
-		defer func() {
-			r.observe(ctx, Event{Kind: EventStepFinished, Step: st.Number, Status: r.state.Status, Err: stepErr})
-		}()
+		r.observeStep(ctx, EventStepStarted, s.Step+1, nil)
+		defer func() { r.observeStep(ctx, EventStepFinished, st.Number, stepErr) }()
 	}
 	err := r.step1(ctx, st)
 	st.Status = r.state.Status

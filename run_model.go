@@ -44,9 +44,7 @@ func (r *Run) callModel(ctx context.Context, st *Step, windDown bool) (*Response
 		resp, err := r.generate(ctx, req)
 		if err == nil {
 			if r.a.obs != nil {
-				r.observe(ctx, Event{Kind: EventModelCall, Step: st.Number, Status: r.state.Status, Model: r.modelName(resp),
-					Attempt: attempt, Latency: r.a.cfg.Clock.Now().Sub(start), Usage: resp.Usage,
-					CostUSD: r.a.cfg.Pricing.Cost(r.modelName(resp), resp.Usage), Finish: resp.FinishReason})
+				r.observeModelCall(ctx, st.Number, attempt, start, resp)
 			}
 			return resp, nil
 		}
@@ -117,7 +115,7 @@ func (r *Run) callModel(ctx context.Context, st *Step, windDown bool) (*Response
 func (r *Run) generate(ctx context.Context, req *Request) (resp *Response, err error) {
 	cctx, cancel := ctx, context.CancelFunc(func() {})
 	if r.budget.ModelTimeout > 0 { // Unlimited: no model timeout
-		cctx, cancel = context.WithTimeout(ctx, r.budget.ModelTimeout)
+		cctx, cancel = withCallTimeout(ctx, r.budget.ModelTimeout)
 	}
 	defer cancel()
 	defer func() {
@@ -143,6 +141,25 @@ func (r *Run) generate(ctx context.Context, req *Request) (resp *Response, err e
 		err = &ModelError{Kind: ModelTransient, Err: err}
 	}
 	return nil, err
+}
+
+//go:noinline
+func (r *Run) observeModelCall(ctx context.Context, step, attempt int, start time.Time, resp *Response) {
+	r.observe(ctx, Event{Kind: EventModelCall, Step: step, Status: r.state.Status, Model: r.modelName(resp),
+		Attempt: attempt, Latency: r.a.cfg.Clock.Now().Sub(start), Usage: resp.Usage,
+		CostUSD: r.a.cfg.Pricing.Cost(r.modelName(resp), resp.Usage), Finish: resp.FinishReason})
+}
+
+// withCallTimeout is context.WithTimeout(ctx, d) for one model or tool
+// call, except that it returns ctx itself when ctx's deadline comes no
+// later: the step's deadline then ends the call first either way, as
+// ctx's error (which is how a call ended by the step timeout is told from
+// one that timed out), and no timer is made.
+func withCallTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if dl, ok := ctx.Deadline(); ok && !dl.After(time.Now().Add(d)) {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, d)
 }
 
 // appendAttempt reports a failed model call attempt (err) to the observer

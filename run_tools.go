@@ -35,7 +35,8 @@ func (r *Run) runCalls(ctx context.Context, st *Step) error {
 		attempt int
 	}
 	var jobs []job
-	pauses := make([]error, len(calls))
+	var pause error    // of a step's only call
+	var pauses []error // by call index, when calls run in parallel
 	var failErr error
 	for i, c := range calls {
 		if c.Result != nil {
@@ -80,16 +81,18 @@ func (r *Run) runCalls(ctx context.Context, st *Step) error {
 	if len(jobs) == 1 {
 		// One call: run it on this goroutine; there are no siblings.
 		j := jobs[0]
-		err = r.runCall(ctx, ctx, step, j.i, j.key, j.call, j.tool, j.pol, j.attempt, &pauses[j.i])
+		err = r.runCall(ctx, ctx, step, j.i, j.key, j.call, j.tool, j.pol, j.attempt, &pause)
 	} else {
+		ps := make([]error, len(calls))
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(r.a.cfg.MaxParallelTools)
 		for _, j := range jobs {
 			g.Go(func() error {
-				return r.runCall(ctx, gctx, step, j.i, j.key, j.call, j.tool, j.pol, j.attempt, &pauses[j.i])
+				return r.runCall(ctx, gctx, step, j.i, j.key, j.call, j.tool, j.pol, j.attempt, &ps[j.i])
 			})
 		}
 		err = g.Wait()
+		pauses = ps
 	}
 	if err == nil {
 		err = failErr
@@ -102,14 +105,19 @@ func (r *Run) runCalls(ctx context.Context, st *Step) error {
 		// idempotent ones and applies OnUnknownOutcome to the others.
 		return context.Cause(ctx)
 	}
-	var te *ToolError
-	if errors.As(err, &te) {
+	if _, ok := errors.AsType[*ToolError](err); ok {
 		return r.fail(ctx, err)
 	}
 	if err != nil {
 		return err
 	}
-	if perr := errors.Join(pauses...); perr != nil {
+	var perr error
+	if pauses != nil {
+		perr = errors.Join(pauses...)
+	} else if pause != nil {
+		perr = errors.Join(pause) // as for many calls
+	}
+	if perr != nil {
 		return r.pause(ctx, perr)
 	}
 	return nil
@@ -148,8 +156,7 @@ func (r *Run) runCall(parent, gctx context.Context, step, i int, key string, c T
 		out, err := r.invoke(gctx, tool, c, key, pol.Timeout, attempt)
 		dur := r.a.cfg.Clock.Now().Sub(start)
 		if r.a.obs != nil {
-			r.observe(parent, Event{Kind: EventToolCall, Step: step, Tool: c.Name, CallID: c.ID, Key: key, Attempt: attempt,
-				ArgBytes: len(c.Arguments), ResultBytes: len(out), Duration: dur, Err: err})
+			r.observeToolCall(parent, step, &c, key, attempt, len(out), dur, err)
 		}
 		if err == nil {
 			res := ToolResult{Content: truncateOutput(out, pol.MaxOutputBytes), Duration: dur}
@@ -207,6 +214,12 @@ func (r *Run) runCall(parent, gctx context.Context, step, i int, key string, c T
 	}
 }
 
+//go:noinline
+func (r *Run) observeToolCall(ctx context.Context, step int, c *ToolCall, key string, attempt, resultBytes int, dur time.Duration, err error) {
+	r.observe(ctx, Event{Kind: EventToolCall, Step: step, Tool: c.Name, CallID: c.ID, Key: key, Attempt: attempt,
+		ArgBytes: len(c.Arguments), ResultBytes: resultBytes, Duration: dur, Err: err})
+}
+
 func toolErrorText(te *ToolError) string {
 	switch te.Kind {
 	case ToolErrorTimeout:
@@ -233,7 +246,7 @@ func trimPrefix(s string) string {
 func (r *Run) invoke(ctx context.Context, tool Tool, c ToolCall, key string, timeout time.Duration, attempt int) (out string, err error) {
 	cctx, cancel := WithIdempotencyKey(ctx, key), context.CancelFunc(func() {})
 	if timeout > 0 { // Unlimited: no timeout
-		cctx, cancel = context.WithTimeout(cctx, timeout)
+		cctx, cancel = withCallTimeout(cctx, timeout)
 	}
 	defer cancel()
 	defer func() {

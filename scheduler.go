@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ratchet-run/ratchet/store"
@@ -89,6 +90,9 @@ type Scheduler struct {
 	active   int
 	started  bool
 	stopping bool
+	// stopFlag mirrors stopping for the workers' check between steps,
+	// which takes no lock.
+	stopFlag atomic.Bool
 	workCtx  context.Context // cancelled by StopAndCancel and by a missed Stop deadline
 	cancel   context.CancelFunc
 
@@ -107,16 +111,23 @@ type schedAgent struct {
 }
 
 // schedRun is a run this scheduler has queued or is stepping (guarded by
-// mu).
+// the Scheduler's mu, except where noted).
 type schedRun struct {
 	agent   string
 	running bool
 	again   bool // notified while running: look again after
 	lease   store.Lease
 	cancel  context.CancelCauseFunc
+	// mu guards stepCancel and inbox, which the worker touches at every
+	// step: it takes this lock only, not the Scheduler's. Send takes it
+	// while holding the Scheduler's.
+	mu sync.Mutex
 	// stepCancel cancels the step in progress (BusyInterrupt).
 	stepCancel context.CancelCauseFunc
 	inbox      []inboxItem // events for the next checkpoint
+	// inboxID is InboxID of the run, once its worker needed it (used by
+	// the worker only).
+	inboxID string
 	// started is the Run StartRun created, handed to the worker so that
 	// it need not load the run back from the store.
 	started *Run
@@ -242,6 +253,7 @@ func (s *Scheduler) beginStop() {
 	s.once.Do(func() {
 		s.mu.Lock()
 		s.stopping = true
+		s.stopFlag.Store(true)
 		started := s.started
 		s.queue = nil
 		if s.cancel == nil {
@@ -285,10 +297,7 @@ func (s *Scheduler) StartRun(ctx context.Context, agent, input string, opts *Run
 		return "", err
 	}
 	s.mu.Lock()
-	s.notifyLocked(r.ID(), agent)
-	if sr, ok := s.runs[r.ID()]; ok && !sr.running {
-		sr.started = r
-	}
+	s.notifyRunLocked(r.ID(), agent, r)
 	s.mu.Unlock()
 	return r.ID(), nil
 }
@@ -302,19 +311,28 @@ func (s *Scheduler) notify(runID, agent string) {
 }
 
 func (s *Scheduler) notifyLocked(runID, agent string) {
+	s.notifyRunLocked(runID, agent, nil)
+}
+
+// notifyRunLocked is notifyLocked for a run StartRun has just created as
+// started (nil otherwise): it is handed to the worker, set before the run
+// is dispatched, so that the worker need not load it back from the store.
+func (s *Scheduler) notifyRunLocked(runID, agent string, started *Run) {
 	if s.stopping {
 		return
 	}
 	if sr, ok := s.runs[runID]; ok {
 		if sr.running {
 			sr.again = true
+		} else if started != nil {
+			sr.started = started
 		}
 		return
 	}
 	if _, ok := s.agents[agent]; !ok {
 		return // not ours to run
 	}
-	s.runs[runID] = &schedRun{agent: agent}
+	s.runs[runID] = &schedRun{agent: agent, started: started}
 	s.queue = append(s.queue, runID)
 	s.dispatchLocked()
 }
@@ -409,13 +427,18 @@ func (s *Scheduler) poll(now time.Time) {
 	inboxed := s.pollInboxes(ctx, now)
 	// Filter before taking the lock: runs other schedulers hold need
 	// nothing from us.
-	var todo []store.RunInfo
-	for _, list := range [][]store.RunInfo{running, due, inboxed} {
+	type item struct {
+		info store.RunInfo
+		ours bool // running under a live lease of ours
+	}
+	var todo []item
+	for l, list := range [][]store.RunInfo{running, due, inboxed} {
 		for _, info := range list {
-			if info.Lease.Owner != "" && info.Lease.Owner != s.cfg.Owner && now.Before(info.Lease.Expires) {
+			live := info.Lease.Owner != "" && now.Before(info.Lease.Expires)
+			if live && info.Lease.Owner != s.cfg.Owner {
 				continue // someone else's live lease
 			}
-			todo = append(todo, info)
+			todo = append(todo, item{info, live && l == 0})
 		}
 	}
 	if len(todo) == 0 {
@@ -423,7 +446,15 @@ func (s *Scheduler) poll(now time.Time) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, info := range todo {
+	for _, it := range todo {
+		info := it.info
+		if sr, ok := s.runs[info.ID]; ok && sr.running && it.ours {
+			// A worker of ours is stepping it and goes on while it is
+			// running: looking again once it lets go would only load it
+			// back. (A run it lets go still running is unleased, and the
+			// next poll takes it.)
+			continue
+		}
 		s.notifyLocked(info.ID, info.Agent)
 	}
 }
@@ -469,9 +500,12 @@ func (s *Scheduler) work(id string, sr *schedRun) {
 	sa.active--
 	s.active--
 	delete(s.runs, id)
+	sr.mu.Lock()
 	for _, it := range sr.inbox {
 		it.done <- errRetrySend
 	}
+	sr.inbox = nil
+	sr.mu.Unlock()
 	if (again || sr.again) && !s.stopping {
 		s.notifyLocked(id, sr.agent)
 	}
@@ -538,6 +572,17 @@ func (s *Scheduler) workRun(id string, sr *schedRun) (again bool) {
 		}
 	}
 	r.fence = lease.Token
+	r.dropRecords = true // the Steps are not looked at
+	// The step context is cancelled by an event sent with BusyInterrupt
+	// (sr.stepCancel is set only while a step runs); one serves every step
+	// until that happens.
+	var stepCtx context.Context
+	var stepCancel context.CancelCauseFunc
+	defer func() {
+		if stepCancel != nil {
+			stepCancel(nil)
+		}
+	}()
 	for {
 		if err := s.checkpoint(ctx, r, sr); err != nil {
 			if errors.Is(err, store.ErrConflict) {
@@ -554,22 +599,25 @@ func (s *Scheduler) workRun(id string, sr *schedRun) (again bool) {
 		if r.state.Status != StatusRunning {
 			return false
 		}
-		s.mu.Lock()
-		stopping := s.stopping
-		s.mu.Unlock()
-		if stopping || ctx.Err() != nil {
+		if s.stopFlag.Load() || ctx.Err() != nil {
 			return false
 		}
-		stepCtx, stepCancel := context.WithCancelCause(ctx)
-		s.mu.Lock()
+		if stepCtx == nil {
+			// Made again only after an interrupt cancelled it.
+			stepCtx, stepCancel = context.WithCancelCause(ctx)
+		}
+		sr.mu.Lock()
 		sr.stepCancel = stepCancel
-		s.mu.Unlock()
+		sr.mu.Unlock()
 		_, err := r.Step(stepCtx)
-		s.mu.Lock()
+		sr.mu.Lock()
 		sr.stepCancel = nil
-		s.mu.Unlock()
+		sr.mu.Unlock()
 		interrupted := errors.Is(context.Cause(stepCtx), errStepInterrupted)
-		stepCancel(nil)
+		if stepCtx.Err() != nil {
+			stepCancel(nil)
+			stepCtx = nil
+		}
 		if r.broken != nil {
 			if errors.Is(r.broken, store.ErrConflict) {
 				// Another writer appended (an operator's cancel or retry,
@@ -617,7 +665,7 @@ func (s *Scheduler) reload(ctx context.Context, sa *schedAgent, id string, sr *s
 		s.logError("reload", id, err)
 		return nil
 	}
-	r.fence = nl.Token
+	r.fence, r.dropRecords = nl.Token, true
 	return r
 }
 

@@ -16,8 +16,11 @@ import (
 )
 
 // fiveSteps answers with four echo calls, one per step, then a final answer.
+// It records no requests: copying them is the harness's cost, not the
+// library's.
 func fiveSteps(b *testing.B) *ratchettest.Model {
-	return ratchettest.NewModelFunc(b, func(ctx context.Context, call int, req *ratchet.Request) ratchettest.Reply {
+	call, text := ratchettest.ToolCalls(ratchettest.Call{Name: "echo", Args: `{"text":"x"}`}), ratchettest.Text("done")
+	return ratchettest.NewModelFunc(b, func(ctx context.Context, _ int, req *ratchet.Request) ratchettest.Reply {
 		n := 0
 		for _, m := range req.Messages {
 			if m.Role == ratchet.RoleTool {
@@ -25,10 +28,10 @@ func fiveSteps(b *testing.B) *ratchettest.Model {
 			}
 		}
 		if n < 4 {
-			return ratchettest.ToolCalls(ratchettest.Call{Name: "echo", Args: `{"text":"x"}`})
+			return call // Generate returns a copy
 		}
-		return ratchettest.Text("done")
-	})
+		return text
+	}).WithoutRecording()
 }
 
 func BenchmarkSchedulerThroughput(b *testing.B) {

@@ -54,15 +54,18 @@ func (s *Scheduler) checkpoint(ctx context.Context, r *Run, sr *schedRun) error 
 			return err
 		}
 	}
-	if err := s.drainInbox(ctx, r.ID(), func() *State { return &r.state }, func(rec *Record) error {
+	if sr.inboxID == "" {
+		sr.inboxID = InboxID(r.ID())
+	}
+	if err := s.drainInbox(ctx, r.ID(), sr.inboxID, func() *State { return &r.state }, func(rec *Record) error {
 		return r.append(ctx, rec)
 	}); err != nil {
 		return err
 	}
-	s.mu.Lock()
+	sr.mu.Lock()
 	inbox := sr.inbox
 	sr.inbox = nil
-	s.mu.Unlock()
+	sr.mu.Unlock()
 	for i, it := range inbox {
 		err := r.append(ctx, eventRecord(&r.state, it.ev))
 		it.done <- err
@@ -131,17 +134,18 @@ func (s *Scheduler) Send(ctx context.Context, runID string, ev RunEvent) error {
 		s.mu.Lock()
 		sr, ok := s.runs[runID]
 		if ok && sr.running && sr.lease.Owner != "" {
-			switch s.agents[sr.agent].opts.OnBusy {
-			case BusyReject:
+			onBusy := s.agents[sr.agent].opts.OnBusy
+			if onBusy == BusyReject {
 				s.mu.Unlock()
 				return fmt.Errorf("%w: run %s", ErrRunBusy, runID)
-			case BusyInterrupt:
-				if sr.stepCancel != nil {
-					sr.stepCancel(errStepInterrupted)
-				}
 			}
 			it := inboxItem{ev: ev, done: make(chan error, 1)}
+			sr.mu.Lock()
+			if onBusy == BusyInterrupt && sr.stepCancel != nil {
+				sr.stepCancel(errStepInterrupted)
+			}
 			sr.inbox = append(sr.inbox, it)
+			sr.mu.Unlock()
 			s.mu.Unlock()
 			select {
 			case err := <-it.done:
@@ -202,7 +206,7 @@ func (s *Scheduler) deliverLeased(ctx context.Context, runID string, fence uint6
 	if err != nil {
 		return State{}, err
 	}
-	err = s.drainInbox(ctx, runID, func() *State { return &st }, func(rec *Record) error {
+	err = s.drainInbox(ctx, runID, "", func() *State { return &st }, func(rec *Record) error {
 		next, err := appendAfter(ctx, s.cfg.Store, s.cfg.Clock, &st, rec, fence)
 		if err == nil {
 			st = next

@@ -119,8 +119,11 @@ func (s *Scheduler) sendInbox(ctx context.Context, runID string, ev RunEvent) er
 // inbox drained once the run has taken them all. cur returns the run's
 // state as add leaves it. The caller holds the run's lease. The events of a
 // run that has ended are dropped.
-func (s *Scheduler) drainInbox(ctx context.Context, runID string, cur func() *State, add func(*Record) error) error {
-	id := InboxID(runID)
+// id is InboxID(runID), or "" to have it computed.
+func (s *Scheduler) drainInbox(ctx context.Context, runID, id string, cur func() *State, add func(*Record) error) error {
+	if id == "" {
+		id = InboxID(runID)
+	}
 	info, err := s.cfg.Store.Get(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil

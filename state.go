@@ -296,6 +296,26 @@ func (s *State) Apply(r *Record) error {
 	return nil
 }
 
+// applySnapshot and overlayBudget are out of line so that apply's frame,
+// on the stack of every run being stepped, does not hold a State or a
+// Budget.
+//
+//go:noinline
+func (s *State) applySnapshot(r *Record) {
+	*s = r.State.Clone()
+	s.SnapshotSeq = r.Seq
+}
+
+//go:noinline
+func (s *State) overlayBudget(o *Budget) {
+	var b Budget
+	if s.Budget != nil {
+		b = *s.Budget
+	}
+	b = b.overlay(*o)
+	s.Budget = &b
+}
+
 func (s *State) apply(r *Record) error {
 	if s.Status == "" && r.Kind != RecRunStarted && r.Kind != RecSnapshot {
 		return fmt.Errorf("log does not start with %s", RecRunStarted)
@@ -307,7 +327,11 @@ func (s *State) apply(r *Record) error {
 		}
 		s.Agent = r.Agent
 		s.Labels = r.Labels
-		s.Messages = slices.Clone(r.Input)
+		if r.Input != nil {
+			// Room for a few steps' messages: growing from the input's
+			// length cost an allocation and a copy every other step.
+			s.Messages = append(make([]Message, 0, len(r.Input)+8), r.Input...)
+		}
 		s.InputLen = len(r.Input)
 		s.Status = StatusRunning
 		s.CreatedAt = r.Time
@@ -315,8 +339,7 @@ func (s *State) apply(r *Record) error {
 		if r.State == nil {
 			return fmt.Errorf("snapshot without state")
 		}
-		*s = r.State.Clone()
-		s.SnapshotSeq = r.Seq
+		s.applySnapshot(r)
 	case RecModelFailed:
 		if r.Repair {
 			s.Repairs++
@@ -402,12 +425,7 @@ func (s *State) apply(r *Record) error {
 		s.Error = nil
 		s.WoundDown = false
 		if r.Budget != nil {
-			var b Budget
-			if s.Budget != nil {
-				b = *s.Budget
-			}
-			b = b.overlay(*r.Budget)
-			s.Budget = &b
+			s.overlayBudget(r.Budget)
 		}
 	case RecRunCompleted:
 		s.Status = StatusSucceeded

@@ -266,7 +266,7 @@ func (f *File) Read(ctx context.Context, runID string, from uint64) ([]Record, e
 	}
 	f.mu.RUnlock()
 	if run == nil {
-		return nil, errorf(ErrNotFound, "read %q", runID)
+		return nil, notFound("read", runID)
 	}
 	if from > last {
 		return []Record{}, nil
@@ -325,7 +325,7 @@ func (f *File) Get(ctx context.Context, runID string) (RunInfo, error) {
 	defer f.mu.RUnlock()
 	run := f.runs[runID]
 	if run == nil {
-		return RunInfo{}, errorf(ErrNotFound, "get %q", runID)
+		return RunInfo{}, notFound("get", runID)
 	}
 	return cloneInfo(run.info), nil
 }

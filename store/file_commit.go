@@ -296,7 +296,7 @@ func (f *File) addToGroup(g *group, r *request) error {
 		gr.info.LastSeq = 0
 		g.runs[r.runID] = gr
 	} else if gr == nil {
-		return errorf(ErrNotFound, "%s %q", r.op, r.runID)
+		return notFound(r.op.String(), r.runID)
 	}
 
 	seq := gr.info.LastSeq + 1

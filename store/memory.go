@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"hash/maphash"
 	"sync"
 	"time"
 )
@@ -29,11 +30,27 @@ type MemoryOptions struct {
 type Memory struct {
 	maxRecord int
 
-	// mu guards the map only: runs are added, never removed. Each run has
-	// its own lock, so that writers of different runs do not queue on
-	// one another.
+	// shards map run IDs to runs, by a hash of the ID: Create write-locks
+	// one shard only, so lookups of other runs do not queue behind it.
+	// Runs are added, never removed. Each run has its own lock, so that
+	// writers of different runs do not queue on one another.
+	shards [memShards]memShard
+}
+
+// memShards is the number of shards of a Memory store's run map.
+const memShards = 64
+
+// memShard is one shard of a Memory store's run map.
+type memShard struct {
 	mu   sync.RWMutex
 	runs map[string]*memRun
+	_    [40]byte // a cache line each
+}
+
+var memSeed = maphash.MakeSeed()
+
+func (m *Memory) shard(runID string) *memShard {
+	return &m.shards[maphash.String(memSeed, runID)%memShards]
 }
 
 // memRun is one run of a Memory store.
@@ -53,7 +70,10 @@ func NewMemory() *Memory {
 // NewMemoryWithOptions returns an empty Memory store configured by opts; nil
 // opts means the defaults.
 func NewMemoryWithOptions(opts *MemoryOptions) *Memory {
-	m := &Memory{maxRecord: MaxRecordSizeDefault, runs: make(map[string]*memRun)}
+	m := &Memory{maxRecord: MaxRecordSizeDefault}
+	for i := range m.shards {
+		m.shards[i].runs = make(map[string]*memRun)
+	}
 	if opts != nil && opts.MaxRecordSize > 0 {
 		m.maxRecord = opts.MaxRecordSize
 	}
@@ -72,12 +92,13 @@ func (m *Memory) Create(ctx context.Context, info RunInfo, records [][]byte) err
 		return err
 	}
 	run := &memRun{info: newRunInfo(info, len(records)), records: copyRecords(records)}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.runs[info.ID]; ok {
+	sh := m.shard(info.ID)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if _, ok := sh.runs[info.ID]; ok {
 		return errorf(ErrExists, "create %q", info.ID)
 	}
-	m.runs[info.ID] = run
+	sh.runs[info.ID] = run
 	return nil
 }
 
@@ -158,19 +179,23 @@ func (m *Memory) List(ctx context.Context, q Query) ([]RunInfo, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	m.mu.RLock()
-	runs := make([]*memRun, 0, len(m.runs))
-	for _, run := range m.runs {
-		runs = append(runs, run)
-	}
-	m.mu.RUnlock()
 	infos := []RunInfo{}
-	for _, run := range runs {
-		run.mu.Lock()
-		if q.Matches(run.info) {
-			infos = append(infos, cloneInfo(run.info))
+	var runs []*memRun
+	for i := range m.shards {
+		sh := &m.shards[i]
+		sh.mu.RLock()
+		runs = runs[:0]
+		for _, run := range sh.runs {
+			runs = append(runs, run)
 		}
-		run.mu.Unlock()
+		sh.mu.RUnlock()
+		for _, run := range runs {
+			run.mu.Lock()
+			if q.Matches(run.info) {
+				infos = append(infos, cloneInfo(run.info))
+			}
+			run.mu.Unlock()
+		}
 	}
 	sortInfos(infos)
 	return limitInfos(infos, q), nil
@@ -222,20 +247,30 @@ func (m *Memory) updateLease(ctx context.Context, op, runID string, next func(Le
 
 // run returns the run with the given ID or ErrNotFound.
 func (m *Memory) run(op, runID string) (*memRun, error) {
-	m.mu.RLock()
-	run, ok := m.runs[runID]
-	m.mu.RUnlock()
+	sh := m.shard(runID)
+	sh.mu.RLock()
+	run, ok := sh.runs[runID]
+	sh.mu.RUnlock()
 	if !ok {
-		return nil, errorf(ErrNotFound, "%s %q", op, runID)
+		return nil, notFound(op, runID)
 	}
 	return run, nil
 }
 
-// copyRecords returns a deep copy of records.
+// copyRecords returns a deep copy of records, in one allocation for the
+// bytes (each record's capacity is its length, so that no append to one
+// reaches the next).
 func copyRecords(records [][]byte) [][]byte {
 	out := make([][]byte, len(records))
+	n := 0
+	for _, r := range records {
+		n += len(r)
+	}
+	buf := make([]byte, 0, n)
 	for i, r := range records {
-		out[i] = clone(r)
+		start := len(buf)
+		buf = append(buf, r...)
+		out[i] = buf[start:len(buf):len(buf)]
 	}
 	return out
 }
