@@ -58,6 +58,18 @@ type Run struct {
 	appendCtx, appendOf context.Context
 }
 
+// sameContext reports whether a and b are the same context value. A
+// context type that is not comparable makes == panic; such a context is
+// simply never the same.
+func sameContext(a, b context.Context) (same bool) {
+	defer func() {
+		if recover() != nil {
+			same = false
+		}
+	}()
+	return a == b
+}
+
 func (a *Agent) newRun(id string, b *Budget) *Run {
 	bud := a.cfg.Budget
 	if b != nil {
@@ -160,7 +172,7 @@ func (r *Run) append(ctx context.Context, recs ...*Record) error {
 		start = end
 	}
 	r.encBuf, r.encData = buf, data
-	if r.appendOf != ctx {
+	if !sameContext(r.appendOf, ctx) {
 		r.appendCtx, r.appendOf = context.WithoutCancel(ctx), ctx
 	}
 	err := r.a.cfg.Store.Append(r.appendCtx, store.Batch{
