@@ -22,11 +22,12 @@ import (
 // detects itself; every other Code is the provider's.
 const (
 	// CodeInvalidRequest: the Request could not be sent as it stands (no
-	// messages, an unknown role, a tool choice without tools). Kind
-	// bad_request; nothing was sent.
+	// messages, an unknown role, a tool choice without tools, a schema that
+	// is not JSON). Kind bad_request; nothing was sent.
 	CodeInvalidRequest = "invalid_request"
 	// CodeInvalidResponse: a successful HTTP response whose body is not a
-	// chat completion (not JSON, or no choices). Kind transient.
+	// chat completion (not JSON, or no choices), or a stream chunk that is
+	// not JSON. Kind transient.
 	CodeInvalidResponse = "invalid_response"
 	// CodeBrokenStream: the stream ended, or could not be read, before it
 	// was complete. Kind transient (timeout when a deadline ended it).

@@ -221,6 +221,7 @@ func TestRequestInvalid(t *testing.T) {
 		{"named tool without name", withTools(&ratchet.Request{Messages: userRequest().Messages, ToolChoice: ratchet.ToolChoice{Mode: ratchet.ToolChoiceTool}}, weatherTool)},
 		{"unknown tool choice", withTools(&ratchet.Request{Messages: userRequest().Messages, ToolChoice: ratchet.ToolChoice{Mode: "any"}}, weatherTool)},
 		{"tool without name", withTools(userRequest(), ratchet.ToolSpec{})},
+		{"schema that is not JSON", withTools(userRequest(), ratchet.ToolSpec{Name: "t", Parameters: json.RawMessage(`{"type":`)})},
 		{"negative max tokens", &ratchet.Request{Messages: userRequest().Messages, MaxOutputTokens: -1}},
 		{"response format without schema", &ratchet.Request{Messages: userRequest().Messages, ResponseFormat: &ratchet.ResponseFormat{Name: "x"}}},
 	} {
