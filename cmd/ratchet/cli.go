@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/ratchet-run/ratchet/store"
@@ -192,11 +191,3 @@ func fmtCost(c float64) string {
 	return fmt.Sprintf("$%.4f", c)
 }
 
-// oneLine shortens s to one line of at most n runes, for tables.
-func oneLine(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if r := []rune(s); len(r) > n {
-		return string(r[:n-1]) + "…"
-	}
-	return s
-}
