@@ -190,4 +190,3 @@ func fmtTime(t time.Time) string {
 func fmtCost(c float64) string {
 	return fmt.Sprintf("$%.4f", c)
 }
-
