@@ -4,10 +4,11 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ratchet-run/ratchet/internal/leakcheck"
 )
 
 // TestMain fails an otherwise green run that leaves goroutines behind:
@@ -18,40 +19,19 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if code == 0 {
-		if leaked := waitForLeaks(5 * time.Second); leaked != "" {
+		ours := func(g string) bool {
+			return strings.Contains(g, "ratchet/openai.") || strings.Contains(g, "net/http.(*persistConn)") ||
+				strings.Contains(g, "net/http.(*conn).serve")
+		}
+		closeIdle := func() {
+			if t, ok := http.DefaultTransport.(*http.Transport); ok {
+				t.CloseIdleConnections()
+			}
+		}
+		if leaked := leakcheck.Find(5*time.Second, ours, closeIdle); leaked != "" {
 			fmt.Fprintf(os.Stderr, "goroutines left behind:\n%s\n", leaked)
 			code = 1
 		}
 	}
 	os.Exit(code)
-}
-
-// waitForLeaks returns the stacks of goroutines that are ours or hold an
-// HTTP connection, after waiting up to d for them to end.
-func waitForLeaks(d time.Duration) string {
-	deadline := time.Now().Add(d)
-	for {
-		if t, ok := http.DefaultTransport.(*http.Transport); ok {
-			t.CloseIdleConnections()
-		}
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		var leaked []string
-		for _, g := range strings.Split(string(buf), "\n\n") {
-			if strings.Contains(g, "openai.waitForLeaks") {
-				continue
-			}
-			if strings.Contains(g, "ratchet/openai.") || strings.Contains(g, "net/http.(*persistConn)") ||
-				strings.Contains(g, "net/http.(*conn).serve") {
-				leaked = append(leaked, g)
-			}
-		}
-		if len(leaked) == 0 {
-			return ""
-		}
-		if time.Now().After(deadline) {
-			return strings.Join(leaked, "\n\n")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
