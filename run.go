@@ -293,9 +293,10 @@ func (r *Run) Step(ctx context.Context) (_ Step, stepErr error) {
 	defer func() { r.step, r.mark, r.rawCalls, r.appendCtx, r.appendOf = nil, time.Time{}, nil, nil, nil }()
 	start := r.mark
 	if r.budget.StepTimeout > 0 { // Unlimited: no step timeout
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, r.budget.StepTimeout, errStepTimeout)
-		defer cancel()
+		if dc := withDeadline(ctx, r.budget.StepTimeout, errStepTimeout); dc != nil {
+			ctx = dc
+			defer dc.cancel()
+		}
 	}
 
 	if r.a.obs != nil {

@@ -113,11 +113,13 @@ func (r *Run) callModel(ctx context.Context, st *Step, windDown bool) (*Response
 // generate makes one model call attempt under the model timeout and
 // classifies its error.
 func (r *Run) generate(ctx context.Context, req *Request) (resp *Response, err error) {
-	cctx, cancel := ctx, context.CancelFunc(func() {})
+	cctx := ctx
 	if r.budget.ModelTimeout > 0 { // Unlimited: no model timeout
-		cctx, cancel = withCallTimeout(ctx, r.budget.ModelTimeout)
+		if dc := withDeadline(ctx, r.budget.ModelTimeout, nil); dc != nil {
+			cctx = dc
+			defer dc.cancel()
+		}
 	}
-	defer cancel()
 	defer func() {
 		if p := recover(); p != nil {
 			resp, err = nil, &ModelError{Kind: ModelTransient, Message: fmt.Sprintf("model panicked: %v", p), Err: fmt.Errorf("panic: %v\n%s", p, debug.Stack())}
@@ -148,18 +150,6 @@ func (r *Run) observeModelCall(ctx context.Context, step, attempt int, start tim
 	r.observe(ctx, Event{Kind: EventModelCall, Step: step, Status: r.state.Status, Model: r.modelName(resp),
 		Attempt: attempt, Latency: r.a.cfg.Clock.Now().Sub(start), Usage: resp.Usage,
 		CostUSD: r.a.cfg.Pricing.Cost(r.modelName(resp), resp.Usage), Finish: resp.FinishReason})
-}
-
-// withCallTimeout is context.WithTimeout(ctx, d) for one model or tool
-// call, except that it returns ctx itself when ctx's deadline comes no
-// later: the step's deadline then ends the call first either way, as
-// ctx's error (which is how a call ended by the step timeout is told from
-// one that timed out), and no timer is made.
-func withCallTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	if dl, ok := ctx.Deadline(); ok && !dl.After(time.Now().Add(d)) {
-		return ctx, func() {}
-	}
-	return context.WithTimeout(ctx, d)
 }
 
 // appendAttempt reports a failed model call attempt (err) to the observer

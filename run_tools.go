@@ -244,11 +244,17 @@ func trimPrefix(s string) string {
 // invoke calls the tool under its timeout with the idempotency key in its
 // context, recovering a panic into a *ToolError.
 func (r *Run) invoke(ctx context.Context, tool Tool, c ToolCall, key string, timeout time.Duration, attempt int) (out string, err error) {
-	cctx, cancel := WithIdempotencyKey(ctx, key), context.CancelFunc(func() {})
+	var cctx context.Context
 	if timeout > 0 { // Unlimited: no timeout
-		cctx, cancel = withCallTimeout(cctx, timeout)
+		if dc := withDeadline(ctx, timeout, nil); dc != nil {
+			dc.key, dc.hasKey = key, true
+			cctx = dc
+			defer dc.cancel()
+		}
 	}
-	defer cancel()
+	if cctx == nil {
+		cctx = WithIdempotencyKey(ctx, key)
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			out, err = "", &ToolError{Tool: c.Name, CallID: c.ID, Attempt: attempt, Kind: ToolErrorPanic,
