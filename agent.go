@@ -110,6 +110,9 @@ type Agent struct {
 	specs     []ToolSpec
 	// validators pre-checks arguments of tools that expose one.
 	validators []argValidator
+	// realClock is set when cfg.Clock is SystemClock(): a reading of it
+	// then also serves to set call deadlines (which use real time).
+	realClock bool
 }
 
 // argValidator is implemented by tools that can validate arguments before
@@ -205,6 +208,7 @@ func NewAgent(cfg Config) (*Agent, error) {
 		v, _ := t.(argValidator)
 		a.validators = append(a.validators, v)
 	}
+	_, a.realClock = cfg.Clock.(systemClock)
 	return a, nil
 }
 

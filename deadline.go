@@ -40,12 +40,13 @@ type deadlineCtx struct {
 	canceled bool // the CancelFunc ran before inner was made
 }
 
-// withDeadline returns a context that ends d from now (time.Now) with
-// cause (nil: context.DeadlineExceeded), or nil when parent ends no later:
-// parent's deadline then ends the work first either way, as parent's
-// error. Its cancel method must be called when the work it bounds is done.
-func withDeadline(parent context.Context, d time.Duration, cause error) *deadlineCtx {
-	dl := time.Now().Add(d)
+// withDeadline returns a context that ends d after now (a reading of
+// time.Now) with cause (nil: context.DeadlineExceeded), or nil when parent
+// ends no later: parent's deadline then ends the work first either way, as
+// parent's error. Its cancel method must be called when the work it bounds
+// is done.
+func withDeadline(parent context.Context, now time.Time, d time.Duration, cause error) *deadlineCtx {
+	dl := now.Add(d)
 	if pdl, ok := parent.Deadline(); ok && !pdl.After(dl) {
 		return nil
 	}

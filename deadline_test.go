@@ -151,13 +151,13 @@ func TestDeadlineCtxChildren(t *testing.T) {
 func TestDeadlineCtxNested(t *testing.T) {
 	root, rootCancel := context.WithCancelCause(context.Background())
 	defer rootCancel(nil)
-	step := withDeadline(root, time.Hour, errStepTimeout)
+	step := withDeadline(root, time.Now(), time.Hour, errStepTimeout)
 	defer step.cancel()
-	call := withDeadline(step, time.Minute, nil)
+	call := withDeadline(step, time.Now(), time.Minute, nil)
 	if call == nil || call.base != root {
 		t.Fatalf("call context not made over the step's parent: %+v", call)
 	}
-	if withDeadline(step, 2*time.Hour, nil) != nil {
+	if withDeadline(step, time.Now(), 2*time.Hour, nil) != nil {
 		t.Fatal("a deadline later than the parent's made a context")
 	}
 	done := call.Done()
@@ -177,7 +177,7 @@ func TestDeadlineCtxNested(t *testing.T) {
 	call.cancel()
 
 	// root is cancelled now: the step is over, and so is a call under it.
-	short := withDeadline(step, time.Minute, nil)
+	short := withDeadline(step, time.Now(), time.Minute, nil)
 	defer short.cancel()
 	if !errors.Is(short.Err(), context.Canceled) {
 		t.Fatalf("call under a cancelled step: %v", short.Err())

@@ -56,6 +56,10 @@ type Run struct {
 	// appendCtx is context.WithoutCancel(appendOf), kept for the appends
 	// of one step, which mostly share their context; guarded like append.
 	appendCtx, appendOf context.Context
+	// lastAt is the time given to the records of the last append.
+	lastAt time.Time
+	// stepBuf holds the Step in progress when records are collected.
+	stepBuf Step
 }
 
 // sameContext reports whether a and b are the same context value. A
@@ -130,15 +134,35 @@ func runMeta(s *State) store.Meta {
 	}
 }
 
+// realNow returns t, a reading of the run's Clock, when that clock is the
+// real one, and time.Now() otherwise: deadlines of contexts are in real
+// time.
+func (r *Run) realNow(t time.Time) time.Time {
+	if r.a.realClock {
+		return t
+	}
+	return time.Now()
+}
+
 // append persists recs as one batch and then applies them to the state.
 // Callers running tool calls in parallel hold r.mu. Appends use a context
 // that is not cancelled with ctx: work that was done is saved even when the
 // run is being cancelled.
 func (r *Run) append(ctx context.Context, recs ...*Record) error {
+	return r.appendAt(ctx, r.a.cfg.Clock.Now(), recs...)
+}
+
+// appendAt is append with the time now (from the run's Clock) read by the
+// caller. A time before the last append's (a parallel call's reading taken
+// before a sibling appended) is moved up to it, so that record times never
+// go back.
+func (r *Run) appendAt(ctx context.Context, now time.Time, recs ...*Record) error {
 	if r.broken != nil {
 		return r.broken
 	}
-	now := r.a.cfg.Clock.Now()
+	if now.Before(r.state.UpdatedAt) {
+		now = r.state.UpdatedAt
+	}
 	if red := r.a.cfg.Redactor; red != nil {
 		for i, rec := range recs {
 			recs[i] = redactRecord(red, rec)
@@ -189,6 +213,7 @@ func (r *Run) append(ctx context.Context, recs ...*Record) error {
 		return r.broken
 	}
 	r.state = next
+	r.lastAt = now
 	if !r.mark.IsZero() {
 		r.mark = now
 	}
@@ -244,6 +269,15 @@ func (r *Run) appendLocked(ctx context.Context, recs ...*Record) error {
 	return r.append(ctx, recs...)
 }
 
+// appendLockedAt is appendAt under r.mu; it returns the time the record
+// was given.
+func (r *Run) appendLockedAt(ctx context.Context, now time.Time, rec *Record) (time.Time, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	err := r.appendAt(ctx, now, rec)
+	return r.lastAt, err
+}
+
 // Step performs exactly one step of the run, synchronously, and returns
 // what happened. A step is:
 //
@@ -286,14 +320,15 @@ func (r *Run) Step(ctx context.Context) (_ Step, stepErr error) {
 		r.stepv = Step{Number: s.Step}
 		st = &r.stepv
 	} else {
-		st = &Step{Number: s.Step, Records: make([]*Record, 0, 4)}
+		r.stepBuf = Step{Number: s.Step, Records: make([]*Record, 0, 4)}
+		st = &r.stepBuf
 		r.step = st
 	}
 	r.mark = r.a.cfg.Clock.Now()
 	defer func() { r.step, r.mark, r.rawCalls, r.appendCtx, r.appendOf = nil, time.Time{}, nil, nil, nil }()
 	start := r.mark
 	if r.budget.StepTimeout > 0 { // Unlimited: no step timeout
-		if dc := withDeadline(ctx, r.budget.StepTimeout, errStepTimeout); dc != nil {
+		if dc := withDeadline(ctx, r.realNow(start), r.budget.StepTimeout, errStepTimeout); dc != nil {
 			ctx = dc
 			defer dc.cancel()
 		}

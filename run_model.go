@@ -41,7 +41,7 @@ func (r *Run) callModel(ctx context.Context, st *Step, windDown bool) (*Response
 		st.Attempts = attempt
 		req := r.buildRequest(windDown)
 		start := r.a.cfg.Clock.Now()
-		resp, err := r.generate(ctx, req)
+		resp, err := r.generate(ctx, r.realNow(start), req)
 		if err == nil {
 			if r.a.obs != nil {
 				r.observeModelCall(ctx, st.Number, attempt, start, resp)
@@ -110,12 +110,12 @@ func (r *Run) callModel(ctx context.Context, st *Step, windDown bool) (*Response
 	}
 }
 
-// generate makes one model call attempt under the model timeout and
-// classifies its error.
-func (r *Run) generate(ctx context.Context, req *Request) (resp *Response, err error) {
+// generate makes one model call attempt under the model timeout (from now,
+// a reading of time.Now) and classifies its error.
+func (r *Run) generate(ctx context.Context, now time.Time, req *Request) (resp *Response, err error) {
 	cctx := ctx
 	if r.budget.ModelTimeout > 0 { // Unlimited: no model timeout
-		if dc := withDeadline(ctx, r.budget.ModelTimeout, nil); dc != nil {
+		if dc := withDeadline(ctx, now, r.budget.ModelTimeout, nil); dc != nil {
 			cctx = dc
 			defer dc.cancel()
 		}

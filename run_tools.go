@@ -149,18 +149,25 @@ func (r *Run) runCall(parent, gctx context.Context, step, i int, key string, c T
 		return cancelled(attempt, 0)
 	}
 	for ; ; attempt++ {
-		if err := r.appendLocked(parent, &Record{Kind: RecToolStarted, Step: step, Call: cr(attempt)}); err != nil {
+		// The call starts when tool_started is persisted: one reading of
+		// the clock for both, and one for the end and tool_finished.
+		recs := &callRecs{call: CallRecord{Index: i, ID: c.ID, Tool: c.Name, Key: key, Attempt: attempt}}
+		recs.started = Record{Kind: RecToolStarted, Step: step, Call: &recs.call}
+		start, err := r.appendLockedAt(parent, r.a.cfg.Clock.Now(), &recs.started)
+		if err != nil {
 			return err
 		}
-		start := r.a.cfg.Clock.Now()
-		out, err := r.invoke(gctx, tool, c, key, pol.Timeout, attempt)
-		dur := r.a.cfg.Clock.Now().Sub(start)
+		out, err := r.invoke(gctx, r.realNow(start), tool, c, key, pol.Timeout, attempt)
+		end := r.a.cfg.Clock.Now()
+		dur := end.Sub(start)
 		if r.a.obs != nil {
 			r.observeToolCall(parent, step, &c, key, attempt, len(out), dur, err)
 		}
 		if err == nil {
-			res := ToolResult{Content: truncateOutput(out, pol.MaxOutputBytes), Duration: dur}
-			return r.appendLocked(parent, &Record{Kind: RecToolFinished, Step: step, Call: cr(attempt), Result: &res})
+			recs.res = ToolResult{Content: truncateOutput(out, pol.MaxOutputBytes), Duration: dur}
+			recs.finished = Record{Kind: RecToolFinished, Step: step, Call: &recs.call, Result: &recs.res}
+			_, err := r.appendLockedAt(parent, end, &recs.finished)
+			return err
 		}
 		if parent.Err() != nil {
 			return nil // left open; runCalls reports the cancellation
@@ -214,6 +221,15 @@ func (r *Run) runCall(parent, gctx context.Context, step, i int, key string, c T
 	}
 }
 
+// callRecs are the records of one successful call attempt, allocated
+// together. Records are never modified once appended, so the two share
+// their CallRecord.
+type callRecs struct {
+	call              CallRecord
+	started, finished Record
+	res               ToolResult
+}
+
 //go:noinline
 func (r *Run) observeToolCall(ctx context.Context, step int, c *ToolCall, key string, attempt, resultBytes int, dur time.Duration, err error) {
 	r.observe(ctx, Event{Kind: EventToolCall, Step: step, Tool: c.Name, CallID: c.ID, Key: key, Attempt: attempt,
@@ -241,12 +257,13 @@ func trimPrefix(s string) string {
 	return s
 }
 
-// invoke calls the tool under its timeout with the idempotency key in its
-// context, recovering a panic into a *ToolError.
-func (r *Run) invoke(ctx context.Context, tool Tool, c ToolCall, key string, timeout time.Duration, attempt int) (out string, err error) {
+// invoke calls the tool under its timeout (from now, a reading of
+// time.Now) with the idempotency key in its context, recovering a panic
+// into a *ToolError.
+func (r *Run) invoke(ctx context.Context, now time.Time, tool Tool, c ToolCall, key string, timeout time.Duration, attempt int) (out string, err error) {
 	var cctx context.Context
 	if timeout > 0 { // Unlimited: no timeout
-		if dc := withDeadline(ctx, timeout, nil); dc != nil {
+		if dc := withDeadline(ctx, now, timeout, nil); dc != nil {
 			dc.key, dc.hasKey = key, true
 			cctx = dc
 			defer dc.cancel()

@@ -275,7 +275,8 @@ type State struct {
 
 // Apply folds one record into the state. It returns an error, and leaves
 // the state unchanged, for a record that cannot follow the state (a corrupt
-// or out-of-order log).
+// or out-of-order log). The state may share memory with r (its messages,
+// its tool result): r must not be modified once applied.
 func (s *State) Apply(r *Record) error {
 	if r.Version < 1 || r.Version > FormatVersion {
 		return fmt.Errorf("%w: record %d has version %d", ErrUnsupportedFormat, r.Seq, r.Version)
@@ -388,8 +389,7 @@ func (s *State) apply(r *Record) error {
 		if c.Result != nil {
 			return fmt.Errorf("call %d finished twice", r.Call.Index)
 		}
-		res := *r.Result
-		c.Result = &res
+		c.Result = r.Result // records are not modified once applied
 		c.Key = r.Call.Key
 		s.flushCalls()
 	case RecRepair:
