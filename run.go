@@ -53,9 +53,14 @@ type Run struct {
 	// returns: its Records are not collected, and stepv holds it.
 	dropRecords bool
 	stepv       Step
-	// appendCtx is context.WithoutCancel(appendOf), kept for the appends
-	// of one step, which mostly share their context; guarded like append.
+	// appendCtx is context.WithoutCancel(appendOf), or of a context with
+	// the same values, kept for the appends of one step, which mostly
+	// share their context; guarded like append.
 	appendCtx, appendOf context.Context
+	// noCancel is context.WithoutCancel(noCancelOf): the context Step was
+	// last called with. Kept from step to step (a caller, a Scheduler's
+	// worker, passes the same one) to make appendCtx.
+	noCancel, noCancelOf context.Context
 	// lastAt is the time given to the records of the last append.
 	lastAt time.Time
 	// stepBuf holds the Step in progress when records are collected.
@@ -327,12 +332,18 @@ func (r *Run) Step(ctx context.Context) (_ Step, stepErr error) {
 	r.mark = r.a.cfg.Clock.Now()
 	defer func() { r.step, r.mark, r.rawCalls, r.appendCtx, r.appendOf = nil, time.Time{}, nil, nil, nil }()
 	start := r.mark
+	if !sameContext(r.noCancelOf, ctx) {
+		r.noCancel, r.noCancelOf = context.WithoutCancel(ctx), ctx
+	}
 	if r.budget.StepTimeout > 0 { // Unlimited: no step timeout
 		if dc := withDeadline(ctx, r.realNow(start), r.budget.StepTimeout, errStepTimeout); dc != nil {
 			ctx = dc
 			defer dc.cancel()
 		}
 	}
+	// The step's context has ctx's values: appends made with it use
+	// noCancel.
+	r.appendCtx, r.appendOf = r.noCancel, ctx
 
 	if r.a.obs != nil {
 		r.observeStep(ctx, EventStepStarted, s.Step+1, nil)
@@ -474,7 +485,7 @@ func (r *Run) checkCall(c ToolCall, finish FinishReason) (string, ParseKind, err
 	}
 	var err error
 	if v := r.a.validators[i]; v != nil {
-		err = v.validateArgs([]byte(c.Arguments))
+		err = v.validateArgs(stringBytes(c.Arguments))
 	} else if !isBlank([]byte(c.Arguments)) && !jsonValid(c.Arguments) {
 		err = &ArgumentError{Tool: c.Name, Reason: "arguments are not valid JSON"}
 	}

@@ -278,11 +278,11 @@ func (r *Run) invoke(ctx context.Context, now time.Time, tool Tool, c ToolCall, 
 				Stack: debug.Stack(), Err: fmt.Errorf("panic: %v", p)}
 		}
 	}()
-	args := json.RawMessage(c.Arguments)
 	if pv, ok := tool.(prevalidated); ok {
-		out, err = pv.callValidated(cctx, args)
+		// Ours: it only reads the arguments.
+		out, err = pv.callValidated(cctx, stringBytes(c.Arguments))
 	} else {
-		out, err = tool.Call(cctx, args)
+		out, err = tool.Call(cctx, json.RawMessage(c.Arguments))
 	}
 	if err != nil && ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
 		err = &ToolError{Tool: c.Name, CallID: c.ID, Attempt: attempt, Kind: ToolErrorTimeout,

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/ratchet-run/ratchet/internal/schema"
 )
@@ -316,6 +317,10 @@ func IdempotencyKey(ctx context.Context) string {
 	k, _ := ctx.Value(idempotencyKeyType{}).(string)
 	return k
 }
+
+// stringBytes returns the bytes of s without a copy, for code of this
+// package that only reads them (the validators, json.Unmarshal).
+func stringBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 func idempotencyKey(runID string, step, call int) string {
 	return runID + "/" + strconv.Itoa(step) + "/" + strconv.Itoa(call)

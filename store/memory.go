@@ -58,6 +58,38 @@ type memRun struct {
 	mu      sync.Mutex
 	info    RunInfo  // guarded by mu
 	records [][]byte // records[i] has sequence i+1; guarded by mu
+	// tail is the unused end of the chunk the run's records are copied
+	// into: records are small, so an Append copies them with no
+	// allocation most of the time. Guarded by mu.
+	tail  []byte
+	chunk int // size of the chunk tail is the end of
+}
+
+// Chunk sizes for memRun.tail: a run's first chunk is small (most runs
+// are short), later ones double up to the maximum.
+const (
+	minChunk = 512
+	maxChunk = 16 << 10
+)
+
+// add copies records to the run's chunk and appends them. Called with
+// run.mu held.
+func (run *memRun) add(records [][]byte) {
+	n := 0
+	for _, r := range records {
+		n += len(r)
+	}
+	if cap(run.tail) < n {
+		run.chunk = max(min(max(2*run.chunk, minChunk), maxChunk), n)
+		run.tail = make([]byte, 0, run.chunk)
+	}
+	for _, r := range records {
+		start := len(run.tail)
+		run.tail = append(run.tail, r...)
+		// Capacity ends with the record: no append to it reaches the next.
+		run.records = append(run.records, run.tail[start:len(run.tail):len(run.tail)])
+	}
+	run.tail = run.tail[len(run.tail):]
 }
 
 var _ Store = (*Memory)(nil)
@@ -113,7 +145,6 @@ func (m *Memory) Append(ctx context.Context, b Batch) error {
 	if err := checkRecords("append to", b.RunID, b.Records, m.maxRecord); err != nil {
 		return err
 	}
-	records := copyRecords(b.Records)
 	run, err := m.run("append to", b.RunID)
 	if err != nil {
 		return err
@@ -126,8 +157,8 @@ func (m *Memory) Append(ctx context.Context, b Batch) error {
 	if err := checkFence(b.RunID, run.info.Lease, b.Fence); err != nil {
 		return err
 	}
-	run.records = append(run.records, records...)
-	run.info.LastSeq += uint64(len(records))
+	run.add(b.Records)
+	run.info.LastSeq += uint64(len(b.Records))
 	run.info.Meta = normMeta(b.Meta)
 	return nil
 }
