@@ -50,9 +50,8 @@ type Run struct {
 	// (set by the Scheduler that holds the run's lease).
 	fence uint64
 	// dropRecords is set by a Scheduler, which ignores the Step that Step
-	// returns: its Records are not collected, and stepv holds it.
+	// returns: its Records are not collected.
 	dropRecords bool
-	stepv       Step
 	// appendCtx is context.WithoutCancel(appendOf), or of a context with
 	// the same values, kept for the appends of one step, which mostly
 	// share their context; guarded like append.
@@ -63,8 +62,11 @@ type Run struct {
 	noCancel, noCancelOf context.Context
 	// lastAt is the time given to the records of the last append.
 	lastAt time.Time
-	// stepBuf holds the Step in progress when records are collected.
+	// stepBuf holds the Step in progress (Step returns a copy).
 	stepBuf Step
+	// req is the Request of the step's model call, reused: a Model must
+	// not keep a Request after Generate returns.
+	req Request
 }
 
 // sameContext reports whether a and b are the same context value. A
@@ -177,6 +179,11 @@ func (r *Run) appendAt(ctx context.Context, now time.Time, recs ...*Record) erro
 	next := r.state // shallow: see the note on failure below
 	// The encoding buffers are reused: a Store does not retain them.
 	buf, data := r.encBuf[:0], r.encData[:0]
+	if buf == nil {
+		// Room for a step's records, which are encoded in this buffer one
+		// batch at a time.
+		buf = make([]byte, 0, 1024)
+	}
 	ends := make([]int, 0, 8)
 	for i, rec := range recs {
 		rec.Version = FormatVersion
@@ -322,8 +329,8 @@ func (r *Run) Step(ctx context.Context) (_ Step, stepErr error) {
 	}
 	var st *Step
 	if r.dropRecords {
-		r.stepv = Step{Number: s.Step}
-		st = &r.stepv
+		r.stepBuf = Step{Number: s.Step}
+		st = &r.stepBuf
 	} else {
 		r.stepBuf = Step{Number: s.Step, Records: make([]*Record, 0, 4)}
 		st = &r.stepBuf

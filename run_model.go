@@ -11,7 +11,8 @@ import (
 // buildRequest makes the request for the next model call from the state.
 func (r *Run) buildRequest(windDown bool) *Request {
 	cfg := &r.a.cfg
-	req := &Request{
+	req := &r.req
+	*req = Request{
 		Model:           cfg.ModelName,
 		Messages:        r.view(),
 		ToolChoice:      cfg.ToolChoice,

@@ -123,7 +123,11 @@ func (m *Memory) Create(ctx context.Context, info RunInfo, records [][]byte) err
 	if err := checkRecords("create", info.ID, records, m.maxRecord); err != nil {
 		return err
 	}
-	run := &memRun{info: newRunInfo(info, len(records)), records: copyRecords(records)}
+	run := &memRun{info: newRunInfo(info, len(records))}
+	// Room for a short run's records: growing from a few cost a copy
+	// every other step.
+	run.records = make([][]byte, 0, max(16, len(records)))
+	run.add(records)
 	sh := m.shard(info.ID)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
