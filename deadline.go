@@ -46,15 +46,59 @@ type deadlineCtx struct {
 // parent's error. Its cancel method must be called when the work it bounds
 // is done.
 func withDeadline(parent context.Context, now time.Time, d time.Duration, cause error) *deadlineCtx {
+	return withDeadlineIn(nil, parent, now, d, cause)
+}
+
+// withDeadlineIn is withDeadline making the context in c, unless c is nil.
+// c must be unused.
+func withDeadlineIn(c *deadlineCtx, parent context.Context, now time.Time, d time.Duration, cause error) *deadlineCtx {
 	dl := now.Add(d)
 	if pdl, ok := parent.Deadline(); ok && !pdl.After(dl) {
 		return nil
 	}
-	return newDeadlineCtx(parent, dl, cause)
+	if c == nil {
+		c = new(deadlineCtx)
+	}
+	c.init(parent, dl, cause)
+	return c
 }
 
 func newDeadlineCtx(parent context.Context, dl time.Time, cause error) *deadlineCtx {
-	c := &deadlineCtx{parent: parent, base: parent, deadline: dl, cause: cause}
+	c := new(deadlineCtx)
+	c.init(parent, dl, cause)
+	return c
+}
+
+// stepDeadlines holds the deadline contexts a step usually needs, in one
+// allocation: the step's, its first model call attempt's and its lone
+// tool call's first attempt's. Other calls allocate their own.
+type stepDeadlines struct {
+	step, model, tool deadlineCtx
+	// modelTaken and toolTaken are set when a slot was given out; only
+	// the goroutine that drives the step reads or sets them.
+	modelTaken, toolTaken bool
+}
+
+// takeModel returns the model call slot the first time, nil after.
+func (d *stepDeadlines) takeModel() *deadlineCtx {
+	if d == nil || d.modelTaken {
+		return nil
+	}
+	d.modelTaken = true
+	return &d.model
+}
+
+// takeTool returns the tool call slot the first time, nil after.
+func (d *stepDeadlines) takeTool() *deadlineCtx {
+	if d == nil || d.toolTaken {
+		return nil
+	}
+	d.toolTaken = true
+	return &d.tool
+}
+
+func (c *deadlineCtx) init(parent context.Context, dl time.Time, cause error) {
+	c.parent, c.base, c.deadline, c.cause = parent, parent, dl, cause
 	if p, ok := parent.(*deadlineCtx); ok && !p.hasKey && p.deadline.After(dl) {
 		p.mu.Lock()
 		if p.inner == nil && !p.canceled {
@@ -62,7 +106,6 @@ func newDeadlineCtx(parent context.Context, dl time.Time, cause error) *deadline
 		}
 		p.mu.Unlock()
 	}
-	return c
 }
 
 // cancel is the context's CancelFunc: it releases the timer, if one was

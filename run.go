@@ -67,6 +67,8 @@ type Run struct {
 	// req is the Request of the step's model call, reused: a Model must
 	// not keep a Request after Generate returns.
 	req Request
+	// dls are the deadline contexts of the step in progress, or nil.
+	dls *stepDeadlines
 }
 
 // sameContext reports whether a and b are the same context value. A
@@ -337,13 +339,16 @@ func (r *Run) Step(ctx context.Context) (_ Step, stepErr error) {
 		r.step = st
 	}
 	r.mark = r.a.cfg.Clock.Now()
-	defer func() { r.step, r.mark, r.rawCalls, r.appendCtx, r.appendOf = nil, time.Time{}, nil, nil, nil }()
+	defer func() {
+		r.step, r.mark, r.rawCalls, r.appendCtx, r.appendOf, r.dls = nil, time.Time{}, nil, nil, nil, nil
+	}()
 	start := r.mark
 	if !sameContext(r.noCancelOf, ctx) {
 		r.noCancel, r.noCancelOf = context.WithoutCancel(ctx), ctx
 	}
 	if r.budget.StepTimeout > 0 { // Unlimited: no step timeout
-		if dc := withDeadline(ctx, r.realNow(start), r.budget.StepTimeout, errStepTimeout); dc != nil {
+		r.dls = new(stepDeadlines)
+		if dc := withDeadlineIn(&r.dls.step, ctx, r.realNow(start), r.budget.StepTimeout, errStepTimeout); dc != nil {
 			ctx = dc
 			defer dc.cancel()
 		}

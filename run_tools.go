@@ -22,9 +22,10 @@ func (r *Run) runCalls(ctx context.Context, st *Step) error {
 	s := &r.state
 	step := s.Step
 	// r.state changes under r.mu once calls run: read nothing of it below.
+	// The loop reads calls[i] before any record for call i is appended,
+	// and a record changes only its own call: no copy is needed.
 	runID := r.ID()
-	calls := make([]CallState, len(s.Calls))
-	copy(calls, s.Calls)
+	calls := s.Calls
 
 	type job struct {
 		i       int
@@ -34,7 +35,8 @@ func (r *Run) runCalls(ctx context.Context, st *Step) error {
 		pol     ToolPolicy
 		attempt int
 	}
-	var jobs []job
+	var jobBuf [1]job // a step's only call, the usual case
+	jobs := jobBuf[:0]
 	var pause error    // of a step's only call
 	var pauses []error // by call index, when calls run in parallel
 	var failErr error
@@ -81,14 +83,14 @@ func (r *Run) runCalls(ctx context.Context, st *Step) error {
 	if len(jobs) == 1 {
 		// One call: run it on this goroutine; there are no siblings.
 		j := jobs[0]
-		err = r.runCall(ctx, ctx, step, j.i, j.key, j.call, j.tool, j.pol, j.attempt, &pause)
+		err = r.runCall(ctx, ctx, r.dls.takeTool(), step, j.i, j.key, j.call, j.tool, j.pol, j.attempt, &pause)
 	} else {
 		ps := make([]error, len(calls))
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(r.a.cfg.MaxParallelTools)
 		for _, j := range jobs {
 			g.Go(func() error {
-				return r.runCall(ctx, gctx, step, j.i, j.key, j.call, j.tool, j.pol, j.attempt, &ps[j.i])
+				return r.runCall(ctx, gctx, nil, step, j.i, j.key, j.call, j.tool, j.pol, j.attempt, &ps[j.i])
 			})
 		}
 		err = g.Wait()
@@ -130,10 +132,11 @@ func finishRec(runID string, step, i int, c ToolCall, res ToolResult) *Record {
 }
 
 // runCall runs one call, with retries, and persists its outcome. parent is
-// the step's context; gctx is cancelled too when a sibling fails the run. A
+// the step's context; gctx is cancelled too when a sibling fails the run;
+// slot, if not nil, is where the first attempt's deadline context is made. A
 // pause is reported through *pause, not as an error, so that siblings are
 // not cancelled.
-func (r *Run) runCall(parent, gctx context.Context, step, i int, key string, c ToolCall, tool Tool, pol ToolPolicy, attempt int, pause *error) error {
+func (r *Run) runCall(parent, gctx context.Context, slot *deadlineCtx, step, i int, key string, c ToolCall, tool Tool, pol ToolPolicy, attempt int, pause *error) error {
 	cr := func(attempt int) *CallRecord {
 		return &CallRecord{Index: i, ID: c.ID, Tool: c.Name, Key: key, Attempt: attempt}
 	}
@@ -157,7 +160,8 @@ func (r *Run) runCall(parent, gctx context.Context, step, i int, key string, c T
 		if err != nil {
 			return err
 		}
-		out, err := r.invoke(gctx, r.realNow(start), tool, c, key, pol.Timeout, attempt)
+		out, err := r.invoke(gctx, slot, r.realNow(start), tool, c, key, pol.Timeout, attempt)
+		slot = nil // a retry makes its own
 		end := r.a.cfg.Clock.Now()
 		dur := end.Sub(start)
 		if r.a.obs != nil {
@@ -258,12 +262,12 @@ func trimPrefix(s string) string {
 }
 
 // invoke calls the tool under its timeout (from now, a reading of
-// time.Now) with the idempotency key in its context, recovering a panic
-// into a *ToolError.
-func (r *Run) invoke(ctx context.Context, now time.Time, tool Tool, c ToolCall, key string, timeout time.Duration, attempt int) (out string, err error) {
+// time.Now; the context made in slot, if not nil) with the idempotency key
+// in its context, recovering a panic into a *ToolError.
+func (r *Run) invoke(ctx context.Context, slot *deadlineCtx, now time.Time, tool Tool, c ToolCall, key string, timeout time.Duration, attempt int) (out string, err error) {
 	var cctx context.Context
 	if timeout > 0 { // Unlimited: no timeout
-		if dc := withDeadline(ctx, now, timeout, nil); dc != nil {
+		if dc := withDeadlineIn(slot, ctx, now, timeout, nil); dc != nil {
 			dc.key, dc.hasKey = key, true
 			cctx = dc
 			defer dc.cancel()

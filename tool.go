@@ -214,7 +214,7 @@ func (t *funcTool[In, Out]) callValidated(ctx context.Context, args json.RawMess
 	if err != nil {
 		return "", fmt.Errorf("encoding result of %s: %w", t.spec.Name, err)
 	}
-	return string(b), nil
+	return unsafe.String(unsafe.SliceData(b), len(b)), nil // b is ours alone
 }
 
 var emptyObject = json.RawMessage("{}")

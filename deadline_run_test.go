@@ -1,0 +1,92 @@
+package ratchet_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/ratchet-run/ratchet"
+	"github.com/ratchet-run/ratchet/ratchettest"
+	"github.com/ratchet-run/ratchet/store"
+)
+
+// uncomparableCtx is a context whose type cannot be compared with ==.
+type uncomparableCtx struct {
+	context.Context
+	tags []string
+}
+
+// The contexts a model and a tool get carry their deadlines and the
+// idempotency key while they run, and are cancelled once the step is over,
+// even if they were kept (and never waited on) by the model or tool.
+func TestCallContextsDuringAndAfterStep(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		budget ratchet.Budget
+		ctx    context.Context
+	}{
+		{"default timeouts", ratchet.Budget{}, context.Background()},
+		{"no step timeout, uncomparable caller context", ratchet.Budget{StepTimeout: ratchet.Unlimited},
+			uncomparableCtx{Context: context.Background(), tags: []string{"x"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var modelCtx, toolCtx context.Context
+			var modelDL, toolDL time.Time
+			var key string
+			m := ratchettest.NewModelFunc(t, func(ctx context.Context, call int, _ *ratchet.Request) ratchettest.Reply {
+				modelCtx = ctx
+				modelDL, _ = ctx.Deadline()
+				if call == 0 {
+					return ratchettest.ToolCalls(ratchettest.Call{Name: "keep", Args: `{}`})
+				}
+				return ratchettest.Text("done")
+			})
+			keep := ratchet.NewTool("keep", "Keeps its context.", func(ctx context.Context, _ struct{}) (string, error) {
+				toolCtx = ctx
+				toolDL, _ = ctx.Deadline()
+				key = ratchet.IdempotencyKey(ctx)
+				if err := ctx.Err(); err != nil {
+					return "", err
+				}
+				return "kept", nil
+			}, ratchet.WithTimeout(time.Minute))
+			a, err := ratchet.NewAgent(ratchet.Config{Name: "ctx", Model: m, Tools: []ratchet.Tool{keep},
+				Store: store.NewMemory(), Budget: tc.budget})
+			if err != nil {
+				t.Fatal(err)
+			}
+			run, err := a.Start(tc.ctx, "go", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := time.Now()
+			st, err := run.Step(tc.ctx)
+			if err != nil || len(st.Results()) != 1 || st.Results()[0].Content != "kept" {
+				t.Fatalf("step: %v %+v", err, st.Results())
+			}
+			if d := modelDL.Sub(before); d < 4*time.Minute || d > 6*time.Minute {
+				t.Errorf("model call deadline in %v, want about %v", d, ratchet.ModelTimeoutDefault)
+			}
+			if d := toolDL.Sub(before); d < 50*time.Second || d > 70*time.Second {
+				t.Errorf("tool call deadline in %v, want about 1m", d)
+			}
+			if key != run.ID()+"/1/0" {
+				t.Errorf("idempotency key %q", key)
+			}
+			for name, ctx := range map[string]context.Context{"model": modelCtx, "tool": toolCtx} {
+				if !errors.Is(ctx.Err(), context.Canceled) {
+					t.Errorf("%s context after the step: %v", name, ctx.Err())
+				}
+				select {
+				case <-ctx.Done():
+				default:
+					t.Errorf("%s context not done after the step", name)
+				}
+			}
+			if ratchet.IdempotencyKey(toolCtx) != key {
+				t.Error("the key is gone from the kept context")
+			}
+		})
+	}
+}
