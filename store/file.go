@@ -232,7 +232,7 @@ func (f *File) Append(ctx context.Context, b Batch) error {
 		return err
 	}
 	m := normMeta(b.Meta)
-	state, err := json.Marshal(m)
+	state, err := marshalMeta(&m)
 	if err != nil {
 		return fmt.Errorf("store: append to %q: %w", b.RunID, err)
 	}
