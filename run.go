@@ -69,6 +69,42 @@ type Run struct {
 	req Request
 	// dls are the deadline contexts of the step in progress, or nil.
 	dls *stepDeadlines
+	// scratch holds records reused from step to step when the Step's
+	// records are not collected (dropRecords): once appended and applied,
+	// nothing refers to them.
+	scratch *stepScratch
+}
+
+// stepScratch is the reusable space of Run.scratch.
+type stepScratch struct {
+	resp Record   // model_responded
+	call callRecs // a step's only call's first attempt
+}
+
+// scratchRecord returns a Record for the step's model_responded record:
+// reused when the step's records are not collected, new otherwise.
+func (r *Run) scratchRecord() *Record {
+	if !r.dropRecords {
+		return new(Record)
+	}
+	if r.scratch == nil {
+		r.scratch = new(stepScratch)
+	}
+	return &r.scratch.resp
+}
+
+// scratchCall returns the records for the first attempt of a step's only
+// tool call when they can be reused (see scratchRecord), nil otherwise:
+// when the step has more calls, the state keeps a finished call's result
+// until all are done.
+func (r *Run) scratchCall(calls int) *callRecs {
+	if !r.dropRecords || calls != 1 {
+		return nil
+	}
+	if r.scratch == nil {
+		r.scratch = new(stepScratch)
+	}
+	return &r.scratch.call
 }
 
 // sameContext reports whether a and b are the same context value. A
@@ -425,7 +461,8 @@ func (r *Run) handleResponse(ctx context.Context, st *Step, resp *Response) erro
 	if model == "" {
 		model = r.a.cfg.ModelName
 	}
-	rec := &Record{Kind: RecModelResponded, Step: n, Response: resp, Attempt: st.Attempts, CostUSD: r.a.cfg.Pricing.Cost(model, resp.Usage)}
+	rec := r.scratchRecord()
+	*rec = Record{Kind: RecModelResponded, Step: n, Response: resp, Attempt: st.Attempts, CostUSD: r.a.cfg.Pricing.Cost(model, resp.Usage)}
 	if r.a.cfg.Redactor != nil {
 		r.rawCalls = resp.Message.ToolCalls // persisted redacted; run as produced
 	}

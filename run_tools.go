@@ -83,14 +83,14 @@ func (r *Run) runCalls(ctx context.Context, st *Step) error {
 	if len(jobs) == 1 {
 		// One call: run it on this goroutine; there are no siblings.
 		j := jobs[0]
-		err = r.runCall(ctx, ctx, r.dls.takeTool(), step, j.i, j.key, j.call, j.tool, j.pol, j.attempt, &pause)
+		err = r.runCall(ctx, ctx, r.dls.takeTool(), r.scratchCall(len(calls)), step, j.i, j.key, j.call, j.tool, j.pol, j.attempt, &pause)
 	} else {
 		ps := make([]error, len(calls))
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(r.a.cfg.MaxParallelTools)
 		for _, j := range jobs {
 			g.Go(func() error {
-				return r.runCall(ctx, gctx, nil, step, j.i, j.key, j.call, j.tool, j.pol, j.attempt, &ps[j.i])
+				return r.runCall(ctx, gctx, nil, nil, step, j.i, j.key, j.call, j.tool, j.pol, j.attempt, &ps[j.i])
 			})
 		}
 		err = g.Wait()
@@ -133,10 +133,10 @@ func finishRec(runID string, step, i int, c ToolCall, res ToolResult) *Record {
 
 // runCall runs one call, with retries, and persists its outcome. parent is
 // the step's context; gctx is cancelled too when a sibling fails the run;
-// slot, if not nil, is where the first attempt's deadline context is made. A
-// pause is reported through *pause, not as an error, so that siblings are
+// slot, if not nil, is where the first attempt's deadline context is made,
+// and scratch where its records are. A pause is reported through *pause, not as an error, so that siblings are
 // not cancelled.
-func (r *Run) runCall(parent, gctx context.Context, slot *deadlineCtx, step, i int, key string, c ToolCall, tool Tool, pol ToolPolicy, attempt int, pause *error) error {
+func (r *Run) runCall(parent, gctx context.Context, slot *deadlineCtx, scratch *callRecs, step, i int, key string, c ToolCall, tool Tool, pol ToolPolicy, attempt int, pause *error) error {
 	cr := func(attempt int) *CallRecord {
 		return &CallRecord{Index: i, ID: c.ID, Tool: c.Name, Key: key, Attempt: attempt}
 	}
@@ -154,14 +154,18 @@ func (r *Run) runCall(parent, gctx context.Context, slot *deadlineCtx, step, i i
 	for ; ; attempt++ {
 		// The call starts when tool_started is persisted: one reading of
 		// the clock for both, and one for the end and tool_finished.
-		recs := &callRecs{call: CallRecord{Index: i, ID: c.ID, Tool: c.Name, Key: key, Attempt: attempt}}
+		recs := scratch
+		if recs == nil {
+			recs = new(callRecs)
+		}
+		*recs = callRecs{call: CallRecord{Index: i, ID: c.ID, Tool: c.Name, Key: key, Attempt: attempt}}
 		recs.started = Record{Kind: RecToolStarted, Step: step, Call: &recs.call}
 		start, err := r.appendLockedAt(parent, r.a.cfg.Clock.Now(), &recs.started)
 		if err != nil {
 			return err
 		}
 		out, err := r.invoke(gctx, slot, r.realNow(start), tool, c, key, pol.Timeout, attempt)
-		slot = nil // a retry makes its own
+		slot, scratch = nil, nil // a retry makes its own
 		end := r.a.cfg.Clock.Now()
 		dur := end.Sub(start)
 		if r.a.obs != nil {
