@@ -65,22 +65,26 @@ type memRun struct {
 	chunk int // size of the chunk tail is the end of
 }
 
-// Chunk sizes for memRun.tail: a run's first chunk is small (most runs
-// are short), later ones double up to the maximum.
+// Chunk sizes for memRun.tail: a run's first chunk holds its first
+// records exactly, later ones double (from minChunk) up to maxChunk, and
+// are never smaller than the batch they are made for.
 const (
 	minChunk = 512
 	maxChunk = 16 << 10
 )
 
-// add copies records to the run's chunk and appends them. Called with
-// run.mu held.
-func (run *memRun) add(records [][]byte) {
+// add copies records to the run's chunk (a chunk of their exact size when
+// first) and appends them. Called with run.mu held.
+func (run *memRun) add(records [][]byte, first bool) {
 	n := 0
 	for _, r := range records {
 		n += len(r)
 	}
 	if cap(run.tail) < n {
 		run.chunk = max(min(max(2*run.chunk, minChunk), maxChunk), n)
+		if first {
+			run.chunk = n
+		}
 		run.tail = make([]byte, 0, run.chunk)
 	}
 	for _, r := range records {
@@ -126,8 +130,8 @@ func (m *Memory) Create(ctx context.Context, info RunInfo, records [][]byte) err
 	run := &memRun{info: newRunInfo(info, len(records))}
 	// Room for a short run's records: growing from a few cost a copy
 	// every other step.
-	run.records = make([][]byte, 0, max(16, len(records)))
-	run.add(records)
+	run.records = make([][]byte, 0, max(8, len(records)))
+	run.add(records, true)
 	sh := m.shard(info.ID)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -161,7 +165,7 @@ func (m *Memory) Append(ctx context.Context, b Batch) error {
 	if err := checkFence(b.RunID, run.info.Lease, b.Fence); err != nil {
 		return err
 	}
-	run.add(b.Records)
+	run.add(b.Records, false)
 	run.info.LastSeq += uint64(len(b.Records))
 	run.info.Meta = normMeta(b.Meta)
 	return nil
