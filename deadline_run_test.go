@@ -90,3 +90,48 @@ func TestCallContextsDuringAndAfterStep(t *testing.T) {
 		})
 	}
 }
+
+// A run resumed by a process whose clock is behind the times of the
+// records another process wrote (clock skew, an operator's answer) steps
+// normally: its step's active time is measured on its own clock, and its
+// records' times go back rather than jump ahead.
+func TestStepAfterRecordsFromAClockAhead(t *testing.T) {
+	st := store.NewMemory()
+	script := func() *ratchettest.Model {
+		return ratchettest.NewModelFunc(t, func(ctx context.Context, call int, _ *ratchet.Request) ratchettest.Reply {
+			return ratchettest.ToolCalls(ratchettest.Call{Name: "keep", Args: `{}`})
+		})
+	}
+	keep := ratchet.NewTool("keep", "Does nothing.", func(ctx context.Context, _ struct{}) (string, error) { return "ok", nil })
+	agent := func(clock ratchet.Clock) *ratchet.Agent {
+		a, err := ratchet.NewAgent(ratchet.Config{Name: "skew", Model: script(), Tools: []ratchet.Tool{keep}, Store: st, Clock: clock,
+			Budget: ratchet.Budget{MaxWallTime: time.Hour}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	ctx := context.Background()
+	ahead := ratchettest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	run, err := agent(ahead).Start(ctx, "go", &ratchet.RunOptions{ID: "skew"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run.Step(ctx); err != nil {
+		t.Fatal(err)
+	}
+	behind := ratchettest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	run, err = agent(behind).Resume(ctx, "skew", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	step, err := run.Step(ctx)
+	if err != nil {
+		t.Fatalf("step after records from a clock ahead: %v", err)
+	}
+	for _, rec := range step.Records {
+		if rec.Active < 0 || rec.Active > time.Minute || !rec.Time.Equal(behind.Now()) {
+			t.Errorf("%s: active %v at %v, want about 0 at %v", rec.Kind, rec.Active, rec.Time, behind.Now())
+		}
+	}
+}

@@ -198,15 +198,16 @@ func (r *Run) append(ctx context.Context, recs ...*Record) error {
 }
 
 // appendAt is append with the time now (from the run's Clock) read by the
-// caller. A time before the last append's (a parallel call's reading taken
-// before a sibling appended) is moved up to it, so that record times never
-// go back.
+// caller. Within a step, a time before the step's last append (a parallel
+// call's reading taken before a sibling appended) is moved up to it, so
+// that the step's record times never go back. (Records that another
+// process or clock wrote, an operator's answer say, are not compared.)
 func (r *Run) appendAt(ctx context.Context, now time.Time, recs ...*Record) error {
 	if r.broken != nil {
 		return r.broken
 	}
-	if now.Before(r.state.UpdatedAt) {
-		now = r.state.UpdatedAt
+	if !r.mark.IsZero() && now.Before(r.mark) {
+		now = r.mark
 	}
 	if red := r.a.cfg.Redactor; red != nil {
 		for i, rec := range recs {
