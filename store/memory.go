@@ -296,24 +296,6 @@ func (m *Memory) run(op, runID string) (*memRun, error) {
 	return run, nil
 }
 
-// copyRecords returns a deep copy of records, in one allocation for the
-// bytes (each record's capacity is its length, so that no append to one
-// reaches the next).
-func copyRecords(records [][]byte) [][]byte {
-	out := make([][]byte, len(records))
-	n := 0
-	for _, r := range records {
-		n += len(r)
-	}
-	buf := make([]byte, 0, n)
-	for i, r := range records {
-		start := len(buf)
-		buf = append(buf, r...)
-		out[i] = buf[start:len(buf):len(buf)]
-	}
-	return out
-}
-
 // clone returns a copy of b that is never nil.
 func clone(b []byte) []byte {
 	return append(make([]byte, 0, len(b)), b...)
