@@ -60,6 +60,8 @@ type Run struct {
 	// last called with. Kept from step to step (a caller, a Scheduler's
 	// worker, passes the same one) to make appendCtx.
 	noCancel, noCancelOf context.Context
+	// next is appendAt's scratch State; zeroed after a successful append.
+	next State
 	// lastAt is the time given to the records of the last append.
 	lastAt time.Time
 	// stepBuf holds the Step in progress (Step returns a copy).
@@ -215,7 +217,11 @@ func (r *Run) appendAt(ctx context.Context, now time.Time, recs ...*Record) erro
 		}
 	}
 	before := r.state.Status
-	next := r.state // shallow: see the note on failure below
+	// next is the state the records lead to; it lives in the Run, not in
+	// this frame, which every scheduler goroutine has on its stack at its
+	// deepest point. Shallow: see the note on failure below.
+	next := &r.next
+	*next = r.state
 	// The encoding buffers are reused: a Store does not retain them.
 	buf, data := r.encBuf[:0], r.encData[:0]
 	if buf == nil {
@@ -254,7 +260,7 @@ func (r *Run) appendAt(ctx context.Context, now time.Time, recs ...*Record) erro
 		RunID:    r.ID(),
 		Expected: r.state.Seq,
 		Records:  data,
-		Meta:     runMeta(&next),
+		Meta:     runMeta(next),
 		Fence:    r.fence,
 	})
 	if err != nil {
@@ -263,7 +269,8 @@ func (r *Run) appendAt(ctx context.Context, now time.Time, recs ...*Record) erro
 		r.broken = fmt.Errorf("%w: run %s: %w", ErrRunBroken, r.ID(), err)
 		return r.broken
 	}
-	r.state = next
+	r.state = *next
+	*next = State{} // holds no references between appends
 	r.lastAt = now
 	if !r.mark.IsZero() {
 		r.mark = now
@@ -274,7 +281,7 @@ func (r *Run) appendAt(ctx context.Context, now time.Time, recs ...*Record) erro
 	if r.step != nil {
 		r.step.Records = append(r.step.Records, recs...)
 	}
-	if next.Seq-next.SnapshotSeq >= uint64(r.a.cfg.SnapshotEvery) && recs[len(recs)-1].Kind != RecSnapshot {
+	if r.state.Seq-r.state.SnapshotSeq >= uint64(r.a.cfg.SnapshotEvery) && recs[len(recs)-1].Kind != RecSnapshot {
 		return r.appendSnapshot(ctx)
 	}
 	return nil
