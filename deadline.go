@@ -45,13 +45,10 @@ type deadlineCtx struct {
 // ends no later: parent's deadline then ends the work first either way, as
 // parent's error. Its cancel method must be called when the work it bounds
 // is done.
-func withDeadline(parent context.Context, now time.Time, d time.Duration, cause error) *deadlineCtx {
-	return withDeadlineIn(nil, parent, now, d, cause)
-}
-
-// withDeadlineIn is withDeadline making the context in c, unless c is nil.
-// c must be unused.
-func withDeadlineIn(c *deadlineCtx, parent context.Context, now time.Time, d time.Duration, cause error) *deadlineCtx {
+//
+// The context is made in c (which must be unused), or allocated when c is
+// nil.
+func withDeadline(c *deadlineCtx, parent context.Context, now time.Time, d time.Duration, cause error) *deadlineCtx {
 	dl := now.Add(d)
 	if pdl, ok := parent.Deadline(); ok && !pdl.After(dl) {
 		return nil
@@ -59,12 +56,6 @@ func withDeadlineIn(c *deadlineCtx, parent context.Context, now time.Time, d tim
 	if c == nil {
 		c = new(deadlineCtx)
 	}
-	c.init(parent, dl, cause)
-	return c
-}
-
-func newDeadlineCtx(parent context.Context, dl time.Time, cause error) *deadlineCtx {
-	c := new(deadlineCtx)
 	c.init(parent, dl, cause)
 	return c
 }

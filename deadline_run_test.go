@@ -3,6 +3,7 @@ package ratchet_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -133,5 +134,105 @@ func TestStepAfterRecordsFromAClockAhead(t *testing.T) {
 		if rec.Active < 0 || rec.Active > time.Minute || !rec.Time.Equal(behind.Now()) {
 			t.Errorf("%s: active %v at %v, want about 0 at %v", rec.Kind, rec.Active, rec.Time, behind.Now())
 		}
+	}
+}
+
+// A retried model call and a retried tool call each get a live context of
+// their own: the first attempt's context, made in the step's shared space,
+// is cancelled when that attempt returns.
+func TestRetriedCallsGetFreshContexts(t *testing.T) {
+	var modelErrs, toolErrs []error
+	var kept []context.Context
+	m := ratchettest.NewModelFunc(t, func(ctx context.Context, call int, _ *ratchet.Request) ratchettest.Reply {
+		modelErrs = append(modelErrs, ctx.Err())
+		kept = append(kept, ctx)
+		switch call {
+		case 0:
+			return ratchettest.Fail(&ratchet.ModelError{Kind: ratchet.ModelTransient, Message: "try again"})
+		case 1:
+			return ratchettest.ToolCalls(ratchettest.Call{Name: "flaky", Args: `{}`})
+		}
+		return ratchettest.Text("done")
+	})
+	attempts := 0
+	flaky := ratchet.NewTool("flaky", "Fails once.", func(ctx context.Context, _ struct{}) (string, error) {
+		toolErrs = append(toolErrs, ctx.Err())
+		kept = append(kept, ctx)
+		if attempts++; attempts == 1 {
+			return "", errors.New("transient")
+		}
+		return "ok", nil
+	}, ratchet.WithOnError(ratchet.ToolErrorRetry), ratchet.WithRetry(ratchet.RetryPolicy{InitialDelay: time.Nanosecond, Jitter: -1}))
+	a, err := ratchet.NewAgent(ratchet.Config{Name: "retry", Model: m, Tools: []ratchet.Tool{flaky}, Store: store.NewMemory(),
+		Retry: ratchet.RetryPolicy{InitialDelay: time.Nanosecond, Jitter: -1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := a.Run(context.Background(), "go", nil)
+	if err != nil || out != "done" {
+		t.Fatalf("run: %q, %v", out, err)
+	}
+	if len(modelErrs) != 3 || len(toolErrs) != 2 {
+		t.Fatalf("model attempts %d, tool attempts %d", len(modelErrs), len(toolErrs))
+	}
+	for i, err := range append(modelErrs, toolErrs...) {
+		if err != nil {
+			t.Errorf("attempt %d started with a context already done: %v", i, err)
+		}
+	}
+	for i, ctx := range kept {
+		if ctx.Err() == nil {
+			t.Errorf("context %d still live after its run ended", i)
+		}
+	}
+}
+
+// In a step with two calls where one waits for approval, the other's
+// result is kept until the approval comes, even when the run goes on in
+// memory with reused records (as a Scheduler's run does when an approval's
+// deadline passes while it holds the run): the approved call's records
+// must not overwrite it.
+func TestReusedRecordsKeepAWaitingStepsResults(t *testing.T) {
+	m := ratchettest.NewModel(t,
+		ratchettest.ToolCalls(ratchettest.Call{Name: "risky", Args: `{}`}, ratchettest.Call{Name: "echo", Args: `{}`}),
+		ratchettest.Text("done"))
+	risky := ratchet.NewTool("risky", "Needs approval.", func(ctx context.Context, _ struct{}) (string, error) {
+		return "risky ran", nil
+	}, ratchet.NeedsApproval())
+	echo := ratchet.NewTool("echo", "Echoes.", func(ctx context.Context, _ struct{}) (string, error) {
+		return "echo ran", nil
+	})
+	st := store.NewMemory()
+	a, err := ratchet.NewAgent(ratchet.Config{Name: "approve", Model: m, Tools: []ratchet.Tool{risky, echo}, Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	run, err := a.Start(ctx, "go", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ratchet.DropRecords(run)
+	if _, err := run.Step(ctx); err != nil || run.Status() != ratchet.StatusWaiting {
+		t.Fatalf("step 1: %v, %s", err, run.Status())
+	}
+	ints := run.State().Interrupts
+	if len(ints) != 1 {
+		t.Fatalf("interrupts: %+v", ints)
+	}
+	if err := ratchet.ApplyAnswer(ctx, run, ints[0].ID, ratchet.Answer{Approved: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, msg := range run.State().Messages {
+		if msg.Role == ratchet.RoleTool {
+			got = append(got, msg.Name+": "+msg.Content)
+		}
+	}
+	if want := []string{"risky: risky ran", "echo: echo ran"}; !slices.Equal(got, want) {
+		t.Fatalf("tool messages %q, want %q", got, want)
 	}
 }

@@ -18,7 +18,7 @@ func TestDeadlineCtxMatchesStandard(t *testing.T) {
 		cancel func()
 	}
 	lazy := func(parent context.Context, d time.Duration) ctxs {
-		dc := newDeadlineCtx(parent, time.Now().Add(d), errTestCause)
+		dc := withDeadline(nil, parent, time.Now(), d, errTestCause)
 		return ctxs{dc, dc.cancel}
 	}
 	std := func(parent context.Context, d time.Duration) ctxs {
@@ -109,7 +109,7 @@ func TestDeadlineCtxMatchesStandard(t *testing.T) {
 func TestDeadlineCtxDoneClosesAtDeadline(t *testing.T) {
 	p, pcancel := context.WithCancel(context.Background())
 	defer pcancel()
-	dc := newDeadlineCtx(p, time.Now().Add(20*time.Millisecond), errTestCause)
+	dc := withDeadline(nil, p, time.Now(), 20*time.Millisecond, errTestCause)
 	defer dc.cancel()
 	if d, ok := dc.Deadline(); !ok || d != dc.deadline {
 		t.Fatalf("Deadline() = %v, %v", d, ok)
@@ -127,7 +127,7 @@ func TestDeadlineCtxDoneClosesAtDeadline(t *testing.T) {
 // Contexts derived from a deadlineCtx end with it, whether or not it was
 // made before they were derived.
 func TestDeadlineCtxChildren(t *testing.T) {
-	dc := newDeadlineCtx(context.Background(), time.Now().Add(20*time.Millisecond), nil)
+	dc := withDeadline(nil, context.Background(), time.Now(), 20*time.Millisecond, nil)
 	defer dc.cancel()
 	child, cancel := context.WithCancel(dc)
 	defer cancel()
@@ -151,13 +151,13 @@ func TestDeadlineCtxChildren(t *testing.T) {
 func TestDeadlineCtxNested(t *testing.T) {
 	root, rootCancel := context.WithCancelCause(context.Background())
 	defer rootCancel(nil)
-	step := withDeadline(root, time.Now(), time.Hour, errStepTimeout)
+	step := withDeadline(nil, root, time.Now(), time.Hour, errStepTimeout)
 	defer step.cancel()
-	call := withDeadline(step, time.Now(), time.Minute, nil)
+	call := withDeadline(nil, step, time.Now(), time.Minute, nil)
 	if call == nil || call.base != root {
 		t.Fatalf("call context not made over the step's parent: %+v", call)
 	}
-	if withDeadline(step, time.Now(), 2*time.Hour, nil) != nil {
+	if withDeadline(nil, step, time.Now(), 2*time.Hour, nil) != nil {
 		t.Fatal("a deadline later than the parent's made a context")
 	}
 	done := call.Done()
@@ -177,7 +177,7 @@ func TestDeadlineCtxNested(t *testing.T) {
 	call.cancel()
 
 	// root is cancelled now: the step is over, and so is a call under it.
-	short := withDeadline(step, time.Now(), time.Minute, nil)
+	short := withDeadline(nil, step, time.Now(), time.Minute, nil)
 	defer short.cancel()
 	if !errors.Is(short.Err(), context.Canceled) {
 		t.Fatalf("call under a cancelled step: %v", short.Err())
@@ -187,7 +187,7 @@ func TestDeadlineCtxNested(t *testing.T) {
 func TestDeadlineCtxValues(t *testing.T) {
 	type k struct{}
 	p := context.WithValue(context.Background(), k{}, "v")
-	dc := newDeadlineCtx(p, time.Now().Add(time.Hour), nil)
+	dc := withDeadline(nil, p, time.Now(), time.Hour, nil)
 	dc.key, dc.hasKey = "run/1/0", true
 	defer dc.cancel()
 	if dc.Value(k{}) != "v" || IdempotencyKey(dc) != "run/1/0" {
@@ -201,7 +201,7 @@ func TestDeadlineCtxValues(t *testing.T) {
 
 func TestDeadlineCtxConcurrent(t *testing.T) {
 	for range 50 {
-		dc := newDeadlineCtx(context.Background(), time.Now().Add(time.Millisecond), errTestCause)
+		dc := withDeadline(nil, context.Background(), time.Now(), time.Millisecond, errTestCause)
 		var wg sync.WaitGroup
 		for i := range 4 {
 			wg.Go(func() {

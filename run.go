@@ -60,10 +60,9 @@ type Run struct {
 	// last called with. Kept from step to step (a caller, a Scheduler's
 	// worker, passes the same one) to make appendCtx.
 	noCancel, noCancelOf context.Context
-	// next is appendAt's scratch State; zeroed after a successful append.
+	// next is appendAt's scratch State. After a successful append it holds
+	// what state holds, so it keeps nothing else alive.
 	next State
-	// lastAt is the time given to the records of the last append.
-	lastAt time.Time
 	// stepBuf holds the Step in progress (Step returns a copy).
 	stepBuf Step
 	// req is the Request of the step's model call, reused: a Model must
@@ -83,30 +82,32 @@ type stepScratch struct {
 	call callRecs // a step's only call's first attempt
 }
 
+// scratchSpace returns r.scratch, made on first use.
+func (r *Run) scratchSpace() *stepScratch {
+	if r.scratch == nil {
+		r.scratch = new(stepScratch)
+	}
+	return r.scratch
+}
+
 // scratchRecord returns a Record for the step's model_responded record:
 // reused when the step's records are not collected, new otherwise.
 func (r *Run) scratchRecord() *Record {
 	if !r.dropRecords {
 		return new(Record)
 	}
-	if r.scratch == nil {
-		r.scratch = new(stepScratch)
-	}
-	return &r.scratch.resp
+	return &r.scratchSpace().resp
 }
 
 // scratchCall returns the records for the first attempt of a step's only
 // tool call when they can be reused (see scratchRecord), nil otherwise:
 // when the step has more calls, the state keeps a finished call's result
-// until all are done.
+// (it shares the record's) until all are done, maybe across steps.
 func (r *Run) scratchCall(calls int) *callRecs {
 	if !r.dropRecords || calls != 1 {
 		return nil
 	}
-	if r.scratch == nil {
-		r.scratch = new(stepScratch)
-	}
-	return &r.scratch.call
+	return &r.scratchSpace().call
 }
 
 // sameContext reports whether a and b are the same context value. A
@@ -270,8 +271,6 @@ func (r *Run) appendAt(ctx context.Context, now time.Time, recs ...*Record) erro
 		return r.broken
 	}
 	r.state = *next
-	*next = State{} // holds no references between appends
-	r.lastAt = now
 	if !r.mark.IsZero() {
 		r.mark = now
 	}
@@ -328,12 +327,12 @@ func (r *Run) appendLocked(ctx context.Context, recs ...*Record) error {
 }
 
 // appendLockedAt is appendAt under r.mu; it returns the time the record
-// was given.
+// was given (the state's last update).
 func (r *Run) appendLockedAt(ctx context.Context, now time.Time, rec *Record) (time.Time, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	err := r.appendAt(ctx, now, rec)
-	return r.lastAt, err
+	return r.state.UpdatedAt, err
 }
 
 // Step performs exactly one step of the run, synchronously, and returns
@@ -392,7 +391,7 @@ func (r *Run) Step(ctx context.Context) (_ Step, stepErr error) {
 	}
 	if r.budget.StepTimeout > 0 { // Unlimited: no step timeout
 		r.dls = new(stepDeadlines)
-		if dc := withDeadlineIn(&r.dls.step, ctx, r.realNow(start), r.budget.StepTimeout, errStepTimeout); dc != nil {
+		if dc := withDeadline(&r.dls.step, ctx, r.realNow(start), r.budget.StepTimeout, errStepTimeout); dc != nil {
 			ctx = dc
 			defer dc.cancel()
 		}

@@ -116,7 +116,7 @@ func (r *Run) callModel(ctx context.Context, st *Step, windDown bool) (*Response
 func (r *Run) generate(ctx context.Context, now time.Time, req *Request) (resp *Response, err error) {
 	cctx := ctx
 	if r.budget.ModelTimeout > 0 { // Unlimited: no model timeout
-		if dc := withDeadlineIn(r.dls.takeModel(), ctx, now, r.budget.ModelTimeout, nil); dc != nil {
+		if dc := withDeadline(r.dls.takeModel(), ctx, now, r.budget.ModelTimeout, nil); dc != nil {
 			cctx = dc
 			defer dc.cancel()
 		}

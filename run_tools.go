@@ -132,10 +132,10 @@ func finishRec(runID string, step, i int, c ToolCall, res ToolResult) *Record {
 }
 
 // runCall runs one call, with retries, and persists its outcome. parent is
-// the step's context; gctx is cancelled too when a sibling fails the run;
+// the step's context; gctx is cancelled too when a sibling fails the run.
 // slot, if not nil, is where the first attempt's deadline context is made,
-// and scratch where its records are. A pause is reported through *pause, not as an error, so that siblings are
-// not cancelled.
+// and scratch where its records are. A pause is reported through *pause,
+// not as an error, so that siblings are not cancelled.
 func (r *Run) runCall(parent, gctx context.Context, slot *deadlineCtx, scratch *callRecs, step, i int, key string, c ToolCall, tool Tool, pol ToolPolicy, attempt int, pause *error) error {
 	cr := func(attempt int) *CallRecord {
 		return &CallRecord{Index: i, ID: c.ID, Tool: c.Name, Key: key, Attempt: attempt}
@@ -271,7 +271,7 @@ func trimPrefix(s string) string {
 func (r *Run) invoke(ctx context.Context, slot *deadlineCtx, now time.Time, tool Tool, c ToolCall, key string, timeout time.Duration, attempt int) (out string, err error) {
 	var cctx context.Context
 	if timeout > 0 { // Unlimited: no timeout
-		if dc := withDeadlineIn(slot, ctx, now, timeout, nil); dc != nil {
+		if dc := withDeadline(slot, ctx, now, timeout, nil); dc != nil {
 			dc.key, dc.hasKey = key, true
 			cctx = dc
 			defer dc.cancel()
