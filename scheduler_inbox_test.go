@@ -85,22 +85,11 @@ func TestSendToRunSteppedByAnotherScheduler(t *testing.T) {
 
 func TestSendToWaitingRunHeldByDeadOwner(t *testing.T) {
 	t.Parallel()
-	a := setupSched(t, &ratchet.SchedulerConfig{PollInterval: time.Second})
-	wait := ratchet.NewTool("wait", "Waits for a payment event.", func(ctx context.Context, in echoIn) (string, error) {
-		return "", ratchet.WaitForEvent(in.Text, time.Time{})
-	})
-	a.agent(t, "waiter", toolThenAnswer(t, "wait", `{"text":"paid"}`), []ratchet.Tool{wait}, nil)
-	b := setupSched(t, &ratchet.SchedulerConfig{Store: a.store, Clock: a.clock, Owner: "sched-2"})
+	a, b, id := startWaiterForSend(t)
 	ctx := context.Background()
-	require.NoError(t, a.sched.Start(ctx))
-
-	id, err := a.sched.StartRun(ctx, "waiter", "wait for payment", nil)
-	require.NoError(t, err)
-	waitStatus(t, a.store, id, ratchet.StatusWaiting)
-	waitReleased(t, a.store, id)
 	// An owner that died holds the waiting run for 5 more seconds.
 	now := a.clock.Now()
-	_, err = a.store.AcquireLease(ctx, id, "dead-owner", now, now.Add(5*time.Second))
+	_, err := a.store.AcquireLease(ctx, id, "dead-owner", now, now.Add(5*time.Second))
 	require.NoError(t, err)
 	require.NoError(t, b.sched.Send(ctx, id, ratchet.RunEvent{Name: "note", Data: json.RawMessage(`"first"`)}))
 	require.NoError(t, b.sched.Send(ctx, id, ratchet.RunEvent{Name: "paid", Data: json.RawMessage(`{"amount":5}`)}))
@@ -125,19 +114,8 @@ func TestSendToWaitingRunHeldByDeadOwner(t *testing.T) {
 // earlier one still in the inbox.
 func TestSendAfterInboxKeepsOrder(t *testing.T) {
 	t.Parallel()
-	a := setupSched(t, &ratchet.SchedulerConfig{PollInterval: time.Second})
-	wait := ratchet.NewTool("wait", "Waits for a payment event.", func(ctx context.Context, in echoIn) (string, error) {
-		return "", ratchet.WaitForEvent(in.Text, time.Time{})
-	})
-	a.agent(t, "waiter", toolThenAnswer(t, "wait", `{"text":"paid"}`), []ratchet.Tool{wait}, nil)
-	b := setupSched(t, &ratchet.SchedulerConfig{Store: a.store, Clock: a.clock, Owner: "sched-2"})
+	a, b, id := startWaiterForSend(t)
 	ctx := context.Background()
-	require.NoError(t, a.sched.Start(ctx))
-
-	id, err := a.sched.StartRun(ctx, "waiter", "wait for payment", nil)
-	require.NoError(t, err)
-	waitStatus(t, a.store, id, ratchet.StatusWaiting)
-	waitReleased(t, a.store, id)
 	now := a.clock.Now()
 	l, err := a.store.AcquireLease(ctx, id, "other", now, now.Add(time.Minute))
 	require.NoError(t, err)
@@ -221,4 +199,25 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// startWaiterForSend starts scheduler a (polling every second) with a run
+// that waits for a "paid" event and lets go of it, and scheduler b (not
+// started) over the same store and clock, to send from. It returns both
+// and the run's ID.
+func startWaiterForSend(t *testing.T) (a, b *schedBundle, id string) {
+	t.Helper()
+	a = setupSched(t, &ratchet.SchedulerConfig{PollInterval: time.Second})
+	wait := ratchet.NewTool("wait", "Waits for a payment event.", func(ctx context.Context, in echoIn) (string, error) {
+		return "", ratchet.WaitForEvent(in.Text, time.Time{})
+	})
+	a.agent(t, "waiter", toolThenAnswer(t, "wait", `{"text":"paid"}`), []ratchet.Tool{wait}, nil)
+	b = setupSched(t, &ratchet.SchedulerConfig{Store: a.store, Clock: a.clock, Owner: "sched-2"})
+	ctx := context.Background()
+	require.NoError(t, a.sched.Start(ctx))
+	id, err := a.sched.StartRun(ctx, "waiter", "wait for payment", nil)
+	require.NoError(t, err)
+	waitStatus(t, a.store, id, ratchet.StatusWaiting)
+	waitReleased(t, a.store, id)
+	return a, b, id
 }

@@ -232,13 +232,8 @@ func TestSchedulerRecoversExpiredLease(t *testing.T) {
 func TestSchedulerFencesStaleOwner(t *testing.T) {
 	t.Parallel()
 	b := setupSched(t, &ratchet.SchedulerConfig{LeaseTTL: 30 * time.Second, PollInterval: time.Hour})
-	bt := newBlockTool()
-	b.agent(t, "blocker", toolThenAnswer(t, "block", `{"text":"x"}`), []ratchet.Tool{bt.tool()}, nil)
+	bt, id := startBlocked(t, b)
 	ctx := context.Background()
-	require.NoError(t, b.sched.Start(ctx))
-	id, err := b.sched.StartRun(ctx, "blocker", "go", nil)
-	require.NoError(t, err)
-	require.Eventually(t, func() bool { return bt.inFlight.Load() == 1 }, 5*time.Second, time.Millisecond)
 	// Another owner takes the lease over (as if ours had expired while the
 	// process was frozen); our tool then finishes and its append is fenced.
 	before, err := b.store.Get(ctx, id)
@@ -258,13 +253,8 @@ func TestSchedulerFencesStaleOwner(t *testing.T) {
 func TestSchedulerGracefulStop(t *testing.T) {
 	t.Parallel()
 	b := setupSched(t, nil)
-	bt := newBlockTool()
-	b.agent(t, "blocker", toolThenAnswer(t, "block", `{"text":"x"}`), []ratchet.Tool{bt.tool()}, nil)
+	bt, id := startBlocked(t, b)
 	ctx := context.Background()
-	require.NoError(t, b.sched.Start(ctx))
-	id, err := b.sched.StartRun(ctx, "blocker", "go", nil)
-	require.NoError(t, err)
-	require.Eventually(t, func() bool { return bt.inFlight.Load() == 1 }, 5*time.Second, time.Millisecond)
 	stopErr := make(chan error, 1)
 	go func() { stopErr <- b.sched.Stop(ctx) }()
 	select {
@@ -294,13 +284,8 @@ func TestSchedulerGracefulStop(t *testing.T) {
 func TestSchedulerStopDeadlineCancels(t *testing.T) {
 	t.Parallel()
 	b := setupSched(t, nil)
-	bt := newBlockTool()
-	b.agent(t, "blocker", toolThenAnswer(t, "block", `{"text":"x"}`), []ratchet.Tool{bt.tool()}, nil)
+	_, id := startBlocked(t, b)
 	ctx := context.Background()
-	require.NoError(t, b.sched.Start(ctx))
-	id, err := b.sched.StartRun(ctx, "blocker", "go", nil)
-	require.NoError(t, err)
-	require.Eventually(t, func() bool { return bt.inFlight.Load() == 1 }, 5*time.Second, time.Millisecond)
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
 	defer cancel()
 	require.ErrorIs(t, b.sched.Stop(sctx), context.DeadlineExceeded)
@@ -336,4 +321,19 @@ func TestSchedulerManyAgentsRace(t *testing.T) {
 		require.NoError(t, err)
 		require.True(t, strings.HasPrefix(st.Output, "result: "))
 	}
+}
+
+// startBlocked starts b with a "blocker" agent and a run of it, and
+// returns once the run's step is inside its tool, which blocks until
+// bt.release is closed.
+func startBlocked(t *testing.T, b *schedBundle) (bt *blockTool, id string) {
+	t.Helper()
+	bt = newBlockTool()
+	b.agent(t, "blocker", toolThenAnswer(t, "block", `{"text":"x"}`), []ratchet.Tool{bt.tool()}, nil)
+	ctx := context.Background()
+	require.NoError(t, b.sched.Start(ctx))
+	id, err := b.sched.StartRun(ctx, "blocker", "go", nil)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return bt.inFlight.Load() == 1 }, 5*time.Second, time.Millisecond)
+	return bt, id
 }
