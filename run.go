@@ -74,6 +74,9 @@ type Run struct {
 	// records are not collected (dropRecords): once appended and applied,
 	// nothing refers to them.
 	scratch *stepScratch
+	// jobBuf holds the step's only call to run, the usual case, while it
+	// runs (out of runCalls' frame; cleared after).
+	jobBuf [1]callJob
 }
 
 // stepScratch is the reusable space of Run.scratch.

@@ -16,9 +16,48 @@ import (
 const unknownOutcomeMessage = "error: the outcome of this call is unknown: the run was interrupted while the tool was running, " +
 	"and the tool is not idempotent, so it was not run again. It may or may not have taken effect; check before calling it again."
 
+// callJob is a call of the current step to run.
+type callJob struct {
+	i       int
+	key     string
+	call    ToolCall
+	tool    Tool
+	pol     ToolPolicy
+	attempt int
+}
+
 // runCalls runs the calls of the current step that have no result, in
 // parallel up to MaxParallelTools, and persists each outcome as it comes.
+// It and the functions it calls on the way to a tool keep their frames
+// small (rare paths are out of line): they are on the stack of every
+// goroutine stepping a run, at its deepest.
 func (r *Run) runCalls(ctx context.Context, st *Step) error {
+	jobs := r.jobBuf[:0]
+	jobs, failErr, err := r.callJobs(ctx, jobs)
+	if err != nil {
+		return err
+	}
+	var pause error // of a step's only call
+	if len(jobs) == 1 {
+		// One call: run it on this goroutine; there are no siblings.
+		j := &jobs[0]
+		err = r.runCall(ctx, ctx, r.dls.takeTool(), r.scratchCall(len(r.state.Calls)), r.state.Step, j.i, j.key, j.call, j.tool, &j.pol, j.attempt, &pause)
+		*j = callJob{} // the buffer keeps no tool call alive
+		if err == nil && failErr == nil && pause == nil && r.broken == nil && ctx.Err() == nil {
+			return nil
+		}
+		return r.callsDone(ctx, err, failErr, pause, nil)
+	}
+	return r.runParallel(ctx, jobs, failErr)
+}
+
+// callJobs returns the calls of the current step to run, appended to jobs,
+// after persisting the outcome of those that cannot run: an unknown tool
+// (after a resume with a changed agent), an unknown outcome, an approval
+// to ask for. failErr is the error that fails the run once the calls end.
+//
+//go:noinline
+func (r *Run) callJobs(ctx context.Context, jobs []callJob) (_ []callJob, failErr, _ error) {
 	s := &r.state
 	step := s.Step
 	// r.state changes under r.mu once calls run: read nothing of it below.
@@ -26,20 +65,6 @@ func (r *Run) runCalls(ctx context.Context, st *Step) error {
 	// and a record changes only its own call: no copy is needed.
 	runID := r.ID()
 	calls := s.Calls
-
-	type job struct {
-		i       int
-		key     string
-		call    ToolCall
-		tool    Tool
-		pol     ToolPolicy
-		attempt int
-	}
-	var jobBuf [1]job // a step's only call, the usual case
-	jobs := jobBuf[:0]
-	var pause error    // of a step's only call
-	var pauses []error // by call index, when calls run in parallel
-	var failErr error
 	for i, c := range calls {
 		if c.Result != nil {
 			continue
@@ -49,7 +74,7 @@ func (r *Run) runCalls(ctx context.Context, st *Step) error {
 			// Only possible after a resume with a changed agent.
 			msg, _, _ := r.checkCall(c.Call, "")
 			if err := r.appendLocked(ctx, finishRec(runID, step, i, c.Call, ToolResult{Content: msg, IsError: true, Error: string(ParseUnknownTool)})); err != nil {
-				return err
+				return nil, nil, err
 			}
 			continue
 		}
@@ -60,7 +85,7 @@ func (r *Run) runCalls(ctx context.Context, st *Step) error {
 				Err: errors.New("the run stopped while the call ran")}
 			res := ToolResult{Content: unknownOutcomeMessage, IsError: true, Error: string(ToolErrorUnknownOutcome)}
 			if err := r.appendLocked(ctx, finishRec(runID, step, i, c.Call, res)); err != nil {
-				return err
+				return nil, nil, err
 			}
 			if pol.OnUnknownOutcome == UnknownOutcomeFail && failErr == nil {
 				failErr = te
@@ -69,7 +94,7 @@ func (r *Run) runCalls(ctx context.Context, st *Step) error {
 		}
 		if pol.NeedsApproval && !c.Approved {
 			if err := r.appendLocked(ctx, approvalRecord(step, i, c.Call)); err != nil {
-				return err
+				return nil, nil, err
 			}
 			continue
 		}
@@ -77,25 +102,35 @@ func (r *Run) runCalls(ctx context.Context, st *Step) error {
 		if i < len(r.rawCalls) && r.rawCalls[i].ID == call.ID {
 			call.Arguments = r.rawCalls[i].Arguments
 		}
-		jobs = append(jobs, job{i: i, key: idempotencyKey(runID, step, i), call: call, tool: r.a.cfg.Tools[ti], pol: pol, attempt: attempt})
+		jobs = append(jobs, callJob{i: i, key: idempotencyKey(runID, step, i), call: call, tool: r.a.cfg.Tools[ti], pol: pol, attempt: attempt})
 	}
-	var err error
-	if len(jobs) == 1 {
-		// One call: run it on this goroutine; there are no siblings.
-		j := jobs[0]
-		err = r.runCall(ctx, ctx, r.dls.takeTool(), r.scratchCall(len(calls)), step, j.i, j.key, j.call, j.tool, j.pol, j.attempt, &pause)
-	} else {
-		ps := make([]error, len(calls))
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(r.a.cfg.MaxParallelTools)
-		for _, j := range jobs {
-			g.Go(func() error {
-				return r.runCall(ctx, gctx, nil, nil, step, j.i, j.key, j.call, j.tool, j.pol, j.attempt, &ps[j.i])
-			})
-		}
-		err = g.Wait()
-		pauses = ps
+	return jobs, failErr, nil
+}
+
+// runParallel runs jobs, more than one or none, in parallel.
+//
+//go:noinline
+func (r *Run) runParallel(ctx context.Context, jobs []callJob, failErr error) error {
+	step := r.state.Step
+	pauses := make([]error, len(r.state.Calls))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(r.a.cfg.MaxParallelTools)
+	for _, j := range jobs {
+		g.Go(func() error {
+			return r.runCall(ctx, gctx, nil, nil, step, j.i, j.key, j.call, j.tool, &j.pol, j.attempt, &pauses[j.i])
+		})
 	}
+	err := g.Wait()
+	clear(jobs)
+	return r.callsDone(ctx, err, failErr, nil, pauses)
+}
+
+// callsDone returns what a step's calls lead to: err from running them,
+// failErr (an unknown outcome that fails the run), the pause of a step's
+// only call, or those of calls run in parallel (by call index).
+//
+//go:noinline
+func (r *Run) callsDone(ctx context.Context, err, failErr, pause error, pauses []error) error {
 	if err == nil {
 		err = failErr
 	}
@@ -136,20 +171,13 @@ func finishRec(runID string, step, i int, c ToolCall, res ToolResult) *Record {
 // slot, if not nil, is where the first attempt's deadline context is made,
 // and scratch where its records are. A pause is reported through *pause,
 // not as an error, so that siblings are not cancelled.
-func (r *Run) runCall(parent, gctx context.Context, slot *deadlineCtx, scratch *callRecs, step, i int, key string, c ToolCall, tool Tool, pol ToolPolicy, attempt int, pause *error) error {
-	cr := func(attempt int) *CallRecord {
-		return &CallRecord{Index: i, ID: c.ID, Tool: c.Name, Key: key, Attempt: attempt}
-	}
-	cancelled := func(attempt int, dur time.Duration) error {
-		res := ToolResult{Content: "error: cancelled because another tool call of this step failed", IsError: true, Error: string(ToolErrorCancelled), Duration: dur}
-		return r.appendLocked(parent, &Record{Kind: RecToolFinished, Step: step, Call: cr(attempt), Result: &res})
-	}
+func (r *Run) runCall(parent, gctx context.Context, slot *deadlineCtx, scratch *callRecs, step, i int, key string, c ToolCall, tool Tool, pol *ToolPolicy, attempt int, pause *error) error {
 	// A call whose turn comes after the step was cancelled does not start.
 	if parent.Err() != nil {
 		return nil // left open; runCalls reports the cancellation
 	}
 	if gctx.Err() != nil {
-		return cancelled(attempt, 0)
+		return r.callCancelled(parent, step, i, key, &c, attempt, 0)
 	}
 	for ; ; attempt++ {
 		// The call starts when tool_started is persisted: one reading of
@@ -158,13 +186,12 @@ func (r *Run) runCall(parent, gctx context.Context, slot *deadlineCtx, scratch *
 		if recs == nil {
 			recs = new(callRecs)
 		}
-		*recs = callRecs{call: CallRecord{Index: i, ID: c.ID, Tool: c.Name, Key: key, Attempt: attempt}}
-		recs.started = Record{Kind: RecToolStarted, Step: step, Call: &recs.call}
+		recs.reset(step, i, key, &c, attempt)
 		start, err := r.appendLockedAt(parent, r.a.cfg.Clock.Now(), &recs.started)
 		if err != nil {
 			return err
 		}
-		out, err := r.invoke(gctx, slot, r.realNow(start), tool, c, key, pol.Timeout, attempt)
+		out, err := r.invoke(gctx, slot, r.realNow(start), tool, &c, key, pol.Timeout, attempt)
 		slot, scratch = nil, nil // a retry makes its own
 		end := r.a.cfg.Clock.Now()
 		dur := end.Sub(start)
@@ -172,60 +199,83 @@ func (r *Run) runCall(parent, gctx context.Context, slot *deadlineCtx, scratch *
 			r.observeToolCall(parent, step, &c, key, attempt, len(out), dur, err)
 		}
 		if err == nil {
-			recs.res = ToolResult{Content: truncateOutput(out, pol.MaxOutputBytes), Duration: dur}
-			recs.finished = Record{Kind: RecToolFinished, Step: step, Call: &recs.call, Result: &recs.res}
+			recs.finish(truncateOutput(out, pol.MaxOutputBytes), dur)
 			_, err := r.appendLockedAt(parent, end, &recs.finished)
 			return err
 		}
-		if parent.Err() != nil {
-			return nil // left open; runCalls reports the cancellation
+		if retry, err := r.callFailed(parent, gctx, step, i, key, &c, pol, attempt, dur, err, pause); !retry {
+			return err
 		}
-		if rec := r.interruptRecord(err, step, i, c, attempt); rec != nil {
-			return r.appendLocked(parent, rec) // left open until answered
-		}
-		var ae *ArgumentError
-		if errors.As(err, &ae) {
-			res := ToolResult{Content: "error: " + trimPrefix(ae.Error()) + ". Fix the arguments and call the tool again.", IsError: true, Error: string(ParseArguments), Duration: dur}
-			return r.appendLocked(parent, &Record{Kind: RecToolFinished, Step: step, Call: cr(attempt), Result: &res})
-		}
-		var te *ToolError
-		if !errors.As(err, &te) {
-			te = &ToolError{Tool: c.Name, CallID: c.ID, Attempt: attempt, Kind: ToolErrorReturned, Err: err}
-		}
-		if gctx.Err() != nil {
-			// A sibling failed the run and cancelled this call.
-			return cancelled(attempt, dur)
-		}
-		action := pol.OnError
-		if action == ToolErrorRetry {
-			if delay, ok := pol.Retry.next(te, attempt, r.a.cfg.Random); ok {
-				if err := r.appendLocked(parent, &Record{Kind: RecToolFailed, Step: step, Call: cr(attempt), Error: errorInfo(te), Delay: delay}); err != nil {
-					return err
-				}
-				if err := sleep(gctx, r.a.cfg.Clock, delay); err != nil {
-					if parent.Err() != nil {
-						return nil // left open; runCalls reports the cancellation
-					}
-					return cancelled(attempt+1, 0)
-				}
-				continue
+	}
+}
+
+// callCancelled records that call i did not run, or ran no further,
+// because a sibling call failed the run.
+//
+//go:noinline
+func (r *Run) callCancelled(ctx context.Context, step, i int, key string, c *ToolCall, attempt int, dur time.Duration) error {
+	res := ToolResult{Content: "error: cancelled because another tool call of this step failed", IsError: true, Error: string(ToolErrorCancelled), Duration: dur}
+	return r.appendLocked(ctx, &Record{Kind: RecToolFinished, Step: step, Call: callRecord(i, key, c, attempt), Result: &res})
+}
+
+func callRecord(i int, key string, c *ToolCall, attempt int) *CallRecord {
+	return &CallRecord{Index: i, ID: c.ID, Tool: c.Name, Key: key, Attempt: attempt}
+}
+
+// callFailed persists what follows a failed attempt of call i, as the
+// tool's policy says, and reports whether to retry it (after the delay it
+// has slept). It is out of line so that runCall's frame, on every stepping
+// goroutine's stack, stays small.
+//
+//go:noinline
+func (r *Run) callFailed(parent, gctx context.Context, step, i int, key string, c *ToolCall, pol *ToolPolicy, attempt int, dur time.Duration, err error, pause *error) (retry bool, _ error) {
+	if parent.Err() != nil {
+		return false, nil // left open; runCalls reports the cancellation
+	}
+	if rec := r.interruptRecord(err, step, i, *c, attempt); rec != nil {
+		return false, r.appendLocked(parent, rec) // left open until answered
+	}
+	if ae, ok := errors.AsType[*ArgumentError](err); ok {
+		res := ToolResult{Content: "error: " + trimPrefix(ae.Error()) + ". Fix the arguments and call the tool again.", IsError: true, Error: string(ParseArguments), Duration: dur}
+		return false, r.appendLocked(parent, &Record{Kind: RecToolFinished, Step: step, Call: callRecord(i, key, c, attempt), Result: &res})
+	}
+	te, ok := errors.AsType[*ToolError](err)
+	if !ok {
+		te = &ToolError{Tool: c.Name, CallID: c.ID, Attempt: attempt, Kind: ToolErrorReturned, Err: err}
+	}
+	if gctx.Err() != nil {
+		// A sibling failed the run and cancelled this call.
+		return false, r.callCancelled(parent, step, i, key, c, attempt, dur)
+	}
+	action := pol.OnError
+	if action == ToolErrorRetry {
+		if delay, ok := pol.Retry.next(te, attempt, r.a.cfg.Random); ok {
+			if err := r.appendLocked(parent, &Record{Kind: RecToolFailed, Step: step, Call: callRecord(i, key, c, attempt), Error: errorInfo(te), Delay: delay}); err != nil {
+				return false, err
 			}
-			action = ToolErrorReport
-		}
-		switch action {
-		case ToolErrorPause:
-			*pause = te
-			return r.appendLocked(parent, &Record{Kind: RecToolFailed, Step: step, Call: cr(attempt), Error: errorInfo(te)})
-		case ToolErrorFail:
-			res := ToolResult{Content: "error: " + trimPrefix(te.Error()), IsError: true, Error: string(te.Kind), Duration: dur}
-			if err := r.appendLocked(parent, &Record{Kind: RecToolFinished, Step: step, Call: cr(attempt), Result: &res}); err != nil {
-				return err
+			if err := sleep(gctx, r.a.cfg.Clock, delay); err != nil {
+				if parent.Err() != nil {
+					return false, nil // left open; runCalls reports the cancellation
+				}
+				return false, r.callCancelled(parent, step, i, key, c, attempt+1, 0)
 			}
-			return te
-		default:
-			res := ToolResult{Content: "error: " + toolErrorText(te), IsError: true, Error: string(te.Kind), Duration: dur}
-			return r.appendLocked(parent, &Record{Kind: RecToolFinished, Step: step, Call: cr(attempt), Result: &res})
+			return true, nil
 		}
+		action = ToolErrorReport
+	}
+	switch action {
+	case ToolErrorPause:
+		*pause = te
+		return false, r.appendLocked(parent, &Record{Kind: RecToolFailed, Step: step, Call: callRecord(i, key, c, attempt), Error: errorInfo(te)})
+	case ToolErrorFail:
+		res := ToolResult{Content: "error: " + trimPrefix(te.Error()), IsError: true, Error: string(te.Kind), Duration: dur}
+		if err := r.appendLocked(parent, &Record{Kind: RecToolFinished, Step: step, Call: callRecord(i, key, c, attempt), Result: &res}); err != nil {
+			return false, err
+		}
+		return false, te
+	default:
+		res := ToolResult{Content: "error: " + toolErrorText(te), IsError: true, Error: string(te.Kind), Duration: dur}
+		return false, r.appendLocked(parent, &Record{Kind: RecToolFinished, Step: step, Call: callRecord(i, key, c, attempt), Result: &res})
 	}
 }
 
@@ -236,6 +286,22 @@ type callRecs struct {
 	call              CallRecord
 	started, finished Record
 	res               ToolResult
+}
+
+// reset makes recs the records of a new attempt of call i, tool_started
+// filled in. (Records are set field by field: a composite literal that
+// refers to recs would be built in a temporary on the stack first.)
+func (recs *callRecs) reset(step, i int, key string, c *ToolCall, attempt int) {
+	*recs = callRecs{}
+	recs.call.Index, recs.call.ID, recs.call.Tool, recs.call.Key, recs.call.Attempt = i, c.ID, c.Name, key, attempt
+	recs.started.Kind, recs.started.Step, recs.started.Call = RecToolStarted, step, &recs.call
+}
+
+// finish fills in recs' tool_finished record for a call that returned out
+// in dur.
+func (recs *callRecs) finish(out string, dur time.Duration) {
+	recs.res.Content, recs.res.Duration = out, dur
+	recs.finished.Kind, recs.finished.Step, recs.finished.Call, recs.finished.Result = RecToolFinished, recs.started.Step, &recs.call, &recs.res
 }
 
 //go:noinline
@@ -268,7 +334,7 @@ func trimPrefix(s string) string {
 // invoke calls the tool under its timeout (from now, a reading of
 // time.Now; the context made in slot, if not nil) with the idempotency key
 // in its context, recovering a panic into a *ToolError.
-func (r *Run) invoke(ctx context.Context, slot *deadlineCtx, now time.Time, tool Tool, c ToolCall, key string, timeout time.Duration, attempt int) (out string, err error) {
+func (r *Run) invoke(ctx context.Context, slot *deadlineCtx, now time.Time, tool Tool, c *ToolCall, key string, timeout time.Duration, attempt int) (out string, err error) {
 	var cctx context.Context
 	if timeout > 0 { // Unlimited: no timeout
 		if dc := withDeadline(slot, ctx, now, timeout, nil); dc != nil {

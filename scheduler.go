@@ -515,7 +515,8 @@ func (s *Scheduler) work(id string, sr *schedRun) {
 
 // workRun leases and steps the run; it reports whether the run should be
 // looked at again at once: also when, after it let the run go, the run's
-// store inbox holds events that a sender left to it.
+// store inbox holds events that a sender left to it. Its frame is on every
+// worker's stack under the step: the rare paths are out of line.
 func (s *Scheduler) workRun(id string, sr *schedRun) (again bool) {
 	s.mu.Lock()
 	parent := s.workCtx
@@ -523,56 +524,19 @@ func (s *Scheduler) workRun(id string, sr *schedRun) (again bool) {
 	s.mu.Unlock()
 	ctx, cancel := context.WithCancelCause(parent)
 	defer cancel(nil)
-	clock := s.cfg.Clock
-	now := clock.Now()
-	lease, err := s.cfg.Store.AcquireLease(ctx, id, s.cfg.Owner, now, now.Add(s.cfg.LeaseTTL))
-	if err != nil {
-		if !errors.Is(err, store.ErrLeased) {
-			s.logError("acquire lease", id, err)
-		}
+	r, leased := s.takeRun(ctx, cancel, id, sr, sa)
+	if !leased {
 		return false
 	}
-	s.mu.Lock()
-	sr.lease, sr.cancel = lease, cancel
-	s.mu.Unlock()
 	release := true
-	var r *Run
 	defer func() {
-		if !release {
-			return
-		}
-		s.mu.Lock()
-		l := sr.lease
-		sr.lease = store.Lease{}
-		s.mu.Unlock()
-		if err := s.cfg.Store.ReleaseLease(context.WithoutCancel(ctx), id, l); err != nil && !errors.Is(err, store.ErrConflict) {
-			s.logError("release lease", id, err)
-		}
-		// A sender that found the lease held left its event in the inbox
-		// for us; now that the lease is free, either it or we see the other.
-		if r != nil && r.broken == nil && !again && s.inboxWaiting(context.WithoutCancel(ctx), id, r.state.InboxSeq) {
-			again = true
+		if release {
+			again = s.letGo(ctx, id, sr, r, again)
 		}
 	}()
-	s.mu.Lock()
-	r = sr.started
-	sr.started = nil
-	s.mu.Unlock()
-	if r != nil {
-		// Fresh from StartRun; use it unless someone appended meanwhile.
-		if info, err := s.cfg.Store.Get(ctx, id); err != nil || info.LastSeq != r.state.Seq {
-			r = nil
-		}
-	}
 	if r == nil {
-		if r, err = sa.a.Resume(ctx, id, nil); err != nil {
-			r = nil
-			s.logError("resume", id, err)
-			return false
-		}
+		return false
 	}
-	r.fence = lease.Token
-	r.dropRecords = true // the Steps are not looked at
 	// The step context is cancelled by an event sent with BusyInterrupt
 	// (sr.stepCancel is set only while a step runs); one serves every step
 	// until that happens.
@@ -585,11 +549,9 @@ func (s *Scheduler) workRun(id string, sr *schedRun) (again bool) {
 	}()
 	for {
 		if err := s.checkpoint(ctx, r, sr); err != nil {
-			if errors.Is(err, store.ErrConflict) {
-				if r2 := s.reload(ctx, sa, id, sr); r2 != nil {
-					r = r2
-					continue
-				}
+			if r2 := s.reloadAfter(ctx, sa, id, sr, err); r2 != nil {
+				r = r2
+				continue
 			}
 			s.logError("checkpoint", id, err)
 			release = !errors.Is(err, store.ErrConflict)
@@ -613,20 +575,19 @@ func (s *Scheduler) workRun(id string, sr *schedRun) (again bool) {
 		sr.mu.Lock()
 		sr.stepCancel = nil
 		sr.mu.Unlock()
-		interrupted := errors.Is(context.Cause(stepCtx), errStepInterrupted)
+		interrupted := false
 		if stepCtx.Err() != nil {
+			interrupted = errors.Is(context.Cause(stepCtx), errStepInterrupted)
 			stepCancel(nil)
 			stepCtx = nil
 		}
 		if r.broken != nil {
-			if errors.Is(r.broken, store.ErrConflict) {
-				// Another writer appended (an operator's cancel or retry,
-				// an answer): if the lease is still ours, load the run
-				// again and go on from what is in the store.
-				if r2 := s.reload(ctx, sa, id, sr); r2 != nil {
-					r = r2
-					continue
-				}
+			// Another writer appended (an operator's cancel or retry, an
+			// answer): if the lease is still ours, load the run again and
+			// go on from what is in the store.
+			if r2 := s.reloadAfter(ctx, sa, id, sr, r.broken); r2 != nil {
+				r = r2
+				continue
 			}
 			s.logError("step", id, err)
 			release = !errors.Is(r.broken, store.ErrConflict)
@@ -644,6 +605,75 @@ func (s *Scheduler) workRun(id string, sr *schedRun) (again bool) {
 			return false
 		}
 	}
+}
+
+// takeRun leases run id for a worker and loads it (the Run StartRun made,
+// if nothing was appended since): leased is false when the lease could not
+// be had, r is nil when the run could not be loaded.
+//
+//go:noinline
+func (s *Scheduler) takeRun(ctx context.Context, cancel context.CancelCauseFunc, id string, sr *schedRun, sa *schedAgent) (r *Run, leased bool) {
+	now := s.cfg.Clock.Now()
+	lease, err := s.cfg.Store.AcquireLease(ctx, id, s.cfg.Owner, now, now.Add(s.cfg.LeaseTTL))
+	if err != nil {
+		if !errors.Is(err, store.ErrLeased) {
+			s.logError("acquire lease", id, err)
+		}
+		return nil, false
+	}
+	s.mu.Lock()
+	sr.lease, sr.cancel = lease, cancel
+	r = sr.started
+	sr.started = nil
+	s.mu.Unlock()
+	if r != nil {
+		// Fresh from StartRun; use it unless someone appended meanwhile.
+		if info, err := s.cfg.Store.Get(ctx, id); err != nil || info.LastSeq != r.state.Seq {
+			r = nil
+		}
+	}
+	if r == nil {
+		if r, err = sa.a.Resume(ctx, id, nil); err != nil {
+			s.logError("resume", id, err)
+			return nil, true
+		}
+	}
+	r.fence = lease.Token
+	r.dropRecords = true // the Steps are not looked at
+	return r, true
+}
+
+// letGo releases the worker's lease on run id (r, if not nil, is the run
+// as the worker left it) and returns again, set if the run's inbox holds
+// events a sender left to it meanwhile.
+//
+//go:noinline
+func (s *Scheduler) letGo(ctx context.Context, id string, sr *schedRun, r *Run, again bool) bool {
+	s.mu.Lock()
+	l := sr.lease
+	sr.lease = store.Lease{}
+	s.mu.Unlock()
+	ctx = context.WithoutCancel(ctx)
+	if err := s.cfg.Store.ReleaseLease(ctx, id, l); err != nil && !errors.Is(err, store.ErrConflict) {
+		s.logError("release lease", id, err)
+	}
+	// A sender that found the lease held left its event in the inbox for
+	// us; now that the lease is free, either it or we see the other.
+	if r != nil && r.broken == nil && !again && s.inboxWaiting(ctx, id, r.state.InboxSeq) {
+		again = true
+	}
+	return again
+}
+
+// reloadAfter returns the run loaded again when err is a conflict and the
+// lease is still this scheduler's (see reload), or nil.
+//
+//go:noinline
+func (s *Scheduler) reloadAfter(ctx context.Context, sa *schedAgent, id string, sr *schedRun, err error) *Run {
+	if !errors.Is(err, store.ErrConflict) {
+		return nil
+	}
+	return s.reload(ctx, sa, id, sr)
 }
 
 // reload loads run id again after a conflicting append, if this scheduler
@@ -669,6 +699,10 @@ func (s *Scheduler) reload(ctx context.Context, sa *schedAgent, id string, sr *s
 	return r
 }
 
+// logError is out of line: inlined, each call would add its arguments'
+// array to the caller's frame (workRun's is on every worker's stack).
+//
+//go:noinline
 func (s *Scheduler) logError(op, runID string, err error) {
 	if s.cfg.Logger != nil {
 		s.cfg.Logger.Error("ratchet scheduler: "+op, "run", runID, "owner", s.cfg.Owner, "err", err)

@@ -74,6 +74,7 @@ func BenchmarkSchedulerThroughput(b *testing.B) {
 					b.Fatal(err)
 				}
 				start := time.Now()
+				peak := sampleStacks()
 				var wg sync.WaitGroup
 				for w := range 100 {
 					wg.Go(func() {
@@ -98,6 +99,7 @@ func BenchmarkSchedulerThroughput(b *testing.B) {
 				}
 				wall := time.Since(start)
 				b.ReportMetric(float64(wall)/float64(time.Duration(steps)*latency), "x-floor")
+				b.ReportMetric(float64(peak())/float64(runs), "stack-B/run")
 				_ = s.Stop(ctx)
 			}
 		})
@@ -144,6 +146,32 @@ func BenchmarkWaitingRuns(b *testing.B) {
 		b.ReportMetric(float64(int64(h1)-int64(h0))/runs, "B/waiting-run")
 		_ = s.Stop(ctx)
 		runtime.KeepAlive(st)
+	}
+}
+
+// sampleStacks samples the goroutine stack memory in use every 10 ms
+// until the returned func is called, which returns the peak.
+func sampleStacks() func() uint64 {
+	stop, done := make(chan struct{}), make(chan uint64)
+	go func() {
+		var peak uint64
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				done <- peak
+				return
+			case <-t.C:
+				var ms runtime.MemStats
+				runtime.ReadMemStats(&ms)
+				peak = max(peak, ms.StackInuse)
+			}
+		}
+	}()
+	return func() uint64 {
+		close(stop)
+		return <-done
 	}
 }
 
