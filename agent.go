@@ -63,7 +63,8 @@ type Config struct {
 	// Defaults to 2m (ToolTimeoutDefault).
 	ToolTimeout time.Duration
 	// OnToolError is what a failed tool call does unless the tool says
-	// otherwise. Defaults to ToolErrorReport.
+	// otherwise. Defaults to ToolErrorReport. ToolErrorRetry applies to
+	// idempotent tools only: a failed call of another tool is reported.
 	OnToolError ToolErrorAction
 	// ToolRetry is the retry policy of tools whose OnError is
 	// ToolErrorRetry and that have no policy of their own. Zero means
@@ -141,6 +142,9 @@ func NewAgent(cfg Config) (*Agent, error) {
 	if cfg.MaxParallelTools < 0 {
 		errs = append(errs, errors.New("MaxParallelTools is negative"))
 	}
+	if !cfg.OnToolError.valid() {
+		errs = append(errs, fmt.Errorf("unknown OnToolError action %q", cfg.OnToolError))
+	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("ratchet: invalid agent config: %w", errors.Join(errs...))
 	}
@@ -188,6 +192,9 @@ func NewAgent(cfg Config) (*Agent, error) {
 			p.OnError = cfg.OnToolError
 			if p.Retry != nil {
 				p.OnError = ToolErrorRetry // WithRetry implies retrying
+			}
+			if p.OnError == ToolErrorRetry && !p.Idempotent {
+				p.OnError = ToolErrorReport // running it again could do it twice
 			}
 		}
 		if p.OnUnknownOutcome == "" {

@@ -217,13 +217,26 @@ const (
 	// (the default).
 	ToolErrorReport ToolErrorAction = "report"
 	// ToolErrorRetry retries the call with the tool's (or the agent's
-	// ToolRetry) policy, then reports the last error.
+	// ToolRetry) policy, then reports the last error. Only idempotent
+	// tools are retried: NewAgent rejects a tool that asks for it without
+	// being idempotent, and as Config.OnToolError it applies to the
+	// idempotent tools only (the others report).
 	ToolErrorRetry ToolErrorAction = "retry"
 	// ToolErrorFail fails the run and cancels the step's other calls.
 	ToolErrorFail ToolErrorAction = "fail"
 	// ToolErrorPause pauses the run; the call runs again when it resumes.
 	ToolErrorPause ToolErrorAction = "pause"
 )
+
+// valid reports whether a is one of the actions above, or empty (the
+// default).
+func (a ToolErrorAction) valid() bool {
+	switch a {
+	case "", ToolErrorReport, ToolErrorRetry, ToolErrorFail, ToolErrorPause:
+		return true
+	}
+	return false
+}
 
 // UnknownOutcomeAction says what a resume does with a non-idempotent call
 // that was started but never finished (the process stopped while it ran).

@@ -276,6 +276,12 @@ func checkTools(tools []Tool) (map[string]int, error) {
 			continue
 		}
 		index[name] = i
+		p := toolPolicy(t)
+		if !p.OnError.valid() {
+			errs = append(errs, fmt.Errorf("tool %q: unknown OnError action %q", name, p.OnError))
+		} else if p.OnError == ToolErrorRetry && !p.Idempotent {
+			errs = append(errs, fmt.Errorf("tool %q: OnError %q runs the call again: the tool must be idempotent (Idempotent(), or WithRetry)", name, p.OnError))
+		}
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)

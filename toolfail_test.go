@@ -270,3 +270,73 @@ func TestAgentToolTimeoutUnlimited(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "3", m.Requests()[1].Messages[3].Content)
 }
+
+// An agent-wide OnToolError of retry retries the idempotent tools only: a
+// failed call of another tool may have had its effect, so it is reported,
+// not run again (DESIGN: policies can retry idempotent tools).
+func TestAgentWideRetryRetriesIdempotentToolsOnly(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var charges, fetches atomic.Int32
+	b.tools = []ratchet.Tool{
+		ratchet.NewTool("charge", "Charges a card.", func(ctx context.Context, in struct{}) (string, error) {
+			charges.Add(1)
+			return "", errors.New("gateway timeout")
+		}),
+		ratchet.NewTool("fetch", "Fetches a page.", func(ctx context.Context, in struct{}) (string, error) {
+			if fetches.Add(1) == 1 {
+				return "", errors.New("503")
+			}
+			return "page", nil
+		}, ratchet.Idempotent()),
+	}
+	m := ratchettest.NewModel(t,
+		ratchettest.ToolCalls(ratchettest.Call{Name: "charge", Args: `{}`}, ratchettest.Call{Name: "fetch", Args: `{}`}),
+		ratchettest.Text("ok"),
+	)
+	a := b.agent(t, m, func(c *ratchet.Config) {
+		c.OnToolError = ratchet.ToolErrorRetry
+		c.ToolRetry = ratchet.RetryPolicy{InitialDelay: time.Nanosecond, Jitter: -1}
+		c.Clock = ratchet.SystemClock()
+	})
+	out, err := a.Run(context.Background(), "go", nil)
+	require.NoError(t, err)
+	require.Equal(t, "ok", out)
+	require.EqualValues(t, 1, charges.Load(), "a non-idempotent tool runs once")
+	require.EqualValues(t, 2, fetches.Load(), "an idempotent tool is retried")
+	msgs := m.Requests()[1].Messages
+	require.Equal(t, "error: gateway timeout", msgs[3].Content)
+	require.True(t, msgs[3].IsError)
+	require.Equal(t, "page", msgs[4].Content)
+	require.Len(t, ofKind(logOf(t, b.store, "run-1"), ratchet.RecToolFailed), 1) // fetch's first attempt
+}
+
+// A tool that asks to be retried must be idempotent, and actions must be
+// known ones: NewAgent says which tool is wrong.
+func TestToolErrorActionsChecked(t *testing.T) {
+	t.Parallel()
+	m := ratchettest.NewModel(t)
+	retry := ratchet.WithOnError(ratchet.ToolErrorRetry)
+	for _, tc := range []struct {
+		name    string
+		tool    ratchet.Tool
+		onError ratchet.ToolErrorAction
+		want    string // "" for no error
+	}{
+		{"retry, not idempotent", failing("charge", nil, retry), "", `tool "charge": OnError "retry" runs the call again: the tool must be idempotent`},
+		{"retry, idempotent", failing("fetch", nil, retry, ratchet.Idempotent()), "", ""},
+		{"WithRetry", failing("fetch", nil, ratchet.WithRetry(ratchet.RetryPolicy{})), "", ""},
+		{"unknown tool action", failing("fetch", nil, ratchet.WithOnError("retyr")), "", `tool "fetch": unknown OnError action "retyr"`},
+		{"unknown agent action", failing("fetch", nil), "retyr", `unknown OnToolError action "retyr"`},
+		{"agent retry, not idempotent", failing("charge", nil), ratchet.ToolErrorRetry, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ratchet.NewAgent(ratchet.Config{Name: "a", Model: m, Tools: []ratchet.Tool{tc.tool}, OnToolError: tc.onError})
+			if tc.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
+}
