@@ -39,8 +39,11 @@ type Run struct {
 	// produced them, before redaction; nil when no Redactor is set or
 	// after a resume.
 	rawCalls []ToolCall
-	// encBuf and encData are reused to encode records for the store.
+	// encBuf, encEnds and encData are reused to encode records for the
+	// store: the records of a batch, where each ends in encBuf, and
+	// encBuf cut at those ends.
 	encBuf  []byte
+	encEnds []int
 	encData [][]byte
 	// viewBuf is reused for request messages: a Model must not retain a
 	// Request after Generate returns.
@@ -209,54 +212,82 @@ func (r *Run) append(ctx context.Context, recs ...*Record) error {
 // that the step's record times never go back. (Records that another
 // process or clock wrote, an operator's answer say, are not compared.)
 func (r *Run) appendAt(ctx context.Context, now time.Time, recs ...*Record) error {
-	if r.broken != nil {
-		return r.broken
-	}
-	if !r.mark.IsZero() && now.Before(r.mark) {
-		now = r.mark
+	now, err := r.beginBatch(now)
+	if err != nil {
+		return err
 	}
 	if red := r.a.cfg.Redactor; red != nil {
 		for i, rec := range recs {
 			recs[i] = redactRecord(red, rec)
 		}
 	}
-	before := r.state.Status
-	// next is the state the records lead to; it lives in the Run, not in
-	// this frame, which every scheduler goroutine has on its stack at its
-	// deepest point. Shallow: see the note on failure below.
-	next := &r.next
-	*next = r.state
-	// The encoding buffers are reused: a Store does not retain them.
-	buf, data := r.encBuf[:0], r.encData[:0]
-	if buf == nil {
-		// Room for a step's records, which are encoded in this buffer one
-		// batch at a time.
-		buf = make([]byte, 0, 1024)
-	}
-	ends := make([]int, 0, 8)
 	for i, rec := range recs {
-		rec.Version = FormatVersion
-		rec.Time = now
-		rec.Seq = r.state.Seq + uint64(i) + 1
-		if i == 0 && !r.mark.IsZero() {
-			rec.Active = now.Sub(r.mark)
-		}
-		var err error
-		buf, err = appendEncodedRecord(buf, rec)
-		if err != nil {
-			return fmt.Errorf("ratchet: run %s: encode %s: %w", r.ID(), rec.Kind, err)
-		}
-		ends = append(ends, len(buf))
-		if err := next.Apply(rec); err != nil {
-			return fmt.Errorf("ratchet: run %s: %w", r.ID(), err)
+		if err := r.stage(now, i, rec); err != nil {
+			return err
 		}
 	}
-	start := 0
-	for _, end := range ends {
-		data = append(data, buf[start:end:end])
+	return r.commit(ctx, now, recs)
+}
+
+// An append is a batch: beginBatch, then stage for each record, then
+// commit. Between them, r.next is the state the staged records lead to.
+
+// beginBatch starts a batch at now (a reading of the run's Clock) and
+// returns the time its records get: now, or, when now is before the
+// step's last append (a parallel call's reading taken before a sibling
+// appended), that append's, so that the step's record times never go
+// back. (Records that another process or clock wrote, an operator's
+// answer say, are not compared.)
+func (r *Run) beginBatch(now time.Time) (time.Time, error) {
+	if r.broken != nil {
+		return now, r.broken
+	}
+	if !r.mark.IsZero() && now.Before(r.mark) {
+		now = r.mark
+	}
+	// next lives in the Run, not in a frame on every stepping goroutine's
+	// stack. Shallow: see the note on failure in commit.
+	r.next = r.state
+	r.encBuf, r.encEnds = r.encBuf[:0], r.encEnds[:0]
+	if r.encBuf == nil {
+		// Room for a step's records, which are encoded in this buffer one
+		// batch at a time. (The buffers are reused: a Store does not
+		// retain them.)
+		r.encBuf = make([]byte, 0, 1024)
+	}
+	return now, nil
+}
+
+// stage encodes rec, the batch's record i, at now, and applies it to
+// r.next.
+func (r *Run) stage(now time.Time, i int, rec *Record) error {
+	rec.Version = FormatVersion
+	rec.Time = now
+	rec.Seq = r.state.Seq + uint64(i) + 1
+	if i == 0 && !r.mark.IsZero() {
+		rec.Active = now.Sub(r.mark)
+	}
+	buf, err := appendEncodedRecord(r.encBuf, rec)
+	if err != nil {
+		return fmt.Errorf("ratchet: run %s: encode %s: %w", r.ID(), rec.Kind, err)
+	}
+	r.encBuf, r.encEnds = buf, append(r.encEnds, len(buf))
+	if err := r.next.Apply(rec); err != nil {
+		return fmt.Errorf("ratchet: run %s: %w", r.ID(), err)
+	}
+	return nil
+}
+
+// commit persists the staged records, recs, as one batch and makes r.next
+// the run's state.
+func (r *Run) commit(ctx context.Context, now time.Time, recs []*Record) error {
+	before := r.state.Status
+	data, start := r.encData[:0], 0
+	for _, end := range r.encEnds {
+		data = append(data, r.encBuf[start:end:end])
 		start = end
 	}
-	r.encBuf, r.encData = buf, data
+	r.encData = data
 	if !sameContext(r.appendOf, ctx) {
 		r.appendCtx, r.appendOf = context.WithoutCancel(ctx), ctx
 	}
@@ -264,7 +295,7 @@ func (r *Run) appendAt(ctx context.Context, now time.Time, recs ...*Record) erro
 		RunID:    r.ID(),
 		Expected: r.state.Seq,
 		Records:  data,
-		Meta:     runMeta(next),
+		Meta:     runMeta(&r.next),
 		Fence:    r.fence,
 	})
 	if err != nil {
@@ -273,7 +304,7 @@ func (r *Run) appendAt(ctx context.Context, now time.Time, recs ...*Record) erro
 		r.broken = fmt.Errorf("%w: run %s: %w", ErrRunBroken, r.ID(), err)
 		return r.broken
 	}
-	r.state = *next
+	r.state = r.next
 	if !r.mark.IsZero() {
 		r.mark = now
 	}
