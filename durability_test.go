@@ -275,3 +275,68 @@ func assertWellFormed(t *testing.T, msgs []ratchet.Message) {
 		i += len(m.ToolCalls)
 	}
 }
+
+// batchKinds returns the kinds of run id's records, grouped by the batch
+// that appended them.
+func batchKinds(t *testing.T, b *batchStore, id string) [][]ratchet.RecordKind {
+	t.Helper()
+	recs := logOf(t, b.Memory, id)
+	var out [][]ratchet.RecordKind
+	start := uint64(0)
+	for _, end := range b.ends {
+		var kinds []ratchet.RecordKind
+		for _, r := range recs[start:end] {
+			kinds = append(kinds, r.Kind)
+		}
+		out = append(out, kinds)
+		start = end
+	}
+	return out
+}
+
+// A step's only call starts in the batch that persists the response: one
+// append fewer, and a crash finds both records or neither. A call that
+// must not start yet (the budget is spent, approval is needed) leaves the
+// response alone in its batch, as do calls that run in parallel.
+func TestLoneCallStartsInTheResponseBatch(t *testing.T) {
+	t.Parallel()
+	const (
+		resp     = ratchet.RecModelResponded
+		started  = ratchet.RecToolStarted
+		finished = ratchet.RecToolFinished
+	)
+	call := ratchettest.Call{Name: "add", Args: `{"a":1,"b":2}`}
+	approve := ratchet.NewTool("approve", "Needs approval.", func(ctx context.Context, in struct{}) (string, error) { return "ok", nil }, ratchet.NeedsApproval())
+	for _, tc := range []struct {
+		name    string
+		replies []ratchettest.Reply
+		budget  ratchet.Budget
+		want    [][]ratchet.RecordKind
+	}{
+		{"one call", []ratchettest.Reply{ratchettest.ToolCalls(call), ratchettest.Text("3")}, ratchet.Budget{},
+			[][]ratchet.RecordKind{{ratchet.RecRunStarted}, {resp, started}, {finished}, {resp, ratchet.RecRunCompleted}}},
+		{"tool-call budget spent", []ratchettest.Reply{ratchettest.ToolCalls(call), ratchettest.ToolCalls(call)}, ratchet.Budget{MaxToolCalls: 1},
+			[][]ratchet.RecordKind{{ratchet.RecRunStarted}, {resp, started}, {finished}, {resp}, {ratchet.RecRunPaused}}},
+		{"two calls", []ratchettest.Reply{ratchettest.ToolCalls(call, call), ratchettest.Text("3")}, ratchet.Budget{},
+			[][]ratchet.RecordKind{{ratchet.RecRunStarted}, {resp}, {started}, {started}, {finished}, {finished}, {resp, ratchet.RecRunCompleted}}},
+		{"needs approval", []ratchettest.Reply{ratchettest.ToolCalls(ratchettest.Call{Name: "approve", Args: `{}`})}, ratchet.Budget{},
+			[][]ratchet.RecordKind{{ratchet.RecRunStarted}, {resp}, {ratchet.RecInterrupted}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			st := &batchStore{Memory: store.NewMemory()}
+			a, err := ratchet.NewAgent(ratchet.Config{Name: "calc", Model: ratchettest.NewModel(t, tc.replies...), Store: st,
+				Tools: []ratchet.Tool{ratchet.NewTool("add", "Adds.", add), approve}, Budget: tc.budget, NewID: func() string { return "r" }})
+			require.NoError(t, err)
+			_, _ = a.Run(context.Background(), "go", nil)
+			got := batchKinds(t, st, "r")
+			if tc.name == "two calls" { // parallel: started and finished interleave
+				require.Len(t, got, len(tc.want))
+				require.Equal(t, tc.want[:2], got[:2])
+				require.Equal(t, tc.want[len(tc.want)-1], got[len(got)-1])
+				return
+			}
+			require.Equal(t, tc.want, got)
+		})
+	}
+}

@@ -80,6 +80,13 @@ type Run struct {
 	// jobBuf holds the step's only call to run, the usual case, while it
 	// runs (out of runCalls' frame; cleared after).
 	jobBuf [1]callJob
+	// batch holds appendStarting's records.
+	batch [2]*Record
+	// preCall, when not nil, holds the records of the step's only call,
+	// whose tool_started was appended with model_responded at preStart
+	// (see appendStarting); runCalls takes it.
+	preCall  *callRecs
+	preStart time.Time
 }
 
 // stepScratch is the reusable space of Run.scratch.
@@ -417,7 +424,7 @@ func (r *Run) Step(ctx context.Context) (_ Step, stepErr error) {
 	}
 	r.mark = r.a.cfg.Clock.Now()
 	defer func() {
-		r.step, r.mark, r.rawCalls, r.appendCtx, r.appendOf, r.dls = nil, time.Time{}, nil, nil, nil, nil
+		r.step, r.mark, r.rawCalls, r.appendCtx, r.appendOf, r.dls, r.preCall = nil, time.Time{}, nil, nil, nil, nil, nil
 	}()
 	start := r.mark
 	if !sameContext(r.noCancelOf, ctx) {
@@ -531,7 +538,16 @@ func (r *Run) handleResponse(ctx context.Context, st *Step, resp *Response) erro
 			}
 		}
 	}
-	if err := r.append(ctx, recs...); err != nil {
+	if len(recs) == 1 && len(calls) == 1 && r.canStartAlone(&calls[0]) {
+		// The usual step: one call, valid. Its tool_started goes in the
+		// same batch as model_responded, if the budgets let it start.
+		if err := r.appendStarting(ctx, rec, &calls[0]); err != nil {
+			return err
+		}
+		if r.preCall != nil {
+			return r.runCalls(ctx, st) // the checks below were made
+		}
+	} else if err := r.append(ctx, recs...); err != nil {
 		return err
 	}
 	if rec.Repair {
@@ -552,13 +568,70 @@ func (r *Run) handleResponse(ctx context.Context, st *Step, resp *Response) erro
 			pending++
 		}
 	}
-	if be := r.budget.check(s, false); be != nil {
+	if be := r.callBudgets(s, pending); be != nil {
 		return r.pause(ctx, be)
 	}
-	if lim := r.budget.MaxToolCalls; lim >= 0 && s.ToolCalls+pending > lim {
-		return r.pause(ctx, &BudgetError{Budget: BudgetToolCalls, Limit: float64(lim), Used: float64(s.ToolCalls + pending)})
-	}
 	return r.runCalls(ctx, st)
+}
+
+// callBudgets checks the budgets after a model response, with pending
+// calls about to start: calls that would exceed them do not start.
+func (r *Run) callBudgets(s *State, pending int) *BudgetError {
+	if be := r.budget.check(s, false); be != nil {
+		return be
+	}
+	if lim := r.budget.MaxToolCalls; lim >= 0 && s.ToolCalls+pending > lim {
+		return &BudgetError{Budget: BudgetToolCalls, Limit: float64(lim), Used: float64(s.ToolCalls + pending)}
+	}
+	return nil
+}
+
+// canStartAlone reports whether c, a step's only call, validated, can
+// start as soon as the response is persisted: its tool does not need
+// approval. (The budgets are checked by appendStarting.)
+func (r *Run) canStartAlone(c *ToolCall) bool {
+	ti, ok := r.a.toolIndex[c.Name]
+	return ok && !r.a.policies[ti].NeedsApproval
+}
+
+// appendStarting appends rec, the model_responded record of a step whose
+// only call, c, can start (canStartAlone), and in the same batch that
+// call's tool_started when the budgets let it start (then r.preCall holds
+// its records and r.preStart its start). One batch, not two: the response
+// and the start are persisted before the call runs either way, and a
+// crash finds both or neither.
+func (r *Run) appendStarting(ctx context.Context, rec *Record, c *ToolCall) error {
+	now, err := r.beginBatch(r.a.cfg.Clock.Now())
+	if err != nil {
+		return err
+	}
+	recs := r.batch[:1]
+	recs[0] = rec
+	if red := r.a.cfg.Redactor; red != nil {
+		recs[0] = redactRecord(red, rec)
+	}
+	if err := r.stage(now, 0, recs[0]); err != nil {
+		return err
+	}
+	if ctx.Err() == nil && r.callBudgets(&r.next, 1) == nil {
+		pc := r.scratchCall(1)
+		if pc == nil {
+			pc = new(callRecs)
+		}
+		step := r.next.Step
+		pc.reset(step, 0, idempotencyKey(r.ID(), step, 0), c, 1)
+		recs = append(recs, &pc.started) // a tool_started has nothing to redact
+		if err := r.stage(now, 1, &pc.started); err != nil {
+			return err
+		}
+		r.preCall, r.preStart = pc, now
+	}
+	err = r.commit(ctx, now, recs)
+	clear(r.batch[:])
+	if err != nil {
+		r.preCall = nil
+	}
+	return err
 }
 
 // checkCall validates one requested call before anything runs. It returns

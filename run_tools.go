@@ -41,7 +41,14 @@ func (r *Run) runCalls(ctx context.Context, st *Step) error {
 	if len(jobs) == 1 {
 		// One call: run it on this goroutine; there are no siblings.
 		j := &jobs[0]
-		err = r.runCall(ctx, ctx, r.dls.takeTool(), r.scratchCall(len(r.state.Calls)), r.state.Step, j.i, j.key, j.call, j.tool, &j.pol, j.attempt, &pause)
+		recs, started := r.preCall, time.Time{}
+		if recs != nil {
+			started = r.preStart
+		} else {
+			recs = r.scratchCall(len(r.state.Calls))
+		}
+		r.preCall = nil
+		err = r.runCall(ctx, ctx, r.dls.takeTool(), recs, started, r.state.Step, j.i, j.key, j.call, j.tool, &j.pol, j.attempt, &pause)
 		*j = callJob{} // the buffer keeps no tool call alive
 		if err == nil && failErr == nil && pause == nil && r.broken == nil && ctx.Err() == nil {
 			return nil
@@ -80,7 +87,11 @@ func (r *Run) callJobs(ctx context.Context, jobs []callJob) (_ []callJob, failEr
 		}
 		pol := r.a.policies[ti]
 		attempt := c.Attempt + 1
-		if c.Started && !pol.Idempotent && pol.OnUnknownOutcome != UnknownOutcomeRerun {
+		key := ""
+		if pc := r.preCall; pc != nil && pc.call.Index == i {
+			// Started with the response (appendStarting): it runs now.
+			attempt, key = pc.call.Attempt, pc.call.Key
+		} else if c.Started && !pol.Idempotent && pol.OnUnknownOutcome != UnknownOutcomeRerun {
 			te := &ToolError{Tool: c.Call.Name, CallID: c.Call.ID, Attempt: c.Attempt, Kind: ToolErrorUnknownOutcome,
 				Err: errors.New("the run stopped while the call ran")}
 			res := ToolResult{Content: unknownOutcomeMessage, IsError: true, Error: string(ToolErrorUnknownOutcome)}
@@ -92,7 +103,7 @@ func (r *Run) callJobs(ctx context.Context, jobs []callJob) (_ []callJob, failEr
 			}
 			continue
 		}
-		if pol.NeedsApproval && !c.Approved {
+		if key == "" && pol.NeedsApproval && !c.Approved {
 			if err := r.appendLocked(ctx, approvalRecord(step, i, c.Call)); err != nil {
 				return nil, nil, err
 			}
@@ -102,7 +113,10 @@ func (r *Run) callJobs(ctx context.Context, jobs []callJob) (_ []callJob, failEr
 		if i < len(r.rawCalls) && r.rawCalls[i].ID == call.ID {
 			call.Arguments = r.rawCalls[i].Arguments
 		}
-		jobs = append(jobs, callJob{i: i, key: idempotencyKey(runID, step, i), call: call, tool: r.a.cfg.Tools[ti], pol: pol, attempt: attempt})
+		if key == "" {
+			key = idempotencyKey(runID, step, i)
+		}
+		jobs = append(jobs, callJob{i: i, key: key, call: call, tool: r.a.cfg.Tools[ti], pol: pol, attempt: attempt})
 	}
 	return jobs, failErr, nil
 }
@@ -117,7 +131,7 @@ func (r *Run) runParallel(ctx context.Context, jobs []callJob, failErr error) er
 	g.SetLimit(r.a.cfg.MaxParallelTools)
 	for _, j := range jobs {
 		g.Go(func() error {
-			return r.runCall(ctx, gctx, nil, nil, step, j.i, j.key, j.call, j.tool, &j.pol, j.attempt, &pauses[j.i])
+			return r.runCall(ctx, gctx, nil, nil, time.Time{}, step, j.i, j.key, j.call, j.tool, &j.pol, j.attempt, &pauses[j.i])
 		})
 	}
 	err := g.Wait()
@@ -169,9 +183,11 @@ func finishRec(runID string, step, i int, c ToolCall, res ToolResult) *Record {
 // runCall runs one call, with retries, and persists its outcome. parent is
 // the step's context; gctx is cancelled too when a sibling fails the run.
 // slot, if not nil, is where the first attempt's deadline context is made,
-// and scratch where its records are. A pause is reported through *pause,
-// not as an error, so that siblings are not cancelled.
-func (r *Run) runCall(parent, gctx context.Context, slot *deadlineCtx, scratch *callRecs, step, i int, key string, c ToolCall, tool Tool, pol *ToolPolicy, attempt int, pause *error) error {
+// and scratch where its records are; when started is not zero, the first
+// attempt's tool_started (in scratch) was appended then. A pause is
+// reported through *pause, not as an error, so that siblings are not
+// cancelled.
+func (r *Run) runCall(parent, gctx context.Context, slot *deadlineCtx, scratch *callRecs, started time.Time, step, i int, key string, c ToolCall, tool Tool, pol *ToolPolicy, attempt int, pause *error) error {
 	// A call whose turn comes after the step was cancelled does not start.
 	if parent.Err() != nil {
 		return nil // left open; runCalls reports the cancellation
@@ -182,17 +198,19 @@ func (r *Run) runCall(parent, gctx context.Context, slot *deadlineCtx, scratch *
 	for ; ; attempt++ {
 		// The call starts when tool_started is persisted: one reading of
 		// the clock for both, and one for the end and tool_finished.
-		recs := scratch
-		if recs == nil {
-			recs = new(callRecs)
-		}
-		recs.reset(step, i, key, &c, attempt)
-		start, err := r.appendLockedAt(parent, r.a.cfg.Clock.Now(), &recs.started)
-		if err != nil {
-			return err
+		recs, start := scratch, started
+		if start.IsZero() {
+			if recs == nil {
+				recs = new(callRecs)
+			}
+			recs.reset(step, i, key, &c, attempt)
+			var err error
+			if start, err = r.appendLockedAt(parent, r.a.cfg.Clock.Now(), &recs.started); err != nil {
+				return err
+			}
 		}
 		out, err := r.invoke(gctx, slot, r.realNow(start), tool, &c, key, pol.Timeout, attempt)
-		slot, scratch = nil, nil // a retry makes its own
+		slot, scratch, started = nil, nil, time.Time{} // a retry makes its own
 		end := r.a.cfg.Clock.Now()
 		dur := end.Sub(start)
 		if r.a.obs != nil {
