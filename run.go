@@ -45,6 +45,11 @@ type Run struct {
 	encBuf  []byte
 	encEnds []int
 	encData [][]byte
+	// encArrays back encEnds and encData until a batch has more records.
+	encArrays struct {
+		ends [4]int
+		data [4][]byte
+	}
 	// viewBuf is reused for request messages: a Model must not retain a
 	// Request after Generate returns.
 	viewBuf []Message
@@ -261,6 +266,7 @@ func (r *Run) beginBatch(now time.Time) (time.Time, error) {
 		// batch at a time. (The buffers are reused: a Store does not
 		// retain them.)
 		r.encBuf = make([]byte, 0, 1024)
+		r.encEnds, r.encData = r.encArrays.ends[:0], r.encArrays.data[:0]
 	}
 	return now, nil
 }
