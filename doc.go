@@ -20,6 +20,8 @@
 //  4. tool_started is appended before each call runs, and tool_finished
 //     after it returns, each as it happens; calls run in parallel up to
 //     Config.MaxParallelTools and their results are kept in call order.
+//     A step's only call, when it can start at once, has its tool_started
+//     in the same batch as model_responded.
 //  5. A final answer appends run_completed; a stop appends run_paused or
 //     run_failed.
 //
