@@ -142,16 +142,16 @@ func (f *File) syncDir(dir string) error {
 }
 
 // refresh brings the index up to date with what other processes wrote. It is
-// cheap (one fstat) when they wrote nothing.
+// cheap (one lseek) when they wrote nothing.
 func (f *File) refresh() error {
-	fi, err := f.wal.Stat()
+	size, err := f.walSize()
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
 	f.mu.RLock()
 	writing := f.writing
 	f.mu.RUnlock()
-	if fi.Size() <= writing {
+	if size <= writing {
 		return nil // only this process's group in flight, if anything
 	}
 	f.ioMu.Lock()
@@ -163,16 +163,22 @@ func (f *File) refresh() error {
 	return f.catchUp()
 }
 
+// walSize returns the log's size. The log is only read and written at
+// explicit offsets (ReadAt, WriteAt), so its file offset is free to move:
+// lseek(2) to the end reports the size without the allocation of Stat.
+func (f *File) walSize() (int64, error) {
+	return f.wal.Seek(0, io.SeekEnd)
+}
+
 // catchUp reads the frames past f.end into the index. A bad frame there is
 // a torn tail, cut off and reported, unless a frame of a later commit group
 // follows it: then the log is corrupt. f.ioMu and the lock file must be
 // held.
 func (f *File) catchUp() error {
-	fi, err := f.wal.Stat()
+	size, err := f.walSize()
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
-	size := fi.Size()
 	switch {
 	case size == f.end:
 		return nil
