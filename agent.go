@@ -106,6 +106,7 @@ type Config struct {
 type Agent struct {
 	cfg       Config
 	obs       Observer
+	callObs   CallObserver // obs, when it is one
 	toolIndex map[string]int
 	policies  []ToolPolicy
 	specs     []ToolSpec
@@ -183,6 +184,7 @@ func NewAgent(cfg Config) (*Agent, error) {
 		cfg.Random = mrand.Float64
 	}
 	a := &Agent{cfg: cfg, toolIndex: index, obs: cfg.Observer}
+	a.callObs, _ = cfg.Observer.(CallObserver)
 	for _, t := range cfg.Tools {
 		p := toolPolicy(t)
 		if p.Timeout == 0 {

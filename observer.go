@@ -19,6 +19,25 @@ type Observer interface {
 	Observe(ctx context.Context, e Event)
 }
 
+// A CallObserver is an Observer that also sees each model call and tool
+// call attempt begin, and gives the call its context. Just before the
+// call, the run calls StartCall with the context the call would run with
+// and an Event of Kind EventModelCall or EventToolCall holding what is
+// known then: Time (the start), RunID, Agent, Step, Status and Attempt,
+// with Model for a model call (the configured name) and Tool, CallID, Key
+// and ArgBytes for a tool call. The call runs with the context StartCall
+// returns, which must be ctx or a context derived from it, and the call's
+// own Event, when it ends, goes to Observe with that same context.
+//
+// A tracer implements it to open a call's span before the call, so that
+// the spans the model client or the tool makes nest under it (package
+// ratchetotel does). StartCall is called from the step loop and from tool
+// goroutines: like Observe, it must be safe for concurrent use and quick.
+type CallObserver interface {
+	Observer
+	StartCall(ctx context.Context, e Event) context.Context
+}
+
 // EventKind names the kind of an Event.
 type EventKind string
 
@@ -83,13 +102,21 @@ type discard struct{}
 func (discard) Observe(context.Context, Event) {}
 
 // MultiObserver returns an Observer that passes each event to every one of
-// observers, in order. Nil observers are skipped.
+// observers, in order. Nil observers are skipped. When some of them are
+// CallObservers, so is the result: its StartCall passes the context
+// through each of theirs, in order.
 func MultiObserver(observers ...Observer) Observer {
 	var m multi
+	calls := false
 	for _, o := range observers {
 		if o != nil {
 			m = append(m, o)
+			_, ok := o.(CallObserver)
+			calls = calls || ok
 		}
+	}
+	if calls {
+		return multiCall{m}
 	}
 	return m
 }
@@ -100,6 +127,18 @@ func (m multi) Observe(ctx context.Context, e Event) {
 	for _, o := range m {
 		o.Observe(ctx, e)
 	}
+}
+
+// multiCall is a multi with a CallObserver among its observers.
+type multiCall struct{ multi }
+
+func (m multiCall) StartCall(ctx context.Context, e Event) context.Context {
+	for _, o := range m.multi {
+		if co, ok := o.(CallObserver); ok {
+			ctx = co.StartCall(ctx, e)
+		}
+	}
+	return ctx
 }
 
 // NewSlogObserver returns an Observer that logs every event to l with
@@ -211,6 +250,18 @@ func (r *Run) observe(ctx context.Context, e Event) {
 	}
 	e.Err = r.a.eventErr(e.Err)
 	r.a.obs.Observe(ctx, e)
+}
+
+// startCall gives the agent's CallObserver e, a call about to start, and
+// returns the context the call runs with (out of line, like the observe*
+// helpers).
+//
+//go:noinline
+func (r *Run) startCall(ctx context.Context, e Event) context.Context {
+	e.RunID = r.id
+	e.Agent = r.a.cfg.Name
+	e.Status = r.state.Status
+	return r.a.callObs.StartCall(ctx, e)
 }
 
 // statusEvent reports a change of status between before and after.

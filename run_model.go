@@ -42,16 +42,23 @@ func (r *Run) callModel(ctx context.Context, st *Step, windDown bool) (*Response
 		st.Attempts = attempt
 		req := r.buildRequest(windDown)
 		start := r.a.cfg.Clock.Now()
-		resp, err := r.generate(ctx, r.realNow(start), req)
+		callCtx := ctx // the call's, and its event's
+		if r.a.callObs != nil {
+			callCtx = r.startModelCall(ctx, start, st.Number, attempt)
+		}
+		resp, err := r.generate(callCtx, r.realNow(start), req)
 		if err == nil {
 			if r.a.obs != nil {
-				r.observeModelCall(ctx, st.Number, attempt, start, resp)
+				r.observeModelCall(callCtx, st.Number, attempt, start, resp)
 			}
 			return resp, nil
 		}
 		if ctx.Err() != nil {
 			// The run's context ended: nothing was persisted for this
 			// call, and a resume calls the model again.
+			if r.a.obs != nil {
+				r.observeModelFailure(callCtx, st.Number, attempt, start, 0, context.Cause(ctx))
+			}
 			return nil, context.Cause(ctx)
 		}
 		var me *ModelError
@@ -70,7 +77,7 @@ func (r *Run) callModel(ctx context.Context, st *Step, windDown bool) (*Response
 			}
 			content += " Try again, following the tool schemas exactly."
 			repair := &Record{Kind: RecRepair, Step: r.state.Step, Message: &Message{Role: RoleUser, Content: content}}
-			if aerr := r.appendAttempt(ctx, start, err, rec, repair); aerr != nil {
+			if aerr := r.appendAttempt(ctx, callCtx, start, err, rec, repair); aerr != nil {
 				return nil, aerr
 			}
 			if r.state.Repairs > max(r.a.cfg.Parse.MaxRepairs, 0) {
@@ -82,7 +89,7 @@ func (r *Run) callModel(ctx context.Context, st *Step, windDown bool) (*Response
 			if terr != nil {
 				return nil, terr
 			}
-			if aerr := r.appendAttempt(ctx, start, err, rec); aerr != nil {
+			if aerr := r.appendAttempt(ctx, callCtx, start, err, rec); aerr != nil {
 				return nil, aerr
 			}
 			if trimmed {
@@ -94,7 +101,7 @@ func (r *Run) callModel(ctx context.Context, st *Step, windDown bool) (*Response
 		if retry {
 			rec.Delay = delay
 		}
-		if aerr := r.appendAttempt(ctx, start, err, rec); aerr != nil {
+		if aerr := r.appendAttempt(ctx, callCtx, start, err, rec); aerr != nil {
 			return nil, aerr
 		}
 		if !retry {
@@ -153,14 +160,29 @@ func (r *Run) observeModelCall(ctx context.Context, step, attempt int, start tim
 		CostUSD: r.a.cfg.Pricing.Cost(r.modelName(resp), resp.Usage), Finish: resp.FinishReason})
 }
 
-// appendAttempt reports a failed model call attempt (err) to the observer
-// and appends its records.
-func (r *Run) appendAttempt(ctx context.Context, start time.Time, err error, rec *Record, more ...*Record) error {
+// appendAttempt reports a failed model call attempt (err) to the observer,
+// with the call's context, and appends its records.
+func (r *Run) appendAttempt(ctx, callCtx context.Context, start time.Time, err error, rec *Record, more ...*Record) error {
 	if r.a.obs != nil {
-		r.observe(ctx, Event{Kind: EventModelCall, Step: rec.Step, Status: r.state.Status, Model: r.a.cfg.ModelName,
-			Attempt: rec.Attempt, Latency: r.a.cfg.Clock.Now().Sub(start), RetryDelay: rec.Delay, Err: err})
+		r.observeModelFailure(callCtx, rec.Step, rec.Attempt, start, rec.Delay, err)
 	}
 	return r.append(ctx, append([]*Record{rec}, more...)...)
+}
+
+// startModelCall is startCall for a model call attempt.
+//
+//go:noinline
+func (r *Run) startModelCall(ctx context.Context, start time.Time, step, attempt int) context.Context {
+	return r.startCall(ctx, Event{Kind: EventModelCall, Time: start, Step: step, Model: r.a.cfg.ModelName, Attempt: attempt})
+}
+
+// observeModelFailure reports a model call attempt that failed with err
+// (to be retried after delay, if not zero).
+//
+//go:noinline
+func (r *Run) observeModelFailure(ctx context.Context, step, attempt int, start time.Time, delay time.Duration, err error) {
+	r.observe(ctx, Event{Kind: EventModelCall, Step: step, Status: r.state.Status, Model: r.a.cfg.ModelName,
+		Attempt: attempt, Latency: r.a.cfg.Clock.Now().Sub(start), RetryDelay: delay, Err: err})
 }
 
 // modelName is the model a response is priced and reported as.

@@ -209,12 +209,16 @@ func (r *Run) runCall(parent, gctx context.Context, slot *deadlineCtx, scratch *
 				return err
 			}
 		}
-		out, err := r.invoke(gctx, slot, r.realNow(start), tool, &c, key, pol.Timeout, attempt)
+		callCtx := gctx // the call's, and its event's
+		if r.a.callObs != nil {
+			callCtx = r.startToolCall(gctx, start, step, &c, key, attempt)
+		}
+		out, err := r.invoke(callCtx, slot, r.realNow(start), tool, &c, key, pol.Timeout, attempt)
 		slot, scratch, started = nil, nil, time.Time{} // a retry makes its own
 		end := r.a.cfg.Clock.Now()
 		dur := end.Sub(start)
 		if r.a.obs != nil {
-			r.observeToolCall(parent, step, &c, key, attempt, len(out), dur, err)
+			r.observeToolCall(callCtx, step, &c, key, attempt, len(out), dur, err)
 		}
 		if err == nil {
 			recs.finish(truncateOutput(out, pol.MaxOutputBytes), dur)
@@ -320,6 +324,14 @@ func (recs *callRecs) reset(step, i int, key string, c *ToolCall, attempt int) {
 func (recs *callRecs) finish(out string, dur time.Duration) {
 	recs.res.Content, recs.res.Duration = out, dur
 	recs.finished.Kind, recs.finished.Step, recs.finished.Call, recs.finished.Result = RecToolFinished, recs.started.Step, &recs.call, &recs.res
+}
+
+// startToolCall is startCall for a tool call attempt.
+//
+//go:noinline
+func (r *Run) startToolCall(ctx context.Context, start time.Time, step int, c *ToolCall, key string, attempt int) context.Context {
+	return r.startCall(ctx, Event{Kind: EventToolCall, Time: start, Step: step, Tool: c.Name, CallID: c.ID, Key: key,
+		Attempt: attempt, ArgBytes: len(c.Arguments)})
 }
 
 //go:noinline
