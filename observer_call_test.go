@@ -138,4 +138,3 @@ func TestMultiObserverPassesCallsThrough(t *testing.T) {
 	require.Len(t, rec.of(ratchet.EventToolCall), 1)
 	require.Len(t, rec.of(ratchet.EventModelCall), 2)
 }
-
