@@ -34,10 +34,15 @@
 // span. A run_suspended or run_ended between steps (a resumed run
 // cancelled, say) gets a zero-length run span.
 //
-// A step span starts at step_started and ends at step_finished. Model and
-// tool call spans are made when their event arrives, starting Latency or
-// Duration before the event's Time and ending at it. All timestamps come
-// from the events, that is from the agent's Clock.
+// A step span starts at step_started and ends at step_finished. The
+// Observer is a ratchet.CallObserver: a model or tool call's span starts
+// when the call does (StartCall) and is the current span of the context
+// the call runs with, so that spans the model client or the tool start
+// from that context, and runs of an agent the tool calls, nest under it;
+// the call's event ends it. A call event that comes without its StartCall
+// (the Observer wrapped by one that does not pass StartCall on) gets a
+// span made then, starting Latency or Duration before the event's Time.
+// All timestamps come from the events, that is from the agent's Clock.
 //
 // Checkpoints and budget warnings become span events (ratchet.checkpoint,
 // ratchet.budget_warning) on the open step span, or on the run span

@@ -41,7 +41,7 @@ type openRun struct {
 	ending *ratchet.Event
 }
 
-var _ ratchet.Observer = (*Observer)(nil)
+var _ ratchet.CallObserver = (*Observer)(nil)
 
 // New returns an Observer that creates spans with a tracer from tp, under
 // the instrumentation scope ScopeName. It panics if tp is nil: pass
@@ -285,7 +285,53 @@ func (o *Observer) startCall(ctx context.Context, e ratchet.Event, name string, 
 	return span
 }
 
-func (o *Observer) modelCall(ctx context.Context, e ratchet.Event) {
+// callSpan is a call's span as StartCall keeps it in the call's context,
+// with what identifies the call: the event that ends it must match.
+type callSpan struct {
+	span    trace.Span
+	kind    ratchet.EventKind
+	runID   string
+	step    int
+	attempt int
+	callID  string
+}
+
+// spanKey is the context key of a callSpan, one per Observer, so that two
+// Observers on one call each end their own span.
+type spanKey struct{ o *Observer }
+
+// StartCall starts the chat or execute_tool span of a call about to run,
+// under the run's open step span, and returns ctx with that span as the
+// current one: spans that the model client (an instrumented HTTP client,
+// say) or the tool start from their context nest under it. The call's
+// event, which comes back with that context, completes and ends it.
+func (o *Observer) StartCall(ctx context.Context, e ratchet.Event) context.Context {
+	var span trace.Span
+	switch e.Kind {
+	case ratchet.EventModelCall:
+		span = o.startCall(ctx, e, spanName(OperationChat, e.Model), trace.SpanKindClient, 0, o.modelAttrs(e))
+	case ratchet.EventToolCall:
+		span = o.startCall(ctx, e, spanName(OperationExecuteTool, e.Tool), trace.SpanKindInternal, 0, toolAttrs(e))
+	}
+	if span == nil {
+		return ctx
+	}
+	cs := &callSpan{span: span, kind: e.Kind, runID: e.RunID, step: e.Step, attempt: e.Attempt, callID: e.CallID}
+	return context.WithValue(trace.ContextWithSpan(ctx, span), spanKey{o}, cs)
+}
+
+// startedSpan returns the span StartCall started for e's call, if ctx
+// holds it.
+func (o *Observer) startedSpan(ctx context.Context, e ratchet.Event) trace.Span {
+	cs, ok := ctx.Value(spanKey{o}).(*callSpan)
+	if !ok || cs.kind != e.Kind || cs.runID != e.RunID || cs.step != e.Step || cs.attempt != e.Attempt || cs.callID != e.CallID {
+		return nil // not this call's (an enclosing run's call, say)
+	}
+	return cs.span
+}
+
+// modelAttrs returns the attributes of a model call known when it starts.
+func (o *Observer) modelAttrs(e ratchet.Event) []attribute.KeyValue {
 	attrs := append(identity(e),
 		AttrOperationName.String(OperationChat),
 		AttrStep.Int(e.Step),
@@ -296,6 +342,29 @@ func (o *Observer) modelCall(ctx context.Context, e ratchet.Event) {
 	}
 	if o.opts.ProviderName != "" {
 		attrs = append(attrs, AttrProviderName.String(o.opts.ProviderName))
+	}
+	return attrs
+}
+
+// toolAttrs returns the attributes of a tool call known when it starts.
+func toolAttrs(e ratchet.Event) []attribute.KeyValue {
+	return append(identity(e),
+		AttrOperationName.String(OperationExecuteTool),
+		AttrToolName.String(e.Tool),
+		AttrToolCallID.String(e.CallID),
+		AttrToolType.String("function"),
+		AttrStep.Int(e.Step),
+		AttrAttempt.Int(e.Attempt),
+		AttrIdempotencyKey.String(e.Key),
+		AttrArgBytes.Int(e.ArgBytes),
+	)
+}
+
+func (o *Observer) modelCall(ctx context.Context, e ratchet.Event) {
+	span := o.startedSpan(ctx, e)
+	var attrs []attribute.KeyValue
+	if span == nil {
+		attrs = o.modelAttrs(e)
 	}
 	if e.Err == nil {
 		if e.Model != "" {
@@ -321,28 +390,26 @@ func (o *Observer) modelCall(ctx context.Context, e ratchet.Event) {
 	if e.RetryDelay != 0 {
 		attrs = append(attrs, AttrRetryDelay.Float64(e.RetryDelay.Seconds()))
 	}
-	span := o.startCall(ctx, e, spanName(OperationChat, e.Model), trace.SpanKindClient, e.Latency, attrs)
-	if span == nil {
-		return
-	}
-	setErr(span, "", e.Err)
-	span.End(trace.WithTimestamp(e.Time))
+	o.endCall(ctx, span, e, spanName(OperationChat, e.Model), trace.SpanKindClient, e.Latency, attrs)
 }
 
 func (o *Observer) toolCall(ctx context.Context, e ratchet.Event) {
-	attrs := append(identity(e),
-		AttrOperationName.String(OperationExecuteTool),
-		AttrToolName.String(e.Tool),
-		AttrToolCallID.String(e.CallID),
-		AttrToolType.String("function"),
-		AttrStep.Int(e.Step),
-		AttrAttempt.Int(e.Attempt),
-		AttrIdempotencyKey.String(e.Key),
-		AttrArgBytes.Int(e.ArgBytes),
-		AttrResultBytes.Int(e.ResultBytes),
-	)
-	span := o.startCall(ctx, e, spanName(OperationExecuteTool, e.Tool), trace.SpanKindInternal, e.Duration, attrs)
+	span := o.startedSpan(ctx, e)
+	var attrs []attribute.KeyValue
 	if span == nil {
+		attrs = toolAttrs(e)
+	}
+	attrs = append(attrs, AttrResultBytes.Int(e.ResultBytes))
+	o.endCall(ctx, span, e, spanName(OperationExecuteTool, e.Tool), trace.SpanKindInternal, e.Duration, attrs)
+}
+
+// endCall ends a call's span: span, started by StartCall, with attrs
+// added; or, if span is nil (the call was not given to StartCall), one made
+// now with attrs that ran from e.Time-d to e.Time.
+func (o *Observer) endCall(ctx context.Context, span trace.Span, e ratchet.Event, name string, kind trace.SpanKind, d time.Duration, attrs []attribute.KeyValue) {
+	if span != nil {
+		span.SetAttributes(attrs...)
+	} else if span = o.startCall(ctx, e, name, kind, d, attrs); span == nil {
 		return
 	}
 	setErr(span, "", e.Err)

@@ -469,3 +469,83 @@ func TestSchedulerRuns(t *testing.T) {
 	}
 	require.Len(t, b.spans()[ratchetotel.SpanStep], 2*runs)
 }
+
+// The Observer is a ratchet.CallObserver: a call's span is open while the
+// call runs and is the current span of the call's context, so the spans a
+// model client (an instrumented HTTP client, say) or a tool start nest
+// under chat and execute_tool.
+func TestCallSpansAreParentsOfTheCallsOwnSpans(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	tracer := b.tp.Tracer("app")
+	fetch := ratchet.NewTool("fetch", "Fetches.", func(ctx context.Context, in struct{}) (string, error) {
+		_, span := tracer.Start(ctx, "GET /page")
+		span.End()
+		return "page", nil
+	})
+	m := ratchettest.NewModelFunc(t, func(ctx context.Context, call int, req *ratchet.Request) ratchettest.Reply {
+		_, span := tracer.Start(ctx, fmt.Sprint("POST /v1/chat/completions ", call))
+		span.End()
+		if call == 0 {
+			return ratchettest.ToolCalls(ratchettest.Call{Name: "fetch", Args: `{}`})
+		}
+		return ratchettest.Text("done")
+	})
+	a := b.agent(t, m, func(c *ratchet.Config) { c.Tools = []ratchet.Tool{fetch} })
+	_, err := a.Run(context.Background(), "go", nil)
+	require.NoError(t, err)
+
+	byName := b.spans()
+	chats, tool := byName["chat gpt-test"], byName["execute_tool fetch"]
+	require.Len(t, chats, 2)
+	require.Len(t, tool, 1)
+	parentOf(t, byName["GET /page"][0], tool[0])
+	parentOf(t, byName["POST /v1/chat/completions 0"][0], chats[0])
+	parentOf(t, byName["POST /v1/chat/completions 1"][0], chats[1])
+	steps := byName[ratchetotel.SpanStep]
+	parentOf(t, chats[0], steps[0])
+	parentOf(t, tool[0], steps[0])
+	// Started before the call, ended after it, with what the call's
+	// event added.
+	require.False(t, tool[0].StartTime.After(byName["GET /page"][0].StartTime))
+	require.Equal(t, int64(len("page")), attrs(tool[0])[ratchetotel.AttrResultBytes].AsInt64())
+	require.Equal(t, int64(2), attrs(tool[0])[ratchetotel.AttrArgBytes].AsInt64())
+	require.Equal(t, []string{"stop"}, attrs(chats[1])[ratchetotel.AttrFinishReasons].AsStringSlice())
+	require.Equal(t, "gpt-test", attrs(chats[1])[ratchetotel.AttrRequestModel].AsString())
+}
+
+// A tool that runs another agent with the same Observer: the inner run's
+// spans nest under the outer execute_tool span, and the inner calls' events
+// end their own spans, not the outer call's.
+func TestNestedRunsUnderAToolSpan(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	inner := b.agent(t, ratchettest.NewModel(t, ratchettest.Text("inner done")), func(c *ratchet.Config) {
+		c.Name, c.Tools, c.Store, c.NewID = "inner", nil, store.NewMemory(), func() string { return "run-2" }
+	})
+	delegate := ratchet.NewTool("delegate", "Runs the inner agent.", func(ctx context.Context, in struct{}) (string, error) {
+		return inner.Run(ctx, "sub-task", nil)
+	})
+	outer := b.agent(t, ratchettest.NewModel(t, ratchettest.ToolCalls(ratchettest.Call{Name: "delegate", Args: `{}`}), ratchettest.Text("done")),
+		func(c *ratchet.Config) { c.Tools = []ratchet.Tool{delegate} })
+	out, err := outer.Run(context.Background(), "go", nil)
+	require.NoError(t, err)
+	require.Equal(t, "done", out)
+	require.Zero(t, b.obs.OpenRuns())
+
+	byName := b.spans()
+	tool := byName["execute_tool delegate"]
+	require.Len(t, tool, 1)
+	require.Equal(t, int64(len("inner done")), attrs(tool[0])[ratchetotel.AttrResultBytes].AsInt64())
+	innerRun := byName["invoke_agent inner"]
+	require.Len(t, innerRun, 1)
+	parentOf(t, innerRun[0], tool[0])
+	require.Len(t, byName["chat gpt-test"], 3) // outer 2, inner 1
+	for _, s := range byName["chat gpt-test"] {
+		if attrs(s)[ratchetotel.AttrRunID].AsString() == "run-2" {
+			require.Equal(t, innerRun[0].SpanContext.TraceID(), s.SpanContext.TraceID())
+			require.NotEqual(t, tool[0].SpanContext.SpanID(), s.SpanContext.SpanID())
+		}
+	}
+	require.False(t, tool[0].EndTime.Before(innerRun[0].EndTime), "the tool span ends after the run it ran")
+}
