@@ -2,6 +2,7 @@ package ratchet_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -137,4 +138,37 @@ func TestMultiObserverPassesCallsThrough(t *testing.T) {
 	}
 	require.Len(t, rec.of(ratchet.EventToolCall), 1)
 	require.Len(t, rec.of(ratchet.EventModelCall), 2)
+}
+
+// Whatever way a call ends, its event comes back: here a model call that
+// hit the context length, when shortening the history then fails, and a
+// tool that panics.
+func TestCallObserverEndsEveryCall(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.tools = append(b.tools, ratchet.NewTool("boom", "Panics.", func(ctx context.Context, in struct{}) (string, error) { panic("boom") }))
+	tooLong := ratchettest.Fail(&ratchet.ModelError{Kind: ratchet.ModelContextLength, StatusCode: 400, Message: "maximum context length exceeded"})
+	m := ratchettest.NewModel(t, ratchettest.ToolCalls(ratchettest.Call{Name: "boom", Args: `{}`}),
+		ratchettest.ToolCalls(ratchettest.Call{Name: "add", Args: `{"a":1,"b":2}`}), tooLong)
+	summaryDown := errors.New("summariser down")
+	tr := newCallTracer("t")
+	a := b.agent(t, m, func(c *ratchet.Config) {
+		c.Observer = tr
+		c.History.Summarize = func(ctx context.Context, msgs []ratchet.Message) (string, error) { return "", summaryDown }
+	})
+	_, err := a.Run(context.Background(), "go", nil)
+	require.ErrorIs(t, err, summaryDown)
+	require.Len(t, tr.started, 5) // model, tool, model, tool, model
+	require.Len(t, tr.ended, 5)
+	require.Equal(t, ratchet.ToolErrorPanic, mustToolError(t, tr.ended["tool_call boom#2"].Err).Kind)
+	me, ok := errors.AsType[*ratchet.ModelError](tr.ended["model_call #5"].Err)
+	require.True(t, ok)
+	require.Equal(t, ratchet.ModelContextLength, me.Kind)
+}
+
+func mustToolError(t *testing.T, err error) *ratchet.ToolError {
+	t.Helper()
+	te, ok := errors.AsType[*ratchet.ToolError](err)
+	require.True(t, ok, "%v", err)
+	return te
 }

@@ -87,6 +87,9 @@ func (r *Run) callModel(ctx context.Context, st *Step, windDown bool) (*Response
 		case me != nil && me.Kind == ModelContextLength:
 			trimmed, terr := r.shrinkHistory(ctx)
 			if terr != nil {
+				if r.a.obs != nil {
+					r.observeModelFailure(callCtx, st.Number, attempt, start, 0, err)
+				}
 				return nil, terr
 			}
 			if aerr := r.appendAttempt(ctx, callCtx, start, err, rec); aerr != nil {
