@@ -2,8 +2,10 @@ package openai
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -26,6 +28,48 @@ func BenchmarkOpenAIRoundTrip(b *testing.B) {
 	srv := benchServer(b)
 	m, err := New(Config{Model: "gpt-3.5-turbo", APIKey: "sk-bench", BaseURL: srv.URL})
 	require.NoError(b, err)
+	benchRoundTrip(b, m, nil)
+}
+
+// BenchmarkOpenAIRoundTripSplit is BenchmarkOpenAIRoundTrip with the
+// model timed from the inside: it reports how long each step spends
+// before the model call (pre-ns), in it (gen-ns, the adapter's Generate
+// with its HTTP exchange) and after it (post-ns: validation, the tool,
+// the records). Compare gen-ns with BenchmarkGenerate and
+// BenchmarkGenerateGap.
+func BenchmarkOpenAIRoundTripSplit(b *testing.B) {
+	srv := benchServer(b)
+	inner, err := New(Config{Model: "gpt-3.5-turbo", APIKey: "sk-bench", BaseURL: srv.URL})
+	require.NoError(b, err)
+	m := &timedModel{inner: inner}
+	var pre, gen, post time.Duration
+	benchRoundTrip(b, m, func(start, end time.Time) {
+		pre += m.t0.Sub(start)
+		gen += m.t1.Sub(m.t0)
+		post += end.Sub(m.t1)
+	})
+	n := float64(b.N)
+	b.ReportMetric(float64(pre)/n, "pre-ns")
+	b.ReportMetric(float64(gen)/n, "gen-ns")
+	b.ReportMetric(float64(post)/n, "post-ns")
+}
+
+// timedModel records when its last Generate started and ended.
+type timedModel struct {
+	inner  ratchet.Model
+	t0, t1 time.Time
+}
+
+func (m *timedModel) Generate(ctx context.Context, req *ratchet.Request) (*ratchet.Response, error) {
+	m.t0 = time.Now()
+	resp, err := m.inner.Generate(ctx, req)
+	m.t1 = time.Now()
+	return resp, err
+}
+
+// benchRoundTrip steps fresh runs of an agent over m, calling each (if not
+// nil) with the step's start and end.
+func benchRoundTrip(b *testing.B, m ratchet.Model, each func(start, end time.Time)) {
 	tool := ratchet.NewTool("getCurrentWeather", "Get the current weather in a given location",
 		func(ctx context.Context, in weatherArgs) (string, error) {
 			return "72F and sunny in " + in.Location, nil
@@ -49,9 +93,41 @@ func BenchmarkOpenAIRoundTrip(b *testing.B) {
 			}
 			b.StartTimer()
 		}
+		start := time.Now()
 		st, err := runs[i%batch].Step(ctx)
 		if err != nil || len(st.Results()) != 1 || st.Results()[0].IsError {
 			b.Fatal(err, st)
 		}
+		if each != nil {
+			each(start, time.Now())
+		}
 	}
+}
+
+// BenchmarkGenerateGap is BenchmarkGenerate with 10 µs of busy work after
+// each call, about what a step does between two model calls: the exchange
+// itself (gen-ns) gets slower when the client does not send the next
+// request at once, whatever the work in between.
+func BenchmarkGenerateGap(b *testing.B) {
+	srv := benchServer(b)
+	m, err := New(Config{Model: "gpt-3.5-turbo", APIKey: "sk-bench", BaseURL: srv.URL})
+	require.NoError(b, err)
+	req := &ratchet.Request{
+		Messages: []ratchet.Message{{Role: ratchet.RoleUser, Content: "What is the weather like in Boston?"}},
+		Tools: []ratchet.ToolSpec{{
+			Name: "getCurrentWeather", Description: "Get the current weather in a given location", Parameters: json.RawMessage(benchSchema),
+		}},
+	}
+	ctx := context.Background()
+	var gen time.Duration
+	for b.Loop() {
+		t := time.Now()
+		if _, err := m.Generate(ctx, req); err != nil {
+			b.Fatal(err)
+		}
+		gen += time.Since(t)
+		for t := time.Now(); time.Since(t) < 10*time.Microsecond; {
+		}
+	}
+	b.ReportMetric(float64(gen)/float64(b.N), "gen-ns")
 }
