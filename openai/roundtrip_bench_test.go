@@ -104,10 +104,12 @@ func benchRoundTrip(b *testing.B, m ratchet.Model, each func(start, end time.Tim
 	}
 }
 
-// BenchmarkGenerateGap is BenchmarkGenerate with 10 µs of busy work after
-// each call, about what a step does between two model calls: the exchange
-// itself (gen-ns) gets slower when the client does not send the next
-// request at once, whatever the work in between.
+// BenchmarkGenerateGap is BenchmarkGenerate with work between the calls,
+// as a step has between two model calls: 10 µs of busy waiting (spin), or
+// a pass over 1 MiB of memory (touch, ~15 µs), which evicts what the
+// exchange had in the CPU caches. gen-ns is the exchange alone: it gets
+// slower when the client does not send the next request at once, and
+// more so when the work in between used the caches.
 func BenchmarkGenerateGap(b *testing.B) {
 	srv := benchServer(b)
 	m, err := New(Config{Model: "gpt-3.5-turbo", APIKey: "sk-bench", BaseURL: srv.URL})
@@ -118,16 +120,33 @@ func BenchmarkGenerateGap(b *testing.B) {
 			Name: "getCurrentWeather", Description: "Get the current weather in a given location", Parameters: json.RawMessage(benchSchema),
 		}},
 	}
-	ctx := context.Background()
-	var gen time.Duration
-	for b.Loop() {
-		t := time.Now()
-		if _, err := m.Generate(ctx, req); err != nil {
-			b.Fatal(err)
-		}
-		gen += time.Since(t)
-		for t := time.Now(); time.Since(t) < 10*time.Microsecond; {
-		}
+	mem := make([]byte, 1<<20)
+	for _, gap := range []struct {
+		name string
+		work func()
+	}{
+		{"spin", func() {
+			for t := time.Now(); time.Since(t) < 10*time.Microsecond; {
+			}
+		}},
+		{"touch", func() {
+			for i := 0; i < len(mem); i += 64 {
+				mem[i]++
+			}
+		}},
+	} {
+		b.Run(gap.name, func(b *testing.B) {
+			ctx := context.Background()
+			var gen time.Duration
+			for b.Loop() {
+				t := time.Now()
+				if _, err := m.Generate(ctx, req); err != nil {
+					b.Fatal(err)
+				}
+				gen += time.Since(t)
+				gap.work()
+			}
+			b.ReportMetric(float64(gen)/float64(b.N), "gen-ns")
+		})
 	}
-	b.ReportMetric(float64(gen)/float64(b.N), "gen-ns")
 }
