@@ -402,30 +402,15 @@ func (r *Run) appendLockedAt(ctx context.Context, now time.Time, rec *Record) (t
 // ctx's error (the run is consistent and resumes later), ErrRunEnded for a
 // run that had already ended, ErrRunBroken after a store failure.
 func (r *Run) Step(ctx context.Context) (_ Step, stepErr error) {
-	if r.broken != nil {
-		return Step{}, r.broken
-	}
 	s := &r.state
-	if s.Status.Ended() {
-		err := fmt.Errorf("%w: run %s %s", ErrRunEnded, r.ID(), s.Status)
-		if s.Error != nil {
-			err = fmt.Errorf("%w: %s", err, s.Error.Message)
-		}
-		return Step{Number: s.Step, Status: s.Status}, err
+	if r.broken != nil || (s.Status != StatusRunning && s.Status != StatusPaused) || ctx.Err() != nil {
+		return r.cannotStep(ctx)
 	}
-	if s.Status != StatusRunning && s.Status != StatusPaused {
-		return Step{Number: s.Step, Status: s.Status}, fmt.Errorf("ratchet: run %s is %s", r.ID(), s.Status)
-	}
-	if err := ctx.Err(); err != nil {
-		return Step{Number: s.Step, Status: s.Status}, err
-	}
-	var st *Step
-	if r.dropRecords {
-		r.stepBuf = Step{Number: s.Step}
-		st = &r.stepBuf
-	} else {
-		r.stepBuf = Step{Number: s.Step, Records: make([]*Record, 0, 4)}
-		st = &r.stepBuf
+	st := &r.stepBuf
+	*st = Step{} // (a literal with fields would be built on the stack first)
+	st.Number = s.Step
+	if !r.dropRecords {
+		st.Records = make([]*Record, 0, 4)
 		r.step = st
 	}
 	r.mark = r.a.cfg.Clock.Now()
@@ -454,16 +439,47 @@ func (r *Run) Step(ctx context.Context) (_ Step, stepErr error) {
 	err := r.step1(ctx, st)
 	st.Status = r.state.Status
 	st.Output = r.state.Output
-	if err != nil && errors.Is(err, context.DeadlineExceeded) && context.Cause(ctx) == errStepTimeout && r.broken == nil {
-		// The step timeout (not the caller's deadline) fired.
-		be := &BudgetError{Budget: BudgetStepTime, Limit: r.budget.StepTimeout.Seconds(), Used: r.a.cfg.Clock.Now().Sub(start).Seconds()}
-		if perr := r.append(ctx, &Record{Kind: RecRunPaused, Step: r.state.Step, Error: errorInfo(be)}); perr != nil {
-			return *st, perr
-		}
-		st.Status = r.state.Status
-		return *st, be
+	if err != nil && r.broken == nil && errors.Is(err, context.DeadlineExceeded) && context.Cause(ctx) == errStepTimeout {
+		err = r.stepTimedOut(ctx, st, start)
 	}
 	return *st, err
+}
+
+// cannotStep returns what Step returns for a run that cannot take a step:
+// broken, ended, not running or paused, or with ctx already done. (Out of
+// line, so that Step's frame, under every model call, stays small.)
+//
+//go:noinline
+func (r *Run) cannotStep(ctx context.Context) (Step, error) {
+	if r.broken != nil {
+		return Step{}, r.broken
+	}
+	s := &r.state
+	st := Step{Number: s.Step, Status: s.Status}
+	switch {
+	case s.Status.Ended():
+		err := fmt.Errorf("%w: run %s %s", ErrRunEnded, r.ID(), s.Status)
+		if s.Error != nil {
+			err = fmt.Errorf("%w: %s", err, s.Error.Message)
+		}
+		return st, err
+	case s.Status != StatusRunning && s.Status != StatusPaused:
+		return st, fmt.Errorf("ratchet: run %s is %s", r.ID(), s.Status)
+	}
+	return st, ctx.Err()
+}
+
+// stepTimedOut pauses the run whose step timeout (not the caller's
+// deadline) fired, and returns the step's error.
+//
+//go:noinline
+func (r *Run) stepTimedOut(ctx context.Context, st *Step, start time.Time) error {
+	be := &BudgetError{Budget: BudgetStepTime, Limit: r.budget.StepTimeout.Seconds(), Used: r.a.cfg.Clock.Now().Sub(start).Seconds()}
+	if perr := r.append(ctx, &Record{Kind: RecRunPaused, Step: r.state.Step, Error: errorInfo(be)}); perr != nil {
+		return perr
+	}
+	st.Status = r.state.Status
+	return be
 }
 
 // errStepTimeout is the cause of a step's context when its timeout fires.
