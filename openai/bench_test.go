@@ -59,17 +59,26 @@ func BenchmarkGoOpenAIFloor(b *testing.B) {
 	}
 }
 
-// BenchmarkGenerate is one non-streamed Generate returning one tool call.
-func BenchmarkGenerate(b *testing.B) {
-	srv := benchServer(b)
-	m, err := New(Config{Model: "gpt-3.5-turbo", APIKey: "sk-bench", BaseURL: srv.URL})
+// benchModel returns a Model over a benchServer.
+func benchModel(b *testing.B) *Model {
+	m, err := New(Config{Model: "gpt-3.5-turbo", APIKey: "sk-bench", BaseURL: benchServer(b).URL})
 	require.NoError(b, err)
-	req := &ratchet.Request{
+	return m
+}
+
+// benchRequest is the request of the floor's exchange.
+func benchRequest() *ratchet.Request {
+	return &ratchet.Request{
 		Messages: []ratchet.Message{{Role: ratchet.RoleUser, Content: "What is the weather like in Boston?"}},
 		Tools: []ratchet.ToolSpec{{
 			Name: "getCurrentWeather", Description: "Get the current weather in a given location", Parameters: json.RawMessage(benchSchema),
 		}},
 	}
+}
+
+// BenchmarkGenerate is one non-streamed Generate returning one tool call.
+func BenchmarkGenerate(b *testing.B) {
+	m, req := benchModel(b), benchRequest()
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {

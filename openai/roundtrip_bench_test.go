@@ -2,7 +2,6 @@ package openai
 
 import (
 	"context"
-	"encoding/json"
 	"strconv"
 	"testing"
 	"time"
@@ -25,10 +24,7 @@ type weatherArgs struct {
 // request is the same size as the floor's. Compare with BenchmarkGoOpenAIFloor,
 // the plain go-openai call it wraps.
 func BenchmarkOpenAIRoundTrip(b *testing.B) {
-	srv := benchServer(b)
-	m, err := New(Config{Model: "gpt-3.5-turbo", APIKey: "sk-bench", BaseURL: srv.URL})
-	require.NoError(b, err)
-	benchRoundTrip(b, m, nil)
+	benchRoundTrip(b, benchModel(b), nil)
 }
 
 // BenchmarkOpenAIRoundTripSplit is BenchmarkOpenAIRoundTrip with the
@@ -38,10 +34,7 @@ func BenchmarkOpenAIRoundTrip(b *testing.B) {
 // the records). Compare gen-ns with BenchmarkGenerate and
 // BenchmarkGenerateGap.
 func BenchmarkOpenAIRoundTripSplit(b *testing.B) {
-	srv := benchServer(b)
-	inner, err := New(Config{Model: "gpt-3.5-turbo", APIKey: "sk-bench", BaseURL: srv.URL})
-	require.NoError(b, err)
-	m := &timedModel{inner: inner}
+	m := &timedModel{inner: benchModel(b)}
 	var pre, gen, post time.Duration
 	benchRoundTrip(b, m, func(start, end time.Time) {
 		pre += m.t0.Sub(start)
@@ -111,15 +104,7 @@ func benchRoundTrip(b *testing.B, m ratchet.Model, each func(start, end time.Tim
 // slower when the client does not send the next request at once, and
 // more so when the work in between used the caches.
 func BenchmarkGenerateGap(b *testing.B) {
-	srv := benchServer(b)
-	m, err := New(Config{Model: "gpt-3.5-turbo", APIKey: "sk-bench", BaseURL: srv.URL})
-	require.NoError(b, err)
-	req := &ratchet.Request{
-		Messages: []ratchet.Message{{Role: ratchet.RoleUser, Content: "What is the weather like in Boston?"}},
-		Tools: []ratchet.ToolSpec{{
-			Name: "getCurrentWeather", Description: "Get the current weather in a given location", Parameters: json.RawMessage(benchSchema),
-		}},
-	}
+	m, req := benchModel(b), benchRequest()
 	mem := make([]byte, 1<<20)
 	for _, gap := range []struct {
 		name string
