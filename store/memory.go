@@ -63,6 +63,7 @@ type memRun struct {
 	// allocation most of the time. Guarded by mu.
 	tail  []byte
 	chunk int // size of the chunk tail is the end of
+	size  int // bytes in records
 }
 
 // Chunk sizes for memRun.tail: a run's first chunk holds its first
@@ -80,6 +81,7 @@ func (run *memRun) add(records [][]byte, first bool) {
 	for _, r := range records {
 		n += len(r)
 	}
+	run.size += n
 	if cap(run.tail) < n {
 		run.chunk = max(min(max(2*run.chunk, minChunk), maxChunk), n)
 		if first {
@@ -94,6 +96,21 @@ func (run *memRun) add(records [][]byte, first bool) {
 		run.records = append(run.records, run.tail[start:len(run.tail):len(run.tail)])
 	}
 	run.tail = run.tail[len(run.tail):]
+}
+
+// pack copies the run's records into one allocation of their exact size
+// and drops its chunks, whose unused ends (up to half a chunk) would
+// otherwise stay allocated as long as the run. A later append starts a new
+// chunk. Called with run.mu held.
+func (run *memRun) pack() {
+	buf := make([]byte, 0, run.size)
+	records := make([][]byte, len(run.records))
+	for i, r := range run.records {
+		start := len(buf)
+		buf = append(buf, r...)
+		records[i] = buf[start:len(buf):len(buf)]
+	}
+	run.records, run.tail, run.chunk = records, nil, 0
 }
 
 var _ Store = (*Memory)(nil)
@@ -167,7 +184,15 @@ func (m *Memory) Append(ctx context.Context, b Batch) error {
 	}
 	run.add(b.Records, false)
 	run.info.LastSeq += uint64(len(b.Records))
-	run.info.Meta = normMeta(b.Meta)
+	meta := normMeta(b.Meta)
+	if meta.Status != run.info.Meta.Status && cap(run.tail)*4 > run.size {
+		// A change of status (a run coming to rest, say) is rare: a run
+		// whose unused chunk room is more than a quarter of its records'
+		// size (a short run, the usual case) is packed, so that it does
+		// not keep that room while it rests.
+		run.pack()
+	}
+	run.info.Meta = meta
 	return nil
 }
 
