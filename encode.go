@@ -10,8 +10,9 @@ import (
 
 // EncodeRecord returns the JSON encoding of r.
 //
-// The records of the step loop's hot path (model and tool records, repairs,
-// ends) are encoded by hand, without reflection; the rest by encoding/json.
+// The records of the step loop's hot path (run starts, model and tool
+// records, repairs, ends) are encoded by hand, without reflection; the rest
+// by encoding/json.
 // Both give the same JSON object: decoding either with DecodeRecord yields
 // the same Record (see TestEncodeRecordMatchesEncodingJSON).
 func EncodeRecord(r *Record) ([]byte, error) {
@@ -20,7 +21,7 @@ func EncodeRecord(r *Record) ([]byte, error) {
 
 // appendEncodedRecord appends the encoding of r to b.
 func appendEncodedRecord(b []byte, r *Record) ([]byte, error) {
-	if r.State != nil || r.Input != nil || r.Labels != nil || r.Trimmed != nil ||
+	if r.State != nil || r.Labels != nil || r.Trimmed != nil ||
 		r.Interrupt != nil || r.Answer != nil || r.Event != nil || r.InboxSeq != 0 ||
 		r.Response != nil && r.Response.Message.ToolCallID != "" || badFloat(r.CostUSD) || r.Budget != nil {
 		j, err := json.Marshal(r)
@@ -47,6 +48,16 @@ func appendRecord(b []byte, r *Record) []byte {
 	if r.Agent != "" {
 		b = append(b, `,"agent":`...)
 		b = appendString(b, r.Agent)
+	}
+	if len(r.Input) > 0 {
+		b = append(b, `,"input":[`...)
+		for i := range r.Input {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendMessage(b, &r.Input[i])
+		}
+		b = append(b, ']')
 	}
 	if resp := r.Response; resp != nil {
 		b = append(b, `,"response":{"message":`...)

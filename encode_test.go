@@ -44,7 +44,13 @@ func TestEncodeRecordMatchesEncodingJSON(t *testing.T) {
 			Response: &ratchet.Response{Message: ratchet.Message{Role: ratchet.RoleAssistant, Content: s, Refusal: s, Name: s, IsError: true,
 				ToolCalls: []ratchet.ToolCall{{ID: s, Name: s, Arguments: s}}},
 				Usage: ratchet.Usage{CachedInputTokens: 3, ReasoningTokens: 4}, FinishReason: ratchet.FinishLength, Model: s},
-		}, &ratchet.Record{Version: 1, Kind: ratchet.RecRepair, Message: &ratchet.Message{Role: ratchet.RoleUser, Content: s}, Summary: s, SummaryUpTo: 3, Output: s, Delay: time.Second})
+		}, &ratchet.Record{Version: 1, Kind: ratchet.RecRepair, Message: &ratchet.Message{Role: ratchet.RoleUser, Content: s}, Summary: s, SummaryUpTo: 3, Output: s, Delay: time.Second},
+			&ratchet.Record{Version: 1, Kind: ratchet.RecRunStarted, Agent: s, Input: []ratchet.Message{
+				{Role: ratchet.RoleSystem, Content: s},
+				{Role: ratchet.RoleUser, Content: s, Name: s},
+				{Role: ratchet.RoleAssistant, ToolCalls: []ratchet.ToolCall{{ID: s, Name: s, Arguments: s}, {ID: "2", Name: "n", Arguments: "{}"}}},
+				{Role: ratchet.RoleTool, ToolCallID: s, Content: s, IsError: true},
+			}})
 	}
 	for _, r := range recs {
 		hand, err := ratchet.EncodeRecord(r)
