@@ -53,4 +53,15 @@
 // ErrToolFailed, ErrUnparseable and ErrBudgetExceeded. Every policy
 // (RetryPolicy, Budget, ParsePolicy, ToolPolicy, HistoryPolicy) is a plain
 // value whose zero fields mean documented defaults.
+//
+// # Observability
+//
+// Config.Observer receives an Event for every run start, resume,
+// suspension and end, every step, every model call attempt, every tool
+// call, every checkpoint and budget warnings (NewSlogObserver logs them;
+// MultiObserver fans them out). An Observer that is also a CallObserver
+// sees each model and tool call begin and chooses the context the call
+// runs with: package ratchetotel uses it so that the spans a model client
+// or a tool start nest under the call's span. With no Observer the step
+// loop builds no events.
 package ratchet
