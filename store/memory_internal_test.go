@@ -46,11 +46,14 @@ func TestMemoryPacksARunWhoseStatusChanges(t *testing.T) {
 		run.mu.Lock()
 		defer run.mu.Unlock()
 		packed = run.tail == nil && cap(run.records) == len(run.records)
+		var end uintptr // where the previous record ends
 		for i, r := range run.records {
 			size += len(r)
-			if i > 0 && unsafe.Pointer(unsafe.SliceData(r)) != unsafe.Add(unsafe.Pointer(unsafe.SliceData(run.records[i-1])), len(run.records[i-1])) {
+			at := uintptr(unsafe.Pointer(unsafe.SliceData(r)))
+			if i > 0 && at != end {
 				packed = false // not one contiguous allocation
 			}
+			end = at + uintptr(len(r))
 		}
 		return packed, cap(run.tail), size
 	}
