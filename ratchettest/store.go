@@ -164,3 +164,8 @@ func (f *FaultStore) RenewLease(ctx context.Context, runID string, l store.Lease
 func (f *FaultStore) ReleaseLease(ctx context.Context, runID string, l store.Lease) error {
 	return f.inner.ReleaseLease(ctx, runID, l)
 }
+
+// Delete implements store.Store.
+func (f *FaultStore) Delete(ctx context.Context, runID string) error {
+	return f.inner.Delete(ctx, runID)
+}

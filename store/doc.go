@@ -67,22 +67,26 @@
 //
 // The body is:
 //
-//	kind     1 byte: 1 create, 2 append, 3 lease
+//	kind     1 byte: 1 create, 2 append, 3 lease, 4 delete
 //	run ID   uvarint length + bytes
 //	seq      uvarint: sequence of the frame's first record (create: 1,
-//	         append: Batch.Expected+1, lease: 0)
+//	         append: Batch.Expected+1, lease and delete: 0)
 //	count    uvarint: number of records
 //	records  count times: uvarint length + bytes
 //	state    uvarint length + JSON: the RunInfo without LastSeq and Lease
-//	         (create), the new Meta (append), or the new Lease (lease)
+//	         (create), the new Meta (append), or the new Lease (lease);
+//	         empty (delete)
 //
-// One Create, one Append (records and Meta together) or one lease change is
-// exactly one frame, so it is atomic: after a crash the frame is either
-// whole, with valid checksums, or treated as torn. The index is a fold
+// One Create, one Append (records and Meta together), one lease change or
+// one Delete is exactly one frame, so it is atomic: after a crash the frame
+// is either whole, with valid checksums, or treated as torn. The index is a fold
 // over the frames (LastSeq counts the records; Meta and Lease are the last
 // ones written), so the index and the records can never disagree. In
 // memory, the index locates each record-carrying frame, so Read(from) reads
-// only the frames at or after from, whatever the run's history.
+// only the frames at or after from, whatever the run's history. A delete
+// frame removes the run from the index (a later create of the same ID starts
+// a new run); the log is never rewritten, so the deleted run's frames keep
+// their place in it, and the log keeps growing with every change.
 //
 // # File: index checkpoint
 //

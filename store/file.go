@@ -370,6 +370,20 @@ func (f *File) ReleaseLease(ctx context.Context, runID string, l Lease) error {
 	return err
 }
 
+// Delete implements Store.Delete. The run leaves the index at once; the
+// bytes its frames hold in the log stay there (the log is append-only), and
+// a deletion frame makes every process that reads the log forget the run.
+func (f *File) Delete(ctx context.Context, runID string) error {
+	if err := ValidateID(runID); err != nil {
+		return err
+	}
+	r := &request{op: opDelete, runID: runID}
+	if err := r.setBody(frame{kind: kindDelete, runID: runID}); err != nil {
+		return err
+	}
+	return f.submit(ctx, r)
+}
+
 // leaseOp submits a lease change and returns the new lease.
 func (f *File) leaseOp(ctx context.Context, r *request) (Lease, error) {
 	if err := ValidateID(r.runID); err != nil {

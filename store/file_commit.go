@@ -34,6 +34,7 @@ const (
 	opAcquire
 	opRenew
 	opRelease
+	opDelete
 )
 
 // The states of a request. Transitions: pending to cancelled (by its
@@ -266,11 +267,15 @@ type groupRun struct {
 	base    *fileRun // the run in the index; nil when the group creates it
 	info    RunInfo
 	entries []walEntry // entries the group adds
+	deleted bool       // the group deletes the run (and has not created it again)
 }
 
 // run returns the group's view of a run, or nil if it does not exist.
 func (g *group) run(f *File, runID string) *groupRun {
 	if gr := g.runs[runID]; gr != nil {
+		if gr.deleted {
+			return nil
+		}
 		return gr
 	}
 	f.mu.RLock()
@@ -302,6 +307,9 @@ func (f *File) addToGroup(g *group, r *request) error {
 	seq := gr.info.LastSeq + 1
 	switch r.op {
 	case opCreate:
+	case opDelete:
+		// Whatever the group did to the run before is undone with it.
+		*gr = groupRun{deleted: true}
 	case opAppend:
 		if r.expected != gr.info.LastSeq {
 			return errorf(ErrConflict, "append to %q: expected last seq %d, it is %d", r.runID, r.expected, gr.info.LastSeq)
@@ -346,6 +354,10 @@ func (f *File) addToGroup(g *group, r *request) error {
 // apply writes the group's changes into the index.
 func (g *group) apply(runs map[string]*fileRun) {
 	for id, gr := range g.runs {
+		if gr.deleted {
+			delete(runs, id)
+			continue
+		}
 		if gr.base == nil {
 			runs[id] = &fileRun{info: gr.info, entries: gr.entries}
 			continue
@@ -366,6 +378,8 @@ func (op opKind) String() string {
 		return "acquire lease on"
 	case opRenew:
 		return "renew lease on"
+	case opDelete:
+		return "delete"
 	default:
 		return "release lease on"
 	}

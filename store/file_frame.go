@@ -31,6 +31,7 @@ const (
 	kindCreate frameKind = 1 // a run's creation: its RunInfo and first records
 	kindAppend frameKind = 2 // one Batch: records and the new Meta
 	kindLease  frameKind = 3 // a lease change: the run's new Lease
+	kindDelete frameKind = 4 // a run's deletion
 )
 
 // frame is a decoded frame body.
@@ -38,10 +39,11 @@ type frame struct {
 	kind  frameKind
 	runID string
 	// seq is the sequence of the first record (create: 1; append:
-	// Expected+1; lease: 0).
+	// Expected+1; lease and delete: 0).
 	seq     uint64
 	records [][]byte
-	// state is JSON: a RunInfo (create), a Meta (append) or a Lease (lease).
+	// state is JSON: a RunInfo (create), a Meta (append) or a Lease
+	// (lease); empty for a delete.
 	state []byte
 }
 
@@ -140,7 +142,7 @@ func decodeBody(b []byte) (frame, error) {
 		return fr, errorf(ErrCorrupt, "empty frame body")
 	}
 	fr.kind = frameKind(b[0])
-	if fr.kind < kindCreate || fr.kind > kindLease {
+	if fr.kind < kindCreate || fr.kind > kindDelete {
 		return fr, errorf(ErrCorrupt, "unknown frame kind %d", b[0])
 	}
 	d := decoder{b: b[1:]}

@@ -83,6 +83,13 @@ func applyFrame(runs map[string]*fileRun, metas rawMetas, fr frame, off int64, s
 			metas[run] = raw
 		}
 		raw.state, raw.off = append(raw.state[:0], fr.state...), off
+	case kindDelete:
+		if len(fr.records) != 0 || len(fr.state) != 0 {
+			return errorf(ErrCorrupt, "frame at %d: deletion of %q carries data", off, fr.runID)
+		}
+		delete(runs, fr.runID)
+		delete(metas, run)
+		return nil
 	case kindLease:
 		if len(fr.records) != 0 {
 			return errorf(ErrCorrupt, "frame at %d: lease change of %q carries records", off, fr.runID)

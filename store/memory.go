@@ -64,6 +64,9 @@ type memRun struct {
 	tail  []byte
 	chunk int // size of the chunk tail is the end of
 	size  int // bytes in records
+	// deleted is set by Delete, for callers that found the run before it
+	// left the map. Guarded by mu.
+	deleted bool
 }
 
 // Chunk sizes for memRun.tail: a run's first chunk holds its first
@@ -170,11 +173,10 @@ func (m *Memory) Append(ctx context.Context, b Batch) error {
 	if err := checkRecords("append to", b.RunID, b.Records, m.maxRecord); err != nil {
 		return err
 	}
-	run, err := m.run("append to", b.RunID)
+	run, err := m.lockRun("append to", b.RunID)
 	if err != nil {
 		return err
 	}
-	run.mu.Lock()
 	defer run.mu.Unlock()
 	if b.Expected != run.info.LastSeq {
 		return errorf(ErrConflict, "append to %q: expected last seq %d, it is %d", b.RunID, b.Expected, run.info.LastSeq)
@@ -205,11 +207,10 @@ func (m *Memory) Read(ctx context.Context, runID string, from uint64) ([]Record,
 		return nil, err
 	}
 	from = max(from, 1)
-	run, err := m.run("read", runID)
+	run, err := m.lockRun("read", runID)
 	if err != nil {
 		return nil, err
 	}
-	run.mu.Lock()
 	defer run.mu.Unlock()
 	if from > uint64(len(run.records)) {
 		return []Record{}, nil
@@ -229,11 +230,10 @@ func (m *Memory) Get(ctx context.Context, runID string) (RunInfo, error) {
 	if err := ValidateID(runID); err != nil {
 		return RunInfo{}, err
 	}
-	run, err := m.run("get", runID)
+	run, err := m.lockRun("get", runID)
 	if err != nil {
 		return RunInfo{}, err
 	}
-	run.mu.Lock()
 	defer run.mu.Unlock()
 	return cloneInfo(run.info), nil
 }
@@ -255,7 +255,7 @@ func (m *Memory) List(ctx context.Context, q Query) ([]RunInfo, error) {
 		sh.mu.RUnlock()
 		for _, run := range runs {
 			run.mu.Lock()
-			if q.Matches(run.info) {
+			if !run.deleted && q.Matches(run.info) {
 				infos = append(infos, cloneInfo(run.info))
 			}
 			run.mu.Unlock()
@@ -295,11 +295,10 @@ func (m *Memory) updateLease(ctx context.Context, op, runID string, next func(Le
 	if err := ValidateID(runID); err != nil {
 		return Lease{}, err
 	}
-	run, err := m.run(op, runID)
+	run, err := m.lockRun(op, runID)
 	if err != nil {
 		return Lease{}, err
 	}
-	run.mu.Lock()
 	defer run.mu.Unlock()
 	l, err := next(run.info.Lease)
 	if err != nil {
@@ -310,6 +309,44 @@ func (m *Memory) updateLease(ctx context.Context, op, runID string, next func(Le
 }
 
 // run returns the run with the given ID or ErrNotFound.
+// lockRun returns run runID with its mu locked, or ErrNotFound (for op)
+// when there is no such run or it was deleted.
+func (m *Memory) lockRun(op, runID string) (*memRun, error) {
+	run, err := m.run(op, runID)
+	if err != nil {
+		return nil, err
+	}
+	run.mu.Lock()
+	if run.deleted {
+		run.mu.Unlock()
+		return nil, notFound(op, runID)
+	}
+	return run, nil
+}
+
+// Delete implements Store.Delete.
+func (m *Memory) Delete(ctx context.Context, runID string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := ValidateID(runID); err != nil {
+		return err
+	}
+	sh := m.shard(runID)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	run, ok := sh.runs[runID]
+	if !ok {
+		return notFound("delete", runID)
+	}
+	// A writer that found the run before it left the map sees it deleted.
+	run.mu.Lock()
+	run.deleted = true
+	run.mu.Unlock()
+	delete(sh.runs, runID)
+	return nil
+}
+
 func (m *Memory) run(op, runID string) (*memRun, error) {
 	sh := m.shard(runID)
 	sh.mu.RLock()

@@ -106,6 +106,14 @@ type Store interface {
 	// Releasing a lease that was lost returns ErrConflict; the run is left
 	// as it is.
 	ReleaseLease(ctx context.Context, runID string, l Lease) error
+
+	// Delete removes the run, its records and its index entry, durably. A
+	// deleted run is gone: Get, Read, Append and the lease calls return
+	// ErrNotFound for it, List leaves it out, and its ID may be created
+	// again. Delete checks no sequence, fence or lease: deciding that a run
+	// may go (it has ended, nobody steps it) is the caller's part. It
+	// returns ErrNotFound for an unknown run and ErrInvalidID.
+	Delete(ctx context.Context, runID string) error
 }
 
 // Record is one stored record of a run's log.

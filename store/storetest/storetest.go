@@ -65,6 +65,8 @@ func RunWithOptions(t *testing.T, newStore func(t *testing.T) store.Store, opts 
 		{"ConcurrentSameExpected", s.testConcurrentSameExpected},
 		{"ConcurrentRetryLoops", s.testConcurrentRetryLoops},
 		{"ConcurrentRuns", s.testConcurrentRuns},
+		{"Delete", s.testDelete},
+		{"DeleteErrors", s.testDeleteErrors},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
