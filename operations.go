@@ -2,6 +2,7 @@ package ratchet
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/ratchet-run/ratchet/store"
@@ -12,9 +13,10 @@ import (
 // (store.ErrConflict); the last conflict is returned.
 const ExternalAppendAttempts = 5
 
-// RunStatusError is returned by CancelRun and RetryRun for a run whose
-// status does not allow the operation: cancelling a run that has ended,
-// retrying a run that is not paused. It matches ErrRunEnded (errors.Is)
+// RunStatusError is returned by CancelRun, RetryRun and DeleteRun for a run
+// whose status does not allow the operation: cancelling a run that has
+// ended, retrying a run that is not paused, deleting one that has not
+// ended. It matches ErrRunEnded (errors.Is)
 // when the run has ended.
 type RunStatusError struct {
 	Op     string
@@ -61,6 +63,30 @@ func RetryRun(ctx context.Context, st store.Store, clock Clock, runID string, bu
 		}
 		return &Record{Kind: RecRunResumed, Step: s.Step, Budget: budget}, nil
 	})
+}
+
+// DeleteRun removes an ended run (succeeded, failed or cancelled) from st,
+// from any process: its records, its index entry and its event inbox (see
+// InboxID), if it has one. Nothing steps an ended run or appends to it, so
+// deleting it races with no writer. It returns a *RunStatusError for a run
+// that has not ended (cancel it first), and errors wrapping
+// store.ErrNotFound for an unknown run. A File store forgets the run at
+// once, though the bytes it took stay in its append-only log.
+func DeleteRun(ctx context.Context, st store.Store, runID string) error {
+	info, err := st.Get(ctx, runID)
+	if err != nil {
+		return fmt.Errorf("ratchet: delete run %s: %w", runID, err)
+	}
+	if status := Status(info.Status); !status.Ended() {
+		return &RunStatusError{Op: "delete", RunID: runID, Status: status}
+	}
+	if err := st.Delete(ctx, runID); err != nil {
+		return fmt.Errorf("ratchet: delete run %s: %w", runID, err)
+	}
+	if err := st.Delete(ctx, InboxID(runID)); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("ratchet: delete the inbox of run %s: %w", runID, err)
+	}
+	return nil
 }
 
 func clockOr(c Clock) Clock {

@@ -42,8 +42,8 @@ const (
 // run takes the events in inbox order at its next checkpoint, each as one
 // answered or event_received record carrying the event's inbox sequence
 // (Record.InboxSeq); State.InboxSeq is the last one taken, so that every
-// event is delivered exactly once. Inboxes are never deleted: the events
-// stay there as sent.
+// event is delivered exactly once. An inbox stays, with the events as
+// sent, until DeleteRun deletes its run.
 func InboxID(runID string) string {
 	if id := "inbox." + runID; len(id) <= store.MaxIDLen {
 		return id
