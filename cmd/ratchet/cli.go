@@ -35,6 +35,8 @@ var commands = []command{
 	{"cancel", "RUN [-reason TEXT]", "cancel a run that has not ended", cmdCancel},
 	{"retry", "RUN [-max-steps N] [-max-cost USD] [-max-tokens N] ...", "mark a paused run for resumption, raising its budget", cmdRetry},
 	{"answer", "RUN INTERRUPT VALUE [-reason TEXT]", "answer a waiting run's interrupt (approve/reject, or a JSON value)", cmdAnswer},
+	{"delete", "RUN", "delete an ended run and its event inbox", cmdDelete},
+	{"prune", "-older-than D [-status S]... [-agent A] [-dry-run]", "delete the ended runs not updated for D", cmdPrune},
 }
 
 // usageError is a bad command line: the usage is printed and the exit code

@@ -471,6 +471,8 @@ func TestRunExitCodes(t *testing.T) {
 		{[]string{"-store", b.dir, "-json", "show", "run-ok"}, exitOK, ""},
 		{[]string{"-store", b.dir, "show", "nope"}, exitError, `ratchet show: run "nope" not found`},
 		{[]string{"-store", b.dir, "cancel", "run-ok"}, exitError, "cannot cancel run run-ok: it has already ended (succeeded)"},
+		{[]string{"-store", b.dir, "delete", "run-paused"}, exitError, "cannot delete run run-paused: it is paused"},
+		{[]string{"-store", b.dir, "prune"}, exitUsage, "usage: ratchet prune -older-than D"},
 		{[]string{"-store", b.dir, "show"}, exitUsage, "usage: ratchet show RUN"},
 		{[]string{"-store", b.dir, "runs", "-limit", "x"}, exitUsage, "invalid value"},
 		{[]string{"-store", b.dir, "frobnicate"}, exitUsage, `unknown command "frobnicate"`},

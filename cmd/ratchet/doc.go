@@ -1,7 +1,8 @@
 // Command ratchet is the operator's tool for a Ratchet file store: it lists
 // runs, shows and follows what they did, cancels them, marks paused runs
-// for resumption and answers their interrupts. It opens the store (store.NewFile) alongside any process
-// running agents on it: the File store is safe for several processes.
+// for resumption, answers their interrupts and deletes ended runs. It
+// opens the store (store.NewFile) alongside any process running agents on
+// it: the File store is safe for several processes.
 //
 // Usage:
 //
@@ -80,6 +81,21 @@
 // twice fails with ratchet.ErrAlreadyAnswered, an unknown interrupt with
 // ratchet.ErrUnknownInterrupt. With -json: {"run_id", "op": "answer",
 // "status", "seq", "interrupt", "answer"}.
+//
+//	ratchet delete RUN
+//
+// Deletes a run that has ended (succeeded, failed or cancelled) and its
+// event inbox, with ratchet.DeleteRun: the store forgets it (a File store's
+// log keeps the bytes; the log is append-only). A run that has not ended is
+// refused: cancel it first. With -json: {"deleted": [RUN]}.
+//
+//	ratchet prune -older-than D [-status S]... [-agent A] [-dry-run]
+//
+// Deletes, as delete does, every ended run last updated more than D ago
+// (a Go duration: 720h for thirty days), oldest first; -status narrows it
+// to some of succeeded, failed and cancelled, -agent to one agent's runs.
+// The runtime's own bookkeeping runs are left alone. -dry-run lists what
+// would be deleted. With -json: {"deleted": [IDs], "dry_run"}.
 //
 // # Concurrency
 //

@@ -84,6 +84,13 @@ func TestBinary(t *testing.T) {
 	require.Equal(t, "no longer needed", st.Error.Message)
 
 	require.Contains(t, ratchetCmd(t, 1, "cancel", "run-paused"), "has already ended (cancelled)")
+
+	// Deleted by the CLI's process, the run is gone for the agents' process
+	// too (it reads the deletion from the shared log).
+	require.Contains(t, ratchetCmd(t, 0, "delete", "run-paused"), "run run-paused deleted")
+	_, err = b.store.Get(t.Context(), "run-paused")
+	require.ErrorIs(t, err, store.ErrNotFound)
+	require.Contains(t, ratchetCmd(t, 0, "prune", "-older-than", "1h", "-dry-run"), "would delete")
 	require.Contains(t, ratchetCmd(t, 1, "show", "missing"), `run "missing" not found`)
 	require.Contains(t, ratchetCmd(t, 2, "show"), "usage: ratchet show RUN")
 	require.Contains(t, ratchetCmd(t, 2, "runs", "-nope"), "flag provided but not defined")
