@@ -28,7 +28,10 @@
 // these files, all mode 0600:
 //
 //   - ratchet.wal (FileLogName): the write-ahead log, shared by all runs.
-//   - ratchet.lock (FileLockName): empty; processes flock(2) it.
+//   - ratchet.lock (FileLockName): empty; processes flock(2) it to change
+//     the log.
+//   - ratchet.open (FileOpenName): empty; every open holds a shared
+//     flock(2) on it, so that File.Compact can tell it is alone.
 //   - ratchet.idx (FileIndexName): a checkpoint of the index, a cache that
 //     saves reading the whole log at open (see below). Deleting it is safe.
 //
@@ -85,8 +88,9 @@
 // memory, the index locates each record-carrying frame, so Read(from) reads
 // only the frames at or after from, whatever the run's history. A delete
 // frame removes the run from the index (a later create of the same ID starts
-// a new run); the log is never rewritten, so the deleted run's frames keep
-// their place in it, and the log keeps growing with every change.
+// a new run); the deleted run's frames keep their place in the log, which
+// grows with every change until File.Compact rewrites it with the live runs
+// only (when no other open of the directory exists).
 //
 // # File: index checkpoint
 //

@@ -83,8 +83,9 @@ type File struct {
 	verifyLog bool
 	noSync    bool
 
-	wal  *os.File
-	lock *os.File
+	wal      *os.File
+	lock     *os.File
+	presence *os.File // ratchet.open, share-locked while the store is open
 
 	// closeMu is held for reading by every method while it runs and for
 	// writing by Close.
@@ -181,6 +182,9 @@ func (f *File) closeFiles() error {
 	}
 	if f.lock != nil {
 		errs = append(errs, f.lock.Close())
+	}
+	if f.presence != nil {
+		errs = append(errs, f.presence.Close()) // releases its lock
 	}
 	return errors.Join(errs...)
 }

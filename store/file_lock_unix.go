@@ -15,6 +15,18 @@ func lockFile(f *os.File) error {
 	return flock(f, syscall.LOCK_EX)
 }
 
+// lockShared takes (or turns the exclusive lock f holds into) a shared
+// flock(2) on f, waiting for an exclusive holder.
+func lockShared(f *os.File) error {
+	return flock(f, syscall.LOCK_SH)
+}
+
+// tryLockExclusive turns the shared lock f holds into an exclusive one if
+// nobody else holds one, without waiting: it fails otherwise.
+func tryLockExclusive(f *os.File) error {
+	return flock(f, syscall.LOCK_EX|syscall.LOCK_NB)
+}
+
 // unlockFile releases the lock lockFile took.
 func unlockFile(f *os.File) error {
 	return flock(f, syscall.LOCK_UN)

@@ -79,7 +79,7 @@ func TestFilePermissions(t *testing.T) {
 		require.Equal(t, fs.ModeDir|0o700, fi.Mode(), dir)
 	}
 	require.NoError(t, f.Close())
-	for _, name := range []string{store.FileLogName, store.FileLockName, store.FileIndexName} {
+	for _, name := range []string{store.FileLogName, store.FileLockName, store.FileOpenName, store.FileIndexName} {
 		fi, err := os.Stat(filepath.Join(b.dir, name))
 		require.NoError(t, err)
 		require.Equal(t, fs.FileMode(0o600), fi.Mode(), name)
@@ -103,7 +103,7 @@ func TestFileRejectsPathEscapes(t *testing.T) {
 		paths = append(paths, rel)
 		return err
 	}))
-	require.Equal(t, []string{".", "store", "store/ratchet.lock", "store/ratchet.wal"}, paths)
+	require.Equal(t, []string{".", "store", "store/ratchet.lock", "store/ratchet.open", "store/ratchet.wal"}, paths)
 }
 
 func TestFileClosed(t *testing.T) {
@@ -276,6 +276,8 @@ func TestFileMatchesMemory(t *testing.T) {
 			require.Equal(t, rm, rf)
 		case op == 9:
 			sameErr("delete", mem.Delete(ctx, id), f.Delete(ctx, id))
+		case rng.IntN(2) == 0:
+			require.NoError(t, f.Compact(ctx))
 		default:
 			require.NoError(t, f.Close())
 			f, err = store.NewFile(dir)

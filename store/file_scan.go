@@ -27,6 +27,14 @@ func (f *File) open() error {
 			return err
 		}
 	}
+	f.presence, err = os.OpenFile(filepath.Join(f.dir, FileOpenName), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	// Held until Close; waits for a compaction in progress (see Compact).
+	if err := lockShared(f.presence); err != nil {
+		return err
+	}
 	f.lock, err = os.OpenFile(filepath.Join(f.dir, FileLockName), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return err
@@ -45,6 +53,7 @@ func (f *File) open() error {
 		return err
 	}
 	f.removeTempCheckpoints()
+	f.removeTempLogs()
 	f.resetIndex()
 	if !f.verifyLog && f.loadCheckpoint() {
 		err := f.catchUp()

@@ -37,6 +37,7 @@ var commands = []command{
 	{"answer", "RUN INTERRUPT VALUE [-reason TEXT]", "answer a waiting run's interrupt (approve/reject, or a JSON value)", cmdAnswer},
 	{"delete", "RUN", "delete an ended run and its event inbox", cmdDelete},
 	{"prune", "-older-than D [-status S]... [-agent A] [-dry-run]", "delete the ended runs not updated for D", cmdPrune},
+	{"compact", "", "rewrite the store's log with its live runs only (no other process may have it open)", cmdCompact},
 }
 
 // usageError is a bad command line: the usage is printed and the exit code

@@ -91,3 +91,33 @@ func TestPrune(t *testing.T) {
 		require.ErrorAs(t, err, &ue, "%v", args)
 	}
 }
+
+func TestCompact(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.populate(t)
+	ctx := context.Background()
+	_, err := do(t, b.store, cmdDelete, "run-ok")
+	require.NoError(t, err)
+
+	// Another open (this test's agents' store) keeps the CLI's open from
+	// compacting.
+	var stdout, stderr strings.Builder
+	code := run(ctx, []string{"-store", b.dir, "compact"}, &stdout, &stderr)
+	require.Equal(t, exitError, code)
+	require.Contains(t, stderr.String(), "the store is open elsewhere")
+	require.Contains(t, stderr.String(), "(stop the processes using it first)")
+
+	// Alone, it compacts; the runs are as they were.
+	before, err := b.store.List(ctx, store.Query{})
+	require.NoError(t, err)
+	out, err := do(t, b.store, cmdCompact)
+	require.NoError(t, err)
+	require.Equal(t, "log compacted\n", out)
+	after, err := b.store.List(ctx, store.Query{})
+	require.NoError(t, err)
+	require.Equal(t, before, after)
+	out, err = do(t, b.store, cmdShow, "run-paused")
+	require.NoError(t, err)
+	require.Contains(t, out, "run-paused")
+}

@@ -97,6 +97,13 @@
 // The runtime's own bookkeeping runs are left alone. -dry-run lists what
 // would be deleted. With -json: {"deleted": [IDs], "dry_run"}.
 //
+//	ratchet compact
+//
+// Rewrites the store's log with its live runs only (store.File.Compact),
+// reclaiming what deleted runs and superseded index entries took. It needs
+// the store to itself: while another process has it open it fails (exit
+// code 1) and changes nothing. With -json: {"op": "compact"}.
+//
 // # Concurrency
 //
 // cancel, retry and answer append through the Store with the run's last sequence
