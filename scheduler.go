@@ -56,7 +56,17 @@ type SchedulerConfig struct {
 	Owner string
 	// Logger receives errors of background work. Nil means silent.
 	Logger *slog.Logger
+	// Retention, when positive, makes the scheduler delete the runs of
+	// its registered agents that ended (succeeded, failed or cancelled)
+	// and were last updated longer than Retention ago, with their event
+	// inboxes (DeleteRun). It looks every RetentionInterval, or every
+	// PollInterval if that is longer. Zero keeps every run.
+	Retention time.Duration
 }
+
+// RetentionInterval is how often a Scheduler with a Retention deletes the
+// runs past it (at least every PollInterval).
+const RetentionInterval = time.Minute
 
 // AgentOptions are per-agent scheduling settings; nil means defaults.
 type AgentOptions struct {
@@ -138,8 +148,8 @@ func NewScheduler(cfg SchedulerConfig) (*Scheduler, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("ratchet: invalid scheduler config: no store")
 	}
-	if cfg.Workers < 0 || cfg.LeaseTTL < 0 || cfg.PollInterval < 0 {
-		return nil, errors.New("ratchet: invalid scheduler config: negative Workers, LeaseTTL or PollInterval")
+	if cfg.Workers < 0 || cfg.LeaseTTL < 0 || cfg.PollInterval < 0 || cfg.Retention < 0 {
+		return nil, errors.New("ratchet: invalid scheduler config: negative Workers, LeaseTTL, PollInterval or Retention")
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = SystemClock()
@@ -373,6 +383,8 @@ func (s *Scheduler) loop() {
 	renewEvery := s.cfg.LeaseTTL / 3
 	nextPoll := clock.Now()
 	nextRenew := clock.Now().Add(renewEvery)
+	nextPrune := clock.Now()
+	pruneEvery := max(RetentionInterval, s.cfg.PollInterval)
 	var timer <-chan time.Time
 	var timerAt time.Time
 	for {
@@ -395,6 +407,15 @@ func (s *Scheduler) loop() {
 		at := nextPoll
 		if nextRenew.Before(at) {
 			at = nextRenew
+		}
+		if s.cfg.Retention > 0 {
+			if !now.Before(nextPrune) {
+				s.prune(now)
+				nextPrune = now.Add(pruneEvery)
+			}
+			if nextPrune.Before(at) {
+				at = nextPrune
+			}
 		}
 		if timer == nil || !at.Equal(timerAt) {
 			// A fake clock keeps every After pending until it fires, so a
@@ -456,6 +477,37 @@ func (s *Scheduler) poll(now time.Time) {
 			continue
 		}
 		s.notifyLocked(info.ID, info.Agent)
+	}
+}
+
+// prune deletes the ended runs of the registered agents last updated
+// before now - Retention (see SchedulerConfig.Retention).
+func (s *Scheduler) prune(now time.Time) {
+	ctx := context.Background()
+	ended, err := s.cfg.Store.List(ctx, store.Query{Statuses: []string{string(StatusSucceeded), string(StatusFailed), string(StatusCancelled)}})
+	if err != nil {
+		s.logError("retention", "", err)
+		return
+	}
+	cutoff := now.Add(-s.cfg.Retention)
+	for _, info := range ended {
+		if !info.UpdatedAt.Before(cutoff) {
+			continue
+		}
+		s.mu.Lock()
+		_, ours := s.agents[info.Agent]
+		stopping := s.stopping
+		s.mu.Unlock()
+		if stopping {
+			return
+		}
+		if !ours {
+			continue // another team's agent: its own schedulers decide
+		}
+		// Another scheduler on the store may have deleted it first.
+		if err := DeleteRun(ctx, s.cfg.Store, info.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			s.logError("retention", info.ID, err)
+		}
 	}
 }
 

@@ -2,12 +2,15 @@ package ratchet_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/ratchet-run/ratchet"
+	"github.com/ratchet-run/ratchet/ratchettest"
+	"github.com/ratchet-run/ratchet/store"
 )
 
 // TestSchedulerReloadsAfterOperatorCancel: an operator cancels (from
@@ -56,4 +59,55 @@ func TestSchedulerContinuesAfterOperatorRetry(t *testing.T) {
 	require.NoError(t, err)
 	b.clock.Advance(ratchet.PollIntervalDefault) // the scheduler's next poll finds it due
 	waitStatus(t, b.store, run.ID(), ratchet.StatusSucceeded)
+}
+
+// With a Retention, the scheduler deletes its agents' runs that ended
+// longer ago than that (and their inboxes); runs that have not ended, and
+// runs of agents it does not drive, stay.
+func TestSchedulerRetention(t *testing.T) {
+	t.Parallel()
+	b := setupSched(t, &ratchet.SchedulerConfig{Retention: time.Hour})
+	b.agent(t, "echoer", toolThenAnswer(t, "echo", `{"text":"hi"}`), []ratchet.Tool{echoTool()}, nil)
+	ctx := context.Background()
+	// A run of an agent this scheduler does not drive, ended.
+	other, err := ratchet.NewAgent(ratchet.Config{Name: "other", Model: ratchettest.NewModel(t, ratchettest.Text("x")), Store: b.store, Clock: b.clock,
+		NewID: func() string { return "other-1" }})
+	require.NoError(t, err)
+	_, err = other.Run(ctx, "x", nil)
+	require.NoError(t, err)
+	require.NoError(t, b.sched.Start(ctx))
+	done, err := b.sched.StartRun(ctx, "echoer", "say hi", nil)
+	require.NoError(t, err)
+	waitStatus(t, b.store, done, ratchet.StatusSucceeded)
+	waitReleased(t, b.store, done)
+	require.NoError(t, b.store.Create(ctx, store.RunInfo{ID: ratchet.InboxID(done), Agent: ratchet.InboxAgent}, [][]byte{[]byte(`{}`)}))
+	// One that has not ended: waiting for an answer.
+	ask := ratchet.NewTool("ask", "Asks.", func(ctx context.Context, in struct{}) (string, error) {
+		return "", ratchet.Interrupt(ratchet.Question{Prompt: "ok?"})
+	})
+	b.agent(t, "asker", ratchettest.NewModelFunc(t, func(ctx context.Context, call int, req *ratchet.Request) ratchettest.Reply {
+		return ratchettest.ToolCalls(ratchettest.Call{Name: "ask", Args: `{}`})
+	}), []ratchet.Tool{ask}, nil)
+	waiting, err := b.sched.StartRun(ctx, "asker", "ask", nil)
+	require.NoError(t, err)
+	waitStatus(t, b.store, waiting, ratchet.StatusWaiting)
+
+	b.clock.Advance(30 * time.Minute) // not yet
+	time.Sleep(20 * time.Millisecond) // let a prune that should not happen have its chance
+	_, err = b.store.Get(ctx, done)
+	require.NoError(t, err)
+
+	b.clock.Advance(2 * time.Hour)
+	require.Eventually(t, func() bool {
+		_, err := b.store.Get(ctx, done)
+		return errors.Is(err, store.ErrNotFound)
+	}, 10*time.Second, time.Millisecond, "the ended run is deleted")
+	_, err = b.store.Get(ctx, ratchet.InboxID(done))
+	require.ErrorIs(t, err, store.ErrNotFound, "with its inbox")
+	for _, id := range []string{waiting, "other-1"} {
+		_, err = b.store.Get(ctx, id)
+		require.NoError(t, err, id)
+	}
+	_, err = ratchet.NewScheduler(ratchet.SchedulerConfig{Store: b.store, Retention: -time.Second})
+	require.Error(t, err)
 }
