@@ -135,14 +135,16 @@
 // file's current end), then checks every request (Expected against the
 // run's LastSeq, Fence and lease rules) against that up-to-date index, then
 // writes. So a stale writer in any process gets ErrConflict, and the log
-// is never interleaved. Readers fstat the log and catch up (under the same
-// lock) only when it grew past what their process wrote. A process that
+// is never interleaved. Readers check the log's size (lseek) and catch up
+// (under the same lock) only when it grew past what their process wrote. A process that
 // dies while holding the lock releases it; the next process to take it cuts
 // the torn tail off.
 //
 // # File: limits
 //
-// The log only grows: the Store interface cannot delete runs yet, so there
-// is no compaction. The index is kept in memory: the RunInfo of every run
-// plus 24 bytes for every frame that carries records.
+// The log grows with every change, deletes included, until File.Compact
+// rewrites it with the live runs; Compact needs the directory to itself
+// (ErrBusy otherwise), so it belongs to a maintenance window. The index is
+// kept in memory: the RunInfo of every live run plus 24 bytes for every
+// frame that carries records.
 package store
