@@ -141,6 +141,9 @@ type schedRun struct {
 	// started is the Run StartRun created, handed to the worker so that
 	// it need not load the run back from the store.
 	started *Run
+	// ended is set by the worker that saw the run end (used by the worker
+	// only): nothing can continue it, so it is not looked at again.
+	ended bool
 }
 
 // NewScheduler validates cfg and returns a stopped Scheduler.
@@ -558,7 +561,7 @@ func (s *Scheduler) work(id string, sr *schedRun) {
 	}
 	sr.inbox = nil
 	sr.mu.Unlock()
-	if (again || sr.again) && !s.stopping {
+	if (again || sr.again) && !s.stopping && !sr.ended {
 		s.notifyLocked(id, sr.agent)
 	}
 	s.dispatchLocked()
@@ -611,6 +614,7 @@ func (s *Scheduler) workRun(id string, sr *schedRun) (again bool) {
 			return false
 		}
 		if r.state.Status != StatusRunning {
+			sr.ended = r.state.Status.Ended()
 			return false
 		}
 		if s.stopFlag.Load() || ctx.Err() != nil {

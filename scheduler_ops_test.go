@@ -57,8 +57,16 @@ func TestSchedulerContinuesAfterOperatorRetry(t *testing.T) {
 
 	_, err = ratchet.RetryRun(ctx, b.store, b.clock, run.ID(), &ratchet.Budget{MaxSteps: 10})
 	require.NoError(t, err)
-	b.clock.Advance(ratchet.PollIntervalDefault) // the scheduler's next poll finds it due
-	waitStatus(t, b.store, run.ID(), ratchet.StatusSucceeded)
+	// The scheduler's next poll finds it due. (The clock is moved while
+	// the loop waits on it: an Advance just before it sets its timer would
+	// be missed.)
+	require.Eventually(t, func() bool {
+		if b.clock.Waiters() > 0 {
+			b.clock.Advance(ratchet.PollIntervalDefault)
+		}
+		info, err := b.store.Get(ctx, run.ID())
+		return err == nil && info.Status == string(ratchet.StatusSucceeded)
+	}, 10*time.Second, time.Millisecond)
 }
 
 // With a Retention, the scheduler deletes its agents' runs that ended
