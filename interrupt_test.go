@@ -166,7 +166,15 @@ func TestSleepUntilSurvivesRestart(t *testing.T) {
 	b2.agent(t, "sleeper", toolThenAnswer(t, "nap", `{"text":"x"}`), []ratchet.Tool{nap}, nil)
 	require.NoError(t, b2.sched.Start(ctx))
 	b.clock.Advance(24 * time.Hour)
-	waitStatus(t, b.store, id, ratchet.StatusSucceeded)
+	// Keep the clock moving while the loop waits on it (an Advance just
+	// before it sets its timer is not seen by that timer).
+	require.Eventually(t, func() bool {
+		if b.clock.Waiters() > 0 {
+			b.clock.Advance(time.Second)
+		}
+		info, err := b.store.Get(ctx, id)
+		return err == nil && info.Status == string(ratchet.StatusSucceeded)
+	}, 10*time.Second, time.Millisecond)
 	st, _ := ratchet.LoadState(ctx, b.store, id)
 	require.True(t, strings.HasPrefix(st.Output, "result: woke at "), st.Output)
 }
