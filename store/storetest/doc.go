@@ -17,7 +17,8 @@
 // optimistic concurrency (ErrConflict with nothing written), fencing and
 // leases, the run index and List's filters and order, the sentinel errors of
 // every method (ErrNotFound, ErrInvalidID, ErrExists, ErrLeased,
-// ErrTooLarge), byte-slice ownership, time normalisation to UTC, context
+// ErrTooLarge), deletion (a deleted run gone from every method, its ID
+// free again), byte-slice ownership, time normalisation to UTC, context
 // cancellation and concurrent use. Subtests run in parallel, each on its own
 // store.
 package storetest
