@@ -23,8 +23,8 @@ type Observer interface {
 // call attempt begin, and gives the call its context. Just before the
 // call, the run calls StartCall with the context the call would run with
 // and an Event of Kind EventModelCall or EventToolCall holding what is
-// known then: Time (the start), RunID, Agent, Step, Status and Attempt,
-// with Model for a model call (the configured name) and Tool, CallID, Key
+// known then: Time (the start), RunID, Agent, Step and Attempt, with Status
+// and Model (the configured name) for a model call and Tool, CallID, Key
 // and ArgBytes for a tool call. The call runs with the context StartCall
 // returns, which must be ctx or a context derived from it, and the call's
 // own Event, when it ends, goes to Observe with that same context.
@@ -254,13 +254,13 @@ func (r *Run) observe(ctx context.Context, e Event) {
 
 // startCall gives the agent's CallObserver e, a call about to start, and
 // returns the context the call runs with (out of line, like the observe*
-// helpers).
+// helpers). It reads nothing of the run's state: tool calls start from
+// goroutines of their own while siblings append.
 //
 //go:noinline
 func (r *Run) startCall(ctx context.Context, e Event) context.Context {
 	e.RunID = r.id
 	e.Agent = r.a.cfg.Name
-	e.Status = r.state.Status
 	return r.a.callObs.StartCall(ctx, e)
 }
 

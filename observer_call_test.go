@@ -83,7 +83,7 @@ func TestCallObserverWrapsEachCall(t *testing.T) {
 	require.Equal(t, ratchet.Event{Kind: ratchet.EventModelCall, Time: m0.Time, RunID: "run-1", Agent: "calc", Step: 1,
 		Status: ratchet.StatusRunning, Model: "m1", Attempt: 1}, m0)
 	require.Equal(t, ratchet.Event{Kind: ratchet.EventToolCall, Time: tool.Time, RunID: "run-1", Agent: "calc", Step: 1,
-		Status: ratchet.StatusRunning, Tool: "look", CallID: "call_1", Key: "run-1/1/0", Attempt: 1, ArgBytes: 2}, tool)
+		Tool: "look", CallID: "call_1", Key: "run-1/1/0", Attempt: 1, ArgBytes: 2}, tool)
 	// Each call's own event came back with the context of its StartCall.
 	require.Len(t, tr.ended, 3)
 	require.Equal(t, ratchet.EventModelCall, tr.ended["model_call #1"].Kind)
@@ -171,4 +171,27 @@ func mustToolError(t *testing.T, err error) *ratchet.ToolError {
 	te, ok := errors.AsType[*ratchet.ToolError](err)
 	require.True(t, ok, "%v", err)
 	return te
+}
+
+// Calls that run in parallel each start and end through the CallObserver,
+// concurrently (run with -race).
+func TestCallObserverParallelCalls(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	tr := newCallTracer("t")
+	calls := make([]ratchettest.Call, 4)
+	for i := range calls {
+		calls[i] = ratchettest.Call{Name: "add", Args: `{"a":1,"b":2}`}
+	}
+	m := ratchettest.NewModel(t, ratchettest.ToolCalls(calls...), ratchettest.Text("done"))
+	a := b.agent(t, m, func(c *ratchet.Config) { c.Observer = tr })
+	_, err := a.Run(context.Background(), "go", nil)
+	require.NoError(t, err)
+	require.Len(t, tr.started, 6)
+	require.Len(t, tr.ended, 6)
+	for _, e := range tr.started {
+		if e.Kind == ratchet.EventToolCall {
+			require.Empty(t, e.Status, "a tool call's event has no status")
+		}
+	}
 }

@@ -176,7 +176,7 @@ func (r *Run) appendAttempt(ctx, callCtx context.Context, start time.Time, err e
 //
 //go:noinline
 func (r *Run) startModelCall(ctx context.Context, start time.Time, step, attempt int) context.Context {
-	return r.startCall(ctx, Event{Kind: EventModelCall, Time: start, Step: step, Model: r.a.cfg.ModelName, Attempt: attempt})
+	return r.startCall(ctx, Event{Kind: EventModelCall, Time: start, Step: step, Status: r.state.Status, Model: r.a.cfg.ModelName, Attempt: attempt})
 }
 
 // observeModelFailure reports a model call attempt that failed with err
