@@ -88,10 +88,9 @@ type Run struct {
 	// batch holds appendStarting's records.
 	batch [2]*Record
 	// preCall, when not nil, holds the records of the step's only call,
-	// whose tool_started was appended with model_responded at preStart
-	// (see appendStarting); runCalls takes it.
-	preCall  *callRecs
-	preStart time.Time
+	// whose tool_started was appended with model_responded (see
+	// appendStarting); runCalls takes it.
+	preCall *callRecs
 }
 
 // stepScratch is the reusable space of Run.scratch.
@@ -619,7 +618,7 @@ func (r *Run) canStartAlone(c *ToolCall) bool {
 // appendStarting appends rec, the model_responded record of a step whose
 // only call, c, can start (canStartAlone), and in the same batch that
 // call's tool_started when the budgets let it start (then r.preCall holds
-// its records and r.preStart its start). One batch, not two: the response
+// its records; the call started at its tool_started's time). One batch, not two: the response
 // and the start are persisted before the call runs either way, and a
 // crash finds both or neither.
 func (r *Run) appendStarting(ctx context.Context, rec *Record, c *ToolCall) error {
@@ -646,7 +645,7 @@ func (r *Run) appendStarting(ctx context.Context, rec *Record, c *ToolCall) erro
 		if err := r.stage(now, 1, &pc.started); err != nil {
 			return err
 		}
-		r.preCall, r.preStart = pc, now
+		r.preCall = pc
 	}
 	err = r.commit(ctx, now, recs)
 	clear(r.batch[:])

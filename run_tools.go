@@ -43,7 +43,7 @@ func (r *Run) runCalls(ctx context.Context, st *Step) error {
 		j := &jobs[0]
 		recs, started := r.preCall, time.Time{}
 		if recs != nil {
-			started = r.preStart
+			started = recs.started.Time // appended with the response
 		} else {
 			recs = r.scratchCall(len(r.state.Calls))
 		}
@@ -103,7 +103,7 @@ func (r *Run) callJobs(ctx context.Context, jobs []callJob) (_ []callJob, failEr
 			}
 			continue
 		}
-		if key == "" && pol.NeedsApproval && !c.Approved {
+		if pol.NeedsApproval && !c.Approved { // (never a call started with the response)
 			if err := r.appendLocked(ctx, approvalRecord(step, i, c.Call)); err != nil {
 				return nil, nil, err
 			}
