@@ -83,6 +83,10 @@ func prune(ctx context.Context, s store.Store, args []string, w io.Writer, now t
 	}
 	cutoff := now.Add(-*olderThan)
 	res := pruneResult{Deleted: []string{}, DryRun: *dryRun}
+	verb := "deleted"
+	if *dryRun {
+		verb = "would delete"
+	}
 	for _, in := range slices.Backward(infos) { // List is newest first
 		if internalAgent(in.Agent) || !in.UpdatedAt.Before(cutoff) {
 			continue
@@ -94,10 +98,6 @@ func prune(ctx context.Context, s store.Store, args []string, w io.Writer, now t
 		}
 		res.Deleted = append(res.Deleted, in.ID)
 		if !*jsonOut {
-			verb := "deleted"
-			if *dryRun {
-				verb = "would delete"
-			}
 			if _, err := fmt.Fprintf(w, "%s run %s (%s, updated %s)\n", verb, in.ID, in.Status, fmtTime(in.UpdatedAt)); err != nil {
 				return err
 			}
@@ -105,10 +105,6 @@ func prune(ctx context.Context, s store.Store, args []string, w io.Writer, now t
 	}
 	if *jsonOut {
 		return writeJSON(w, res)
-	}
-	verb := "deleted"
-	if *dryRun {
-		verb = "would delete"
 	}
 	_, err = fmt.Fprintf(w, "%s %d run(s) not updated since %s\n", verb, len(res.Deleted), fmtTime(cutoff))
 	return err
