@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -140,9 +139,7 @@ func (f *File) rewrite(ctx context.Context) error {
 
 // writeCompacted writes the header and every live run to w.
 func (f *File) writeCompacted(ctx context.Context, w *os.File) error {
-	var hdr [walHeaderSize]byte
-	copy(hdr[:], walMagic)
-	binary.LittleEndian.PutUint32(hdr[len(walMagic):], walVersion)
+	hdr := walHeader()
 	buf := append([]byte(nil), hdr[:]...)
 	off := int64(0)
 	flush := func(force bool) error {
@@ -157,7 +154,7 @@ func (f *File) writeCompacted(ctx context.Context, w *os.File) error {
 		}
 		return nil
 	}
-	frame1 := func(fr frame) error {
+	put := func(fr frame) error {
 		body := appendBody(nil, fr)
 		start := off + int64(len(buf))
 		buf = appendFrame(buf, start, body, crc(body)) // each frame its own group
@@ -196,7 +193,7 @@ func (f *File) writeCompacted(ctx context.Context, w *os.File) error {
 		}
 		seq := uint64(1)
 		first := chunk(records)
-		if err := frame1(frame{kind: kindCreate, runID: id, seq: 1, records: records[:first], state: state}); err != nil {
+		if err := put(frame{kind: kindCreate, runID: id, seq: 1, records: records[:first], state: state}); err != nil {
 			return err
 		}
 		records, seq = records[first:], seq+uint64(first)
@@ -207,7 +204,7 @@ func (f *File) writeCompacted(ctx context.Context, w *os.File) error {
 		}
 		for {
 			n := chunk(records)
-			if err := frame1(frame{kind: kindAppend, runID: id, seq: seq, records: records[:n], state: metaState}); err != nil {
+			if err := put(frame{kind: kindAppend, runID: id, seq: seq, records: records[:n], state: metaState}); err != nil {
 				return err
 			}
 			records, seq = records[n:], seq+uint64(n)
@@ -220,7 +217,7 @@ func (f *File) writeCompacted(ctx context.Context, w *os.File) error {
 			if err != nil {
 				return fmt.Errorf("store: compact: %q: %w", id, err)
 			}
-			if err := frame1(frame{kind: kindLease, runID: id, state: lease}); err != nil {
+			if err := put(frame{kind: kindLease, runID: id, state: lease}); err != nil {
 				return err
 			}
 		}

@@ -96,6 +96,14 @@ func mkdirPrivate(dir string) ([]string, error) {
 	return created, os.MkdirAll(dir, 0o700)
 }
 
+// walHeader returns the header a log starts with.
+func walHeader() [walHeaderSize]byte {
+	var h [walHeaderSize]byte
+	copy(h[:], walMagic)
+	binary.LittleEndian.PutUint32(h[len(walMagic):], walVersion)
+	return h
+}
+
 // openHeader checks the log's header, writing it first if the log is new
 // (or holds a torn header that a crash left behind).
 func (f *File) openHeader() error {
@@ -103,9 +111,7 @@ func (f *File) openHeader() error {
 	if err != nil {
 		return err
 	}
-	var want [walHeaderSize]byte
-	copy(want[:], walMagic)
-	binary.LittleEndian.PutUint32(want[len(walMagic):], walVersion)
+	want := walHeader()
 	got := make([]byte, min(fi.Size(), walHeaderSize))
 	if _, err := f.wal.ReadAt(got, 0); err != nil {
 		return err
