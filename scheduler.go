@@ -141,9 +141,6 @@ type schedRun struct {
 	// started is the Run StartRun created, handed to the worker so that
 	// it need not load the run back from the store.
 	started *Run
-	// ended is set by the worker that saw the run end (used by the worker
-	// only): nothing can continue it, so it is not looked at again.
-	ended bool
 }
 
 // NewScheduler validates cfg and returns a stopped Scheduler.
@@ -561,7 +558,7 @@ func (s *Scheduler) work(id string, sr *schedRun) {
 	}
 	sr.inbox = nil
 	sr.mu.Unlock()
-	if (again || sr.again) && !s.stopping && !sr.ended {
+	if (again || sr.again) && !s.stopping {
 		s.notifyLocked(id, sr.agent)
 	}
 	s.dispatchLocked()
@@ -614,7 +611,6 @@ func (s *Scheduler) workRun(id string, sr *schedRun) (again bool) {
 			return false
 		}
 		if r.state.Status != StatusRunning {
-			sr.ended = r.state.Status.Ended()
 			return false
 		}
 		if s.stopFlag.Load() || ctx.Err() != nil {
@@ -669,6 +665,16 @@ func (s *Scheduler) workRun(id string, sr *schedRun) (again bool) {
 //
 //go:noinline
 func (s *Scheduler) takeRun(ctx context.Context, cancel context.CancelCauseFunc, id string, sr *schedRun, sa *schedAgent) (r *Run, leased bool) {
+	s.mu.Lock()
+	fresh := sr.started != nil
+	s.mu.Unlock()
+	if !fresh {
+		// Looked at again (a poll listed it, something notified it while
+		// a worker had it): a run that has ended since needs no lease.
+		if info, err := s.cfg.Store.Get(ctx, id); err == nil && Status(info.Status).Ended() {
+			return nil, false
+		}
+	}
 	now := s.cfg.Clock.Now()
 	lease, err := s.cfg.Store.AcquireLease(ctx, id, s.cfg.Owner, now, now.Add(s.cfg.LeaseTTL))
 	if err != nil {

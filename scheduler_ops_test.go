@@ -3,6 +3,7 @@ package ratchet_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -121,4 +122,80 @@ func TestSchedulerRetention(t *testing.T) {
 	}
 	_, err = ratchet.NewScheduler(ratchet.SchedulerConfig{Store: b.store, Retention: -time.Second})
 	require.Error(t, err)
+}
+
+// staleList is a store whose List of running runs, once armed, answers
+// with a listing taken before the run ended, as a poll that read the index
+// just before a worker finished the run would.
+type staleList struct {
+	store.Store
+	mu       sync.Mutex
+	stale    []store.RunInfo // nil: not armed
+	gets     int             // Gets of the stale run since armed
+	acquires int             // AcquireLease calls on it since armed
+}
+
+func (s *staleList) List(ctx context.Context, q store.Query) ([]store.RunInfo, error) {
+	s.mu.Lock()
+	stale := s.stale
+	s.mu.Unlock()
+	if stale != nil && len(q.Statuses) == 1 && q.Statuses[0] == string(ratchet.StatusRunning) {
+		return stale, nil
+	}
+	return s.Store.List(ctx, q)
+}
+
+func (s *staleList) Get(ctx context.Context, id string) (store.RunInfo, error) {
+	s.mu.Lock()
+	if len(s.stale) > 0 && id == s.stale[0].ID {
+		s.gets++
+	}
+	s.mu.Unlock()
+	return s.Store.Get(ctx, id)
+}
+
+func (s *staleList) AcquireLease(ctx context.Context, id, owner string, now, until time.Time) (store.Lease, error) {
+	s.mu.Lock()
+	if len(s.stale) > 0 && id == s.stale[0].ID {
+		s.acquires++
+	}
+	s.mu.Unlock()
+	return s.Store.AcquireLease(ctx, id, owner, now, until)
+}
+
+// A run that a (stale) poll lists as running but that has ended is not
+// leased again: the worker finds it ended first.
+func TestSchedulerSkipsAnEndedRunAPollListed(t *testing.T) {
+	t.Parallel()
+	st := &staleList{Store: store.NewMemory()}
+	b := setupSched(t, &ratchet.SchedulerConfig{Store: st})
+	b.agent(t, "echoer", toolThenAnswer(t, "echo", `{"text":"hi"}`), []ratchet.Tool{echoTool()}, nil)
+	ctx := context.Background()
+	require.NoError(t, b.sched.Start(ctx))
+	id, err := b.sched.StartRun(ctx, "echoer", "say hi", nil)
+	require.NoError(t, err)
+	waitStatus(t, st, id, ratchet.StatusSucceeded)
+	waitReleased(t, st, id)
+	ended, err := st.Store.Get(ctx, id)
+	require.NoError(t, err)
+	listed := ended
+	listed.Status = string(ratchet.StatusRunning)
+	st.mu.Lock()
+	st.stale = []store.RunInfo{listed}
+	st.mu.Unlock()
+
+	require.Eventually(t, func() bool {
+		if b.clock.Waiters() > 0 {
+			b.clock.Advance(ratchet.PollIntervalDefault)
+		}
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		return st.gets > 0 || st.acquires > 0
+	}, 10*time.Second, time.Millisecond, "a worker looked at the run")
+	st.mu.Lock()
+	require.Zero(t, st.acquires, "no lease taken on an ended run")
+	st.mu.Unlock()
+	after, err := st.Store.Get(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, ended, after)
 }
