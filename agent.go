@@ -89,6 +89,21 @@ type Config struct {
 	// or traces (see Redactor).
 	Redactor Redactor
 
+	// LeaseTTL is how long the lease of a run stepped through Agent.Start
+	// or Agent.Resume lasts; it is renewed every LeaseTTL/3 while a step
+	// runs. Another process finds the run busy until the lease is
+	// released or expires. Defaults to 30s (LeaseTTLDefault).
+	LeaseTTL time.Duration
+	// Owner names the Runs of this agent in leases. Defaults to a name
+	// unique to each Run (host, process, random). Set it to a name stable
+	// across restarts of one process (a pod's or host's name) so that a
+	// process restarted after a crash takes its runs back at once rather
+	// than waiting up to LeaseTTL for its dead leases to expire. Runs with
+	// the same Owner do not exclude each other: it must never be shared by
+	// two live processes, and one process must not step a run from two
+	// Runs at once.
+	Owner string
+
 	// SnapshotEvery is how many records a run appends between snapshot
 	// records. Defaults to 256 (SnapshotEveryDefault).
 	SnapshotEvery int
@@ -140,8 +155,8 @@ func NewAgent(cfg Config) (*Agent, error) {
 	if cfg.Output != nil && cfg.Output.err != nil {
 		errs = append(errs, cfg.Output.err)
 	}
-	if cfg.MaxParallelTools < 0 {
-		errs = append(errs, errors.New("MaxParallelTools is negative"))
+	if cfg.MaxParallelTools < 0 || cfg.LeaseTTL < 0 {
+		errs = append(errs, errors.New("MaxParallelTools or LeaseTTL is negative"))
 	}
 	if !cfg.OnToolError.valid() {
 		errs = append(errs, fmt.Errorf("unknown OnToolError action %q", cfg.OnToolError))
@@ -171,6 +186,9 @@ func NewAgent(cfg Config) (*Agent, error) {
 		cfg.Parse.MaxRepairs = MaxRepairsDefault
 	}
 	cfg.Budget = cfg.Budget.withDefaults()
+	if cfg.LeaseTTL == 0 {
+		cfg.LeaseTTL = LeaseTTLDefault
+	}
 	if cfg.SnapshotEvery <= 0 {
 		cfg.SnapshotEvery = SnapshotEveryDefault
 	}
@@ -250,9 +268,27 @@ type RunOptions struct {
 }
 
 // Start creates a run toward the goal input (one user message, unless
-// opts.Messages is set) and persists its run_started record. The run takes
-// no step until Step (or Wait) is called.
+// opts.Messages is set), persists its run_started record and takes the
+// run's lease (see Resume), so that no other process or Scheduler steps
+// it meanwhile. The run takes no step until Step (or Wait) is called. In
+// the moment between the two a Scheduler polling the store may take the
+// run first: Start then returns the run's ID in a *RunBusyError, and the
+// Scheduler steps it.
 func (a *Agent) Start(ctx context.Context, input string, opts *RunOptions) (*Run, error) {
+	r, err := a.start(ctx, input, opts)
+	if err != nil {
+		return nil, err
+	}
+	r.own = a.newLeaseHolder()
+	if err := r.acquireLease(ctx); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// start is Start without the lease: a Scheduler's runs are leased by the
+// Scheduler.
+func (a *Agent) start(ctx context.Context, input string, opts *RunOptions) (*Run, error) {
 	var o RunOptions
 	if opts != nil {
 		o = *opts
@@ -300,10 +336,52 @@ func (a *Agent) Start(ctx context.Context, input string, opts *RunOptions) (*Run
 // Resume loads a run from the store into a fresh Run, ready to continue
 // where its log ends. Its budget is opts.Budget when given; otherwise the
 // agent's Config.Budget with the run's persisted override (State.Budget, set
-// by an operator's run_resumed record) applied. It returns an error wrapping store.ErrNotFound for an
-// unknown run, ErrWrongAgent for a run of another agent, and ErrCorruptLog
-// or ErrUnsupportedFormat for a log it cannot read.
+// by an operator's run_resumed record) applied.
+//
+// Whoever steps a run holds its lease: Resume takes the lease of a run
+// that is running or paused before it returns, Step renews it while it
+// runs, and the Run releases it when the run comes to rest, when Wait
+// returns, or on Close. Every append is fenced by it. A run leased by
+// another owner (another process's Run, a Scheduler) whose lease has not
+// expired gives a *RunBusyError (ErrRunBusy) and nothing is written; a
+// lease that expired is taken over. A run that waits, sleeps or has ended
+// is loaded without a lease (it cannot take a step).
+//
+// It returns an error wrapping store.ErrInvalidID for an ID that is not a
+// run ID, store.ErrNotFound for an unknown run, ErrWrongAgent for a run of
+// another agent, and ErrCorruptLog or ErrUnsupportedFormat for a log it
+// cannot read.
 func (a *Agent) Resume(ctx context.Context, runID string, opts *RunOptions) (*Run, error) {
+	if err := store.ValidateID(runID); err != nil {
+		return nil, fmt.Errorf("ratchet: resume run: %w", err)
+	}
+	r, err := a.load(ctx, runID, opts)
+	if err != nil {
+		return nil, err
+	}
+	r.own = a.newLeaseHolder()
+	if s := r.state.Status; s != StatusRunning && s != StatusPaused {
+		return r, nil
+	}
+	if err := r.acquireLease(ctx); err != nil {
+		return nil, err
+	}
+	if info, err := a.cfg.Store.Get(ctx, runID); err != nil || info.LastSeq != r.state.Seq {
+		// Appended to between the load and the lease: load it again.
+		r2, err := a.load(ctx, runID, opts)
+		if err != nil {
+			_ = r.releaseLease(ctx)
+			return nil, err
+		}
+		r2.own, r2.fence = r.own, r.fence
+		r = r2
+	}
+	return r, nil
+}
+
+// load is Resume without the lease: a Scheduler's runs are leased by the
+// Scheduler.
+func (a *Agent) load(ctx context.Context, runID string, opts *RunOptions) (*Run, error) {
 	var budget *Budget
 	if opts != nil {
 		budget = opts.Budget

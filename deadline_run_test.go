@@ -121,6 +121,9 @@ func TestStepAfterRecordsFromAClockAhead(t *testing.T) {
 	if _, err := run.Step(ctx); err != nil {
 		t.Fatal(err)
 	}
+	if err := run.Close(ctx); err != nil { // its lease runs on its clock
+		t.Fatal(err)
+	}
 	behind := ratchettest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	run, err = agent(behind).Resume(ctx, "skew", nil)
 	if err != nil {

@@ -101,6 +101,7 @@ func TestStoreReadFaults(t *testing.T) {
 	require.NoError(t, err)
 	_, err = run.Step(ctx)
 	require.NoError(t, err)
+	require.NoError(t, run.Close(ctx)) // as if its process ended
 
 	fst.FailReads(ratchettest.ErrIO())
 	_, err = a.Resume(ctx, "run", nil)

@@ -55,8 +55,13 @@ type Run struct {
 	viewBuf []Message
 	viewOf  viewOf
 	// fence, when non-zero, is the lease token appends are fenced with
-	// (set by the Scheduler that holds the run's lease).
+	// (set by the Scheduler that holds the run's lease, or by own).
 	fence uint64
+	// own is the lease the Run holds itself (Agent.Start, Agent.Resume);
+	// nil for a Scheduler's runs.
+	own *leaseHolder
+	// stepCancel cancels the step in progress (nil between steps).
+	stepCancel context.CancelCauseFunc
 	// dropRecords is set by a Scheduler, which ignores the Step that Step
 	// returns: its Records are not collected.
 	dropRecords bool
@@ -164,10 +169,15 @@ func (r *Run) State() State { return r.state.Clone() }
 // It returns the error that stopped it: a *BudgetError (paused), a
 // *ParseError, *ToolError or *ModelError (failed or paused), ctx's error,
 // or ErrRunEnded wrapped with the failure of a run that had already failed.
-func (r *Run) Wait(ctx context.Context) (string, error) {
+func (r *Run) Wait(ctx context.Context) (_ string, err error) {
 	if r.state.Status == StatusSucceeded {
 		return r.state.Output, nil
 	}
+	defer func() {
+		if rerr := r.releaseLease(ctx); rerr != nil && err == nil {
+			err = rerr
+		}
+	}()
 	for {
 		st, err := r.Step(ctx)
 		if err != nil {
@@ -417,6 +427,27 @@ func (r *Run) Step(ctx context.Context) (_ Step, stepErr error) {
 		r.step, r.mark, r.rawCalls, r.appendCtx, r.appendOf, r.dls, r.preCall = nil, time.Time{}, nil, nil, nil, nil, nil
 	}()
 	start := r.mark
+	if r.own != nil {
+		if err := r.holdLease(ctx); err != nil {
+			return Step{Number: s.Step, Status: s.Status}, err
+		}
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		stop := r.keepLease(ctx, cancel)
+		r.stepCancel = cancel
+		defer func() {
+			stop()
+			cancel(nil)
+			r.stepCancel = nil
+			if r.state.Status != StatusRunning || stepErr != nil {
+				// At rest, or stopped (a cancelled context, a failure):
+				// free for others until the next Step.
+				if err := r.releaseLease(ctx); err != nil && stepErr == nil {
+					stepErr = err
+				}
+			}
+		}()
+	}
 	if !sameContext(r.noCancelOf, ctx) {
 		r.noCancel, r.noCancelOf = context.WithoutCancel(ctx), ctx
 	}

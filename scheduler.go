@@ -302,7 +302,7 @@ func (s *Scheduler) StartRun(ctx context.Context, agent, input string, opts *Run
 	if stopping {
 		return "", ErrSchedulerStopped
 	}
-	r, err := sa.a.Start(ctx, input, opts)
+	r, err := sa.a.start(ctx, input, opts)
 	if err != nil {
 		return "", err
 	}
@@ -695,7 +695,7 @@ func (s *Scheduler) takeRun(ctx context.Context, cancel context.CancelCauseFunc,
 		}
 	}
 	if r == nil {
-		if r, err = sa.a.Resume(ctx, id, nil); err != nil {
+		if r, err = sa.a.load(ctx, id, nil); err != nil {
 			s.logError("resume", id, err)
 			return nil, true
 		}
@@ -752,7 +752,7 @@ func (s *Scheduler) reload(ctx context.Context, sa *schedAgent, id string, sr *s
 	s.mu.Lock()
 	sr.lease = nl
 	s.mu.Unlock()
-	r, err := sa.a.Resume(ctx, id, nil)
+	r, err := sa.a.load(ctx, id, nil)
 	if err != nil {
 		s.logError("reload", id, err)
 		return nil

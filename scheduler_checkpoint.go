@@ -25,11 +25,6 @@ const (
 	BusyInterrupt BusyPolicy = "interrupt"
 )
 
-// ErrRunBusy is returned by Send for a run a worker of the same Scheduler
-// is stepping, when the run's agent has OnBusy BusyReject. (An event for a
-// run another process is stepping goes to the run's inbox.)
-var ErrRunBusy = errors.New("ratchet: run is busy")
-
 // errRetrySend tells Send that the worker let go of the run before
 // delivering its event.
 var errRetrySend = errors.New("ratchet: run left the worker; send again")

@@ -204,6 +204,7 @@ func TestSchedulerRecoversExpiredLease(t *testing.T) {
 	// A dead process started the run and holds its lease for 10 more seconds.
 	r, err := a.Start(ctx, "say hi", &ratchet.RunOptions{ID: "orphan"})
 	require.NoError(t, err)
+	require.NoError(t, r.Close(ctx)) // lease token 1, released
 	now := b.clock.Now()
 	_, err = b.store.AcquireLease(ctx, r.ID(), "dead-owner", now, now.Add(10*time.Second))
 	require.NoError(t, err)
@@ -226,7 +227,7 @@ func TestSchedulerRecoversExpiredLease(t *testing.T) {
 		info, err = b.store.Get(ctx, "orphan")
 		return err == nil && info.Status == string(ratchet.StatusSucceeded)
 	}, 10*time.Second, time.Millisecond)
-	require.EqualValues(t, 2, info.Lease.Token, "taken over with a new token")
+	require.EqualValues(t, 3, info.Lease.Token, "taken over with a new token")
 }
 
 func TestSchedulerFencesStaleOwner(t *testing.T) {

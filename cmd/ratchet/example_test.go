@@ -58,7 +58,10 @@ func Example() {
 	//       "input_tokens": 10,
 	//       "output_tokens": 5
 	//     },
-	//     "last_seq": 3
+	//     "last_seq": 3,
+	//     "lease": {
+	//       "token": 1
+	//     }
 	//   }
 	// ]
 }

@@ -224,7 +224,10 @@ func child(ctx context.Context, role, dir string) error {
 		return err
 	}
 	defer fs.Close()
-	agent, err := ratchet.NewAgent(ratchet.Config{Name: "crashresume", Model: p, Tools: p.tools(), Store: fs})
+	agent, err := ratchet.NewAgent(ratchet.Config{Name: "crashresume", Model: p, Tools: p.tools(), Store: fs,
+		// Stable across restarts: the restarted process takes the run's
+		// lease back at once, not after the dead process's lease expires.
+		Owner: "crashresume-worker"})
 	if err != nil {
 		return err
 	}

@@ -127,6 +127,10 @@ func run(ctx context.Context, dir string) error {
 			ratchet.NewTool("calculator", "Computes a op b.", calculate, ratchet.Idempotent()),
 			ratchet.NewTool("clock", "Returns the current time.", now, ratchet.Idempotent()),
 		},
+		// One process per store directory: a rerun after a crash takes the
+		// run's lease back at once (leases keep two processes from stepping
+		// one run; see Config.Owner).
+		Owner: "quickstart",
 	})
 	if err != nil {
 		return err

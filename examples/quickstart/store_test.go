@@ -19,7 +19,7 @@ func TestResumeFromStore(t *testing.T) {
 	dir := t.TempDir()
 	fs, err := store.NewFile(dir)
 	require.NoError(t, err)
-	a, err := ratchet.NewAgent(ratchet.Config{Name: "quickstart", Model: scriptedModel{}, Store: fs,
+	a, err := ratchet.NewAgent(ratchet.Config{Name: "quickstart", Model: scriptedModel{}, Store: fs, Owner: "quickstart",
 		Tools: []ratchet.Tool{ratchet.NewTool("calculator", "c", calculate), ratchet.NewTool("clock", "c", now)}})
 	require.NoError(t, err)
 	r, err := a.Start(ctx, "What is 6 times 7, and what time is it?", &ratchet.RunOptions{ID: "left"})

@@ -207,6 +207,7 @@ func run(ctx context.Context) error {
 	agent, err := ratchet.NewAgent(ratchet.Config{
 		Name: "crashtest", Model: model{p}, Tools: p.tools(), Store: hookStore{fs, p},
 		SnapshotEvery: 5, NewID: func() string { return RunID },
+		Owner: "crashtest", // a restart takes its run back at once
 	})
 	if err != nil {
 		return err
