@@ -6,10 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/ratchet-run/ratchet/internal/faultfs"
 )
 
 // File layout names, inside the store's directory.
@@ -45,6 +46,14 @@ type FileOptions struct {
 	// anywhere in the log is found then rather than when Read reaches it.
 	// Defaults to false: the log after the checkpoint is read.
 	VerifyLog bool
+
+	// FS is the file layer the store does its file operations through;
+	// nil (the default) means the real file system. Its type lives in an
+	// internal package, so only the packages of this module can set it:
+	// tests inject I/O faults (faultfs.Faulty) and model power loss
+	// (faultfs.PowerLoss) with it, in this process or in a child process
+	// that internal/crashtest kills.
+	FS faultfs.FS
 
 	// noSync skips fsync; for tests only, never exported.
 	noSync bool
@@ -83,9 +92,10 @@ type File struct {
 	verifyLog bool
 	noSync    bool
 
-	wal      *os.File
-	lock     *os.File
-	presence *os.File // ratchet.open, share-locked while the store is open
+	fs       faultfs.FS
+	wal      faultfs.File
+	lock     faultfs.File
+	presence faultfs.File // ratchet.open, share-locked while the store is open
 
 	// closeMu is held for reading by every method while it runs and for
 	// writing by Close.
@@ -137,7 +147,11 @@ func NewFileWithOptions(dir string, opts *FileOptions) (*File, error) {
 	if o.MaxRecordSize < 0 || o.MaxRecordSize > maxFrameBody/2 {
 		return nil, fmt.Errorf("store: open %s: MaxRecordSize %d out of range 1..%d", dir, o.MaxRecordSize, maxFrameBody/2)
 	}
+	if o.FS == nil {
+		o.FS = faultfs.OS()
+	}
 	f := &File{
+		fs:        o.FS,
 		dir:       dir,
 		path:      filepath.Join(dir, FileLogName),
 		maxRecord: o.MaxRecordSize,

@@ -252,7 +252,7 @@ func (f *File) syncLog() error {
 	if f.noSync {
 		return nil
 	}
-	return syncData(f.wal)
+	return f.wal.Datasync()
 }
 
 // group is one group commit being assembled.
