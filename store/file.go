@@ -59,6 +59,15 @@ type FileOptions struct {
 	noSync bool
 }
 
+// ErrFailed is returned by a File store's changes (Create, Append, Delete,
+// the lease methods, Compact) after a write or an fsync of its files
+// failed: the failed call's error wraps it with the cause, and every later
+// change returns it without trying. Reads go on serving what was
+// acknowledged. Only a new open (Close, then NewFile) reads what really is
+// on disk and recovers; the failed call's batch, never acknowledged, may or
+// may not be there.
+var ErrFailed = errors.New("store: an earlier write or fsync failed; the store refuses changes until reopened")
+
 // Recovery describes a torn or corrupt tail that a File store cut off its
 // log. The bytes cut were never acknowledged to a writer unless the disk
 // corrupted them after the fact; see File.

@@ -75,7 +75,7 @@ func (f *File) Compact(ctx context.Context) error {
 	// compactor can hold the exclusive one while we hold the lock file).
 	if err := tryLockExclusive(f.presence); err != nil {
 		if lerr := lockShared(f.presence); lerr != nil {
-			f.failed = fmt.Errorf("store: lock %s: %w (the store refuses changes until reopened)", FileOpenName, lerr)
+			f.fail(fmt.Errorf("lock %s: %w", FileOpenName, lerr))
 			return f.failed
 		}
 		return fmt.Errorf("%w: compact %s", ErrBusy, f.dir)
@@ -122,7 +122,7 @@ func (f *File) rewrite(ctx context.Context) error {
 	// The old log is gone; whatever happens next, reopen the new one.
 	wal, err := f.fs.OpenFile(f.path, os.O_RDWR, 0o600)
 	if err != nil {
-		f.failed = fmt.Errorf("store: reopen %s after compaction: %w (the store refuses changes until reopened)", f.path, err)
+		f.fail(fmt.Errorf("reopen %s after compaction: %w", f.path, err))
 		return f.failed
 	}
 	old := f.wal
@@ -131,7 +131,7 @@ func (f *File) rewrite(ctx context.Context) error {
 	_ = f.fs.Remove(filepath.Join(f.dir, FileIndexName)) // it describes the old log
 	f.resetIndex()
 	if err := f.catchUp(); err != nil {
-		f.failed = fmt.Errorf("store: read the compacted log: %w (the store refuses changes until reopened)", err)
+		f.fail(fmt.Errorf("read the compacted log: %w", err))
 		return f.failed
 	}
 	f.saveCheckpoint(0)

@@ -230,11 +230,13 @@ func (f *File) catchUp() error {
 	if later >= 0 {
 		return errorf(ErrCorrupt, "%s: bad frame at offset %d (%v) before the frame at %d of a later commit", f.path, end, bad, later)
 	}
-	if err := f.wal.Truncate(end); err != nil {
-		return fmt.Errorf("store: cut torn tail of %s: %w", f.path, err)
+	err = f.wal.Truncate(end)
+	if err == nil {
+		err = f.syncLog()
 	}
-	if err := f.syncLog(); err != nil {
-		return fmt.Errorf("store: cut torn tail of %s: %w", f.path, err)
+	if err != nil {
+		f.fail(fmt.Errorf("cut torn tail of %s: %w", f.path, err))
+		return f.failed
 	}
 	f.report(Recovery{Path: f.path, Offset: end, Cut: size - end, Reason: bad.Error()})
 	return nil

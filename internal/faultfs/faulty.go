@@ -59,8 +59,8 @@ type Op struct {
 	// new size for a truncate.
 	Off int64
 	Len int
-	// N counts the operations of this kind so far, this one included
-	// (from 1).
+	// N counts the operations of this kind since the injector was set
+	// (NewFaulty or SetInjector), this one included (from 1).
 	N int
 }
 
@@ -156,14 +156,17 @@ func NewFaulty(base FS, inject Injector) *Faulty {
 	return &Faulty{base: base, inject: inject, counts: make(map[OpKind]int)}
 }
 
-// SetInjector replaces the injector (nil: no more faults).
+// SetInjector replaces the injector (nil: no more faults) and restarts the
+// counts of operations (Op.N, Count) from zero.
 func (f *Faulty) SetInjector(inject Injector) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.inject = inject
+	clear(f.counts)
 }
 
-// Count returns how many operations of kind were offered so far.
+// Count returns how many operations of kind were offered since the
+// injector was set.
 func (f *Faulty) Count(kind OpKind) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
