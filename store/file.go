@@ -119,7 +119,7 @@ type File struct {
 	// ioMu serialises this process's use of the lock file and of the log's
 	// end: a leader holds it for a whole group commit, a reader for
 	// catching up. Fields marked "ioMu" are written only with it held.
-	ioMu   sync.Mutex
+	ioMu   ctxMutex
 	failed error  // ioMu: sticky error after a failed fsync
 	buf    []byte // ioMu: the group buffer, reused
 	idxEnd int64  // ioMu: log offset of the last checkpoint loaded or saved
@@ -169,6 +169,7 @@ func NewFileWithOptions(dir string, opts *FileOptions) (*File, error) {
 		verifyLog: o.VerifyLog,
 		noSync:    o.noSync,
 		runs:      make(map[string]*fileRun),
+		ioMu:      newCtxMutex(),
 	}
 	if err := f.open(); err != nil {
 		f.closeFiles()
@@ -188,8 +189,10 @@ func (f *File) Close() error {
 		return ErrClosed
 	}
 	f.closed = true
-	f.ioMu.Lock()
-	if f.end > f.idxEnd && f.failed == nil && lockFile(f.lock) == nil {
+	_ = f.ioMu.Lock(context.Background()) // no call is in flight to hold it long
+	// The checkpoint is a cache: a lock holder that does not let go (a
+	// stopped process) costs it, not a hung Close.
+	if f.end > f.idxEnd && f.failed == nil && tryLockFile(f.lock) {
 		f.saveCheckpoint(0)
 		_ = unlockFile(f.lock)
 	}
@@ -280,7 +283,7 @@ func (f *File) Read(ctx context.Context, runID string, from uint64) ([]Record, e
 		return nil, err
 	}
 	defer f.leave()
-	if err := f.refresh(); err != nil {
+	if err := f.refresh(ctx); err != nil {
 		return nil, err
 	}
 	from = max(from, 1)
@@ -345,7 +348,7 @@ func (f *File) Get(ctx context.Context, runID string) (RunInfo, error) {
 		return RunInfo{}, err
 	}
 	defer f.leave()
-	if err := f.refresh(); err != nil {
+	if err := f.refresh(ctx); err != nil {
 		return RunInfo{}, err
 	}
 	f.mu.RLock()
@@ -363,7 +366,7 @@ func (f *File) List(ctx context.Context, q Query) ([]RunInfo, error) {
 		return nil, err
 	}
 	defer f.leave()
-	if err := f.refresh(); err != nil {
+	if err := f.refresh(ctx); err != nil {
 		return nil, err
 	}
 	f.mu.RLock()

@@ -58,14 +58,16 @@ func (f *File) Compact(ctx context.Context) error {
 	if f.closed {
 		return ErrClosed
 	}
-	f.ioMu.Lock()
+	if err := f.ioMu.Lock(ctx); err != nil {
+		return err
+	}
 	defer f.ioMu.Unlock()
 	if f.failed != nil {
 		return f.failed
 	}
 	// The lock file first: it keeps every other writer, opener and
 	// compactor of the directory out meanwhile.
-	if err := lockFile(f.lock); err != nil {
+	if err := lockFile(ctx, f.lock); err != nil {
 		return fmt.Errorf("store: lock %s: %w", f.dir, err)
 	}
 	defer unlockFile(f.lock)
@@ -74,13 +76,13 @@ func (f *File) Compact(ctx context.Context) error {
 	// with none: it takes its shared lock back (which never waits, as no
 	// compactor can hold the exclusive one while we hold the lock file).
 	if err := tryLockExclusive(f.presence); err != nil {
-		if lerr := lockShared(f.presence); lerr != nil {
+		if lerr := lockShared(context.Background(), f.presence); lerr != nil {
 			f.fail(fmt.Errorf("lock %s: %w", FileOpenName, lerr))
 			return f.failed
 		}
 		return fmt.Errorf("%w: compact %s", ErrBusy, f.dir)
 	}
-	defer func() { _ = lockShared(f.presence) }()
+	defer func() { _ = lockShared(context.Background(), f.presence) }()
 	if err := f.catchUp(); err != nil {
 		return err
 	}

@@ -125,7 +125,7 @@ func TestFileCancelWhileQueued(t *testing.T) {
 			return len(f.queue) == n
 		}, 5*time.Second, time.Millisecond)
 	}
-	f.ioMu.Lock() // a commit in progress
+	require.NoError(t, f.ioMu.Lock(ctx)) // a commit in progress
 	errA := make(chan error, 1)
 	go func() { // leads the next group, which waits for ioMu
 		errA <- f.Append(ctx, Batch{RunID: "r", Expected: 0, Records: [][]byte{[]byte("a")}})

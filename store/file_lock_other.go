@@ -2,16 +2,21 @@
 
 package store
 
+import "context"
+
 // lockFile does nothing on platforms without flock(2): there, only one
 // process at a time may open a File store's directory.
-func lockFile(f lockable) error { return nil }
+func lockFile(ctx context.Context, f lockable) error { return nil }
 
 // lockShared does nothing on platforms without flock(2).
-func lockShared(f lockable) error { return nil }
+func lockShared(ctx context.Context, f lockable) error { return nil }
 
 // tryLockExclusive does nothing on platforms without flock(2): there, only
 // one process at a time may open a File store's directory.
 func tryLockExclusive(f lockable) error { return nil }
+
+// tryLockFile does nothing on platforms without flock(2).
+func tryLockFile(f lockable) bool { return true }
 
 // unlockFile does nothing on platforms without flock(2).
 func unlockFile(f lockable) error { return nil }

@@ -3,6 +3,7 @@ package store
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -35,7 +36,7 @@ func (f *File) open() error {
 		return err
 	}
 	// Held until Close; waits for a compaction in progress (see Compact).
-	if err := lockShared(f.presence); err != nil {
+	if err := lockShared(context.Background(), f.presence); err != nil {
 		return err
 	}
 	f.lock, err = f.fs.OpenFile(filepath.Join(f.dir, FileLockName), os.O_RDWR|os.O_CREATE, 0o600)
@@ -46,9 +47,11 @@ func (f *File) open() error {
 	if err != nil {
 		return err
 	}
-	f.ioMu.Lock()
+	if err := f.ioMu.Lock(context.Background()); err != nil {
+		return err
+	}
 	defer f.ioMu.Unlock()
-	if err := lockFile(f.lock); err != nil {
+	if err := lockFile(context.Background(), f.lock); err != nil {
 		return err
 	}
 	defer unlockFile(f.lock)
@@ -158,7 +161,7 @@ func (f *File) syncDir(dir string) error {
 
 // refresh brings the index up to date with what other processes wrote. It is
 // cheap (one lseek) when they wrote nothing.
-func (f *File) refresh() error {
+func (f *File) refresh(ctx context.Context) error {
 	size, err := f.walSize()
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
@@ -169,10 +172,12 @@ func (f *File) refresh() error {
 	if size <= writing {
 		return nil // only this process's group in flight, if anything
 	}
-	f.ioMu.Lock()
+	if err := f.ioMu.Lock(ctx); err != nil {
+		return err
+	}
 	defer f.ioMu.Unlock()
-	if err := lockFile(f.lock); err != nil {
-		return fmt.Errorf("store: lock %s: %w", f.dir, err)
+	if err := lockFile(ctx, f.lock); err != nil {
+		return fmt.Errorf("store: %w", err)
 	}
 	defer unlockFile(f.lock)
 	return f.catchUp()
