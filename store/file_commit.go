@@ -93,6 +93,9 @@ func (f *File) submit(ctx context.Context, r *request) error {
 		return err
 	}
 	defer f.leave()
+	if f.readOnly {
+		return fmt.Errorf("%w: %s %q", ErrReadOnly, r.op, r.runID)
+	}
 	r.done = make(chan struct{})
 	r.promote = make(chan struct{}, 1)
 	f.qmu.Lock()
@@ -334,6 +337,9 @@ func (g *group) run(f *File, runID string) *groupRun {
 // passes, adds r's frame to the group and applies r to that view.
 func (f *File) addToGroup(g *group, r *request) error {
 	gr := g.run(f, r.runID)
+	if gr != nil && gr.base != nil && gr.base.damage != nil {
+		return damagedErr(r.op.String(), gr.base)
+	}
 	if r.op == opCreate {
 		if gr != nil {
 			return errorf(ErrExists, "create %q", r.runID)

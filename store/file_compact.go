@@ -58,6 +58,9 @@ func (f *File) Compact(ctx context.Context) error {
 	if f.closed {
 		return ErrClosed
 	}
+	if f.readOnly {
+		return fmt.Errorf("%w: compact %s", ErrReadOnly, f.dir)
+	}
 	if err := f.ioMu.Lock(ctx); err != nil {
 		return err
 	}
@@ -114,6 +117,15 @@ func (f *File) rewrite(ctx context.Context) error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("store: compact: %w", err)
 	}
+	// The checkpoint describes the old log: it goes first, durably, so
+	// that it never stands next to the shorter new log, where it would be
+	// evidence of missing data.
+	if err := f.fs.Remove(filepath.Join(f.dir, FileIndexName)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("store: compact: %w", err)
+	}
+	if err := f.syncDir(f.dir); err != nil {
+		return fmt.Errorf("store: compact: %w", err)
+	}
 	if err := f.fs.Rename(tmp.Name(), f.path); err != nil {
 		return fmt.Errorf("store: compact: %w", err)
 	}
@@ -130,7 +142,6 @@ func (f *File) rewrite(ctx context.Context) error {
 	old := f.wal
 	f.wal = wal
 	_ = old.Close()
-	_ = f.fs.Remove(filepath.Join(f.dir, FileIndexName)) // it describes the old log
 	f.resetIndex()
 	if err := f.catchUp(); err != nil {
 		f.fail(fmt.Errorf("read the compacted log: %w", err))

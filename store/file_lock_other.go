@@ -23,3 +23,10 @@ func unlockFile(f lockable) error { return nil }
 
 // lockable is a file that could be locked.
 type lockable interface{ Name() string }
+
+// noFollow is 0 where the platform has no O_NOFOLLOW (the Lstat check
+// before every open still refuses a symbolic link).
+const noFollow = 0
+
+// tryLockSharedNB does nothing on platforms without flock(2).
+func tryLockSharedNB(f lockable) (bool, error) { return true, nil }

@@ -79,3 +79,10 @@ type lockable interface {
 	Name() string
 	SyscallConn() (syscall.RawConn, error)
 }
+
+// noFollow makes an open fail on a symbolic link.
+const noFollow = syscall.O_NOFOLLOW
+
+// tryLockSharedNB takes a shared flock(2) on f if no exclusive holder
+// prevents it, without waiting.
+func tryLockSharedNB(f lockable) (bool, error) { return tryFlock(f, syscall.LOCK_SH) }
