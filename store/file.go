@@ -36,9 +36,12 @@ type FileOptions struct {
 	// store. Defaults to nil: no callback.
 	OnRecover func(Recovery)
 
-	// Logger, when not nil, gets a warning for every Recovery and for an
-	// index checkpoint that is ignored or cannot be written. Defaults to
-	// nil: silent.
+	// Logger, when not nil, gets an error for every Recovery (a torn
+	// tail cut), every damaged frame and an ignored index checkpoint, and
+	// a warning for a checkpoint that cannot be written and a store
+	// directory others may write. Defaults to nil: nothing is logged, but
+	// damage still shows in File.Damage and in the errors of the damaged
+	// runs, and missing data fails NewFile.
 	Logger *slog.Logger
 
 	// VerifyLog makes the store read and verify the whole log when it
@@ -158,9 +161,12 @@ func NewFile(dir string) (*File, error) {
 // NewFileWithOptions opens the File store in dir, creating dir (mode 0700)
 // and the store's files (mode 0600) if needed; nil opts means the defaults.
 // It rebuilds the index from the index checkpoint and the log after it (or
-// the whole log), cutting off a torn tail (see FileOptions.OnRecover). It
-// returns an error wrapping ErrCorrupt if the log it reads is damaged
-// anywhere but at its tail. The caller must Close the store.
+// the whole log), cutting off a torn tail (see FileOptions.OnRecover) and
+// marking damaged runs (see File.Damage). It returns a *MissingDataError
+// when the checkpoint proves acknowledged data is missing from the log,
+// ErrCorrupt when the log's header is bad, and ErrUnsafeFile for a store
+// file that is a symbolic link. It waits for the store's lock while
+// another process holds it. The caller must Close the store.
 func NewFileWithOptions(dir string, opts *FileOptions) (*File, error) {
 	var o FileOptions
 	if opts != nil {
