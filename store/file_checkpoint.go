@@ -57,19 +57,19 @@ func (f *File) resetIndex() {
 // is a valid one for this log, and reports whether it did. f.ioMu and the
 // lock file must be held.
 func (f *File) loadCheckpoint() bool {
-	data, err := os.ReadFile(filepath.Join(f.dir, FileIndexName))
+	data, err := f.readFile(filepath.Join(f.dir, FileIndexName))
 	if err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
 			f.warn("ignoring index checkpoint", err)
 		}
 		return false
 	}
-	fi, err := f.wal.Stat()
+	size, err := f.wal.Size()
 	if err != nil {
 		f.warn("ignoring index checkpoint", err)
 		return false
 	}
-	runs, covered, err := decodeCheckpoint(data, fi.Size(), f.wal)
+	runs, covered, err := decodeCheckpoint(data, size, f.wal)
 	if err != nil {
 		f.warn("ignoring index checkpoint", err)
 		return false
@@ -85,11 +85,13 @@ func (f *File) loadCheckpoint() bool {
 // the lock file must be held. Failures are only logged: the checkpoint is a
 // cache.
 func (f *File) saveCheckpoint(minGrowth int64) {
-	if f.end <= f.idxEnd || f.end-f.idxEnd < minGrowth || f.failed != nil {
+	if f.end <= f.idxEnd || f.end-f.idxEnd < minGrowth || f.failed != nil || f.readOnly || len(f.damage) > 0 {
+		// A damaged store keeps no new checkpoint, so that every open
+		// scans the damage again rather than trust an index without it.
 		return
 	}
 	path := filepath.Join(f.dir, FileIndexName)
-	if cur, err := os.ReadFile(path); err == nil {
+	if cur, err := f.readFile(path); err == nil {
 		if covered, ok := checkpointCovered(cur); ok && covered >= f.end {
 			f.idxEnd = covered
 			return
@@ -114,12 +116,12 @@ func (f *File) writeCheckpoint(path string) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(f.dir, idxTempPattern)
+	tmp, err := f.fs.CreateTemp(f.dir, idxTempPattern)
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name()) // after a successful rename, a no-op
-	_, err = tmp.Write(data)
+	defer f.fs.Remove(tmp.Name()) // after a successful rename, a no-op
+	_, err = tmp.WriteAt(data, 0)
 	if err == nil && !f.noSync {
 		err = tmp.Sync()
 	}
@@ -129,7 +131,7 @@ func (f *File) writeCheckpoint(path string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := f.fs.Rename(tmp.Name(), path); err != nil {
 		return err
 	}
 	return f.syncDir(f.dir)
@@ -138,22 +140,45 @@ func (f *File) writeCheckpoint(path string) error {
 // removeTempCheckpoints removes checkpoint temp files that a crash left
 // behind. The lock file must be held (nobody else is writing one).
 func (f *File) removeTempCheckpoints() {
-	names, err := filepath.Glob(filepath.Join(f.dir, idxTempPattern))
+	f.removeTemps(FileIndexName)
+}
+
+// removeTemps removes the files of the store's directory named like
+// os.CreateTemp names temp files for base+".*.tmp".
+func (f *File) removeTemps(base string) {
+	names, err := f.fs.ReadDirNames(f.dir)
 	if err != nil {
 		return
 	}
 	for _, name := range names {
-		if strings.HasPrefix(filepath.Base(name), FileIndexName+".") {
-			_ = os.Remove(name)
+		if strings.HasPrefix(name, base+".") && strings.HasSuffix(name, ".tmp") {
+			_ = f.fs.Remove(filepath.Join(f.dir, name))
 		}
 	}
 }
 
+// readFile reads the whole file name through the file layer.
+func (f *File) readFile(name string) ([]byte, error) {
+	file, err := f.fs.OpenFile(name, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer file.Close()
+	size, err := file.Size()
+	if err != nil {
+		return nil, err
+	}
+	data := make([]byte, size)
+	n, err := file.ReadAt(data, 0)
+	if err != nil && !(errors.Is(err, io.EOF) && int64(n) == size) {
+		return nil, err
+	}
+	return data, nil
+}
+
 // warn logs a checkpoint problem, if there is a logger.
 func (f *File) warn(msg string, err error) {
-	if f.logger != nil {
-		f.logger.Warn("store: "+msg, "dir", f.dir, "err", err)
-	}
+	f.logger.Warn("store: "+msg, "dir", f.dir, "err", err)
 }
 
 // tailChecksum returns the CRC-32C of the log's last idxTailCheck bytes (at
@@ -205,7 +230,7 @@ func checkpointCovered(data []byte) (int64, bool) {
 }
 
 // decodeCheckpoint decodes a checkpoint and checks it against the log
-// (logSize bytes, read through log).
+// (logSize bytes, read through log; nil: no check of the log's bytes).
 func decodeCheckpoint(data []byte, logSize int64, log io.ReaderAt) (map[string]*fileRun, int64, error) {
 	if len(data) < idxHeaderSize+4 {
 		return nil, 0, fmt.Errorf("%d bytes is too short", len(data))
@@ -228,8 +253,10 @@ func decodeCheckpoint(data []byte, logSize int64, log io.ReaderAt) (map[string]*
 	if covered < walHeaderSize || covered > logSize {
 		return nil, 0, fmt.Errorf("covers %d bytes of a %d-byte log", covered, logSize)
 	}
-	if got, err := tailChecksum(log, covered); err != nil || got != tail {
-		return nil, 0, fmt.Errorf("log does not match at offset %d (%v)", covered, err)
+	if log != nil {
+		if got, err := tailChecksum(log, covered); err != nil || got != tail {
+			return nil, 0, fmt.Errorf("log does not match at offset %d (%v)", covered, err)
+		}
 	}
 	n := d.uvarint()
 	if n > uint64(len(d.b)) {

@@ -8,7 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
+
+	"github.com/ratchet-run/ratchet/internal/faultfs"
 )
 
 // Compaction. The log is append-only, so what Delete removes and what
@@ -57,14 +58,19 @@ func (f *File) Compact(ctx context.Context) error {
 	if f.closed {
 		return ErrClosed
 	}
-	f.ioMu.Lock()
+	if f.readOnly {
+		return fmt.Errorf("%w: compact %s", ErrReadOnly, f.dir)
+	}
+	if err := f.ioMu.Lock(ctx); err != nil {
+		return err
+	}
 	defer f.ioMu.Unlock()
 	if f.failed != nil {
 		return f.failed
 	}
 	// The lock file first: it keeps every other writer, opener and
 	// compactor of the directory out meanwhile.
-	if err := lockFile(f.lock); err != nil {
+	if err := lockFile(ctx, f.lock); err != nil {
 		return fmt.Errorf("store: lock %s: %w", f.dir, err)
 	}
 	defer unlockFile(f.lock)
@@ -73,13 +79,13 @@ func (f *File) Compact(ctx context.Context) error {
 	// with none: it takes its shared lock back (which never waits, as no
 	// compactor can hold the exclusive one while we hold the lock file).
 	if err := tryLockExclusive(f.presence); err != nil {
-		if lerr := lockShared(f.presence); lerr != nil {
-			f.failed = fmt.Errorf("store: lock %s: %w (the store refuses changes until reopened)", FileOpenName, lerr)
+		if lerr := lockShared(context.Background(), f.presence); lerr != nil {
+			f.fail(fmt.Errorf("lock %s: %w", FileOpenName, lerr))
 			return f.failed
 		}
 		return fmt.Errorf("%w: compact %s", ErrBusy, f.dir)
 	}
-	defer func() { _ = lockShared(f.presence) }()
+	defer func() { _ = lockShared(context.Background(), f.presence) }()
 	if err := f.catchUp(); err != nil {
 		return err
 	}
@@ -89,7 +95,7 @@ func (f *File) Compact(ctx context.Context) error {
 // rewrite writes the compacted log and puts it in place; f.ioMu, the lock
 // file and the exclusive open lock are held.
 func (f *File) rewrite(ctx context.Context) error {
-	tmp, err := os.CreateTemp(f.dir, walTempPattern)
+	tmp, err := f.fs.CreateTemp(f.dir, walTempPattern)
 	if err != nil {
 		return fmt.Errorf("store: compact: %w", err)
 	}
@@ -97,21 +103,30 @@ func (f *File) rewrite(ctx context.Context) error {
 	defer func() {
 		if !done {
 			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
+			_ = f.fs.Remove(tmp.Name())
 		}
 	}()
 	if err := f.writeCompacted(ctx, tmp); err != nil {
 		return err
 	}
 	if !f.noSync {
-		if err := syncData(tmp); err != nil {
+		if err := tmp.Datasync(); err != nil {
 			return fmt.Errorf("store: compact: %w", err)
 		}
 	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("store: compact: %w", err)
 	}
-	if err := os.Rename(tmp.Name(), f.path); err != nil {
+	// The checkpoint describes the old log: it goes first, durably, so
+	// that it never stands next to the shorter new log, where it would be
+	// evidence of missing data.
+	if err := f.fs.Remove(filepath.Join(f.dir, FileIndexName)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("store: compact: %w", err)
+	}
+	if err := f.syncDir(f.dir); err != nil {
+		return fmt.Errorf("store: compact: %w", err)
+	}
+	if err := f.fs.Rename(tmp.Name(), f.path); err != nil {
 		return fmt.Errorf("store: compact: %w", err)
 	}
 	done = true
@@ -119,18 +134,17 @@ func (f *File) rewrite(ctx context.Context) error {
 		return fmt.Errorf("store: compact: %w", err)
 	}
 	// The old log is gone; whatever happens next, reopen the new one.
-	wal, err := os.OpenFile(f.path, os.O_RDWR, 0o600)
+	wal, err := f.fs.OpenFile(f.path, os.O_RDWR, 0o600)
 	if err != nil {
-		f.failed = fmt.Errorf("store: reopen %s after compaction: %w (the store refuses changes until reopened)", f.path, err)
+		f.fail(fmt.Errorf("reopen %s after compaction: %w", f.path, err))
 		return f.failed
 	}
 	old := f.wal
 	f.wal = wal
 	_ = old.Close()
-	_ = os.Remove(filepath.Join(f.dir, FileIndexName)) // it describes the old log
 	f.resetIndex()
 	if err := f.catchUp(); err != nil {
-		f.failed = fmt.Errorf("store: read the compacted log: %w (the store refuses changes until reopened)", err)
+		f.fail(fmt.Errorf("read the compacted log: %w", err))
 		return f.failed
 	}
 	f.saveCheckpoint(0)
@@ -138,7 +152,7 @@ func (f *File) rewrite(ctx context.Context) error {
 }
 
 // writeCompacted writes the header and every live run to w.
-func (f *File) writeCompacted(ctx context.Context, w *os.File) error {
+func (f *File) writeCompacted(ctx context.Context, w faultfs.File) error {
 	hdr := walHeader()
 	buf := append([]byte(nil), hdr[:]...)
 	off := int64(0)
@@ -238,13 +252,5 @@ func chunk(records [][]byte) int {
 
 // removeTempLogs removes compaction temp files a crash left behind.
 func (f *File) removeTempLogs() {
-	names, err := filepath.Glob(filepath.Join(f.dir, walTempPattern))
-	if err != nil {
-		return
-	}
-	for _, name := range names {
-		if strings.HasPrefix(filepath.Base(name), FileLogName+".") {
-			_ = os.Remove(name)
-		}
-	}
+	f.removeTemps(FileLogName)
 }
