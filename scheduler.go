@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -62,6 +63,16 @@ type SchedulerConfig struct {
 	// inboxes (DeleteRun). It looks every RetentionInterval, or every
 	// PollInterval if that is longer. Zero keeps every run.
 	Retention time.Duration
+	// StoreFailures says how runs back off from store failures, when they
+	// are paused for them, and when the store's circuit stops all model
+	// calls. The zero value is the default policy (see
+	// StoreFailurePolicy).
+	StoreFailures StoreFailurePolicy
+	// Random returns numbers in [0, 1) for the jitter of store failure
+	// backoffs; it is called with the scheduler's lock held, by one
+	// goroutine at a time. Defaults to a source of the scheduler's own,
+	// seeded at random.
+	Random func() float64
 }
 
 // RetentionInterval is how often a Scheduler with a Retention deletes the
@@ -111,6 +122,16 @@ type Scheduler struct {
 	loopEnd chan struct{}
 	stopped chan struct{}
 	once    sync.Once
+
+	// backoff holds the runs that store failures hold back, and circuit
+	// the store-wide circuit (see StoreFailurePolicy), guarded by mu.
+	// circuitOpen and writeFails (consecutive transient write failures)
+	// are read by workers without the lock.
+	backoff     map[string]*runBackoff
+	circuit     storeCircuit
+	circuitOpen atomic.Bool
+	writeFails  atomic.Int64
+	rnd         func() float64
 }
 
 // schedAgent is a registered agent and its counters (guarded by mu).
@@ -141,6 +162,11 @@ type schedRun struct {
 	// started is the Run StartRun created, handed to the worker so that
 	// it need not load the run back from the store.
 	started *Run
+	// failed is set while the run is stepped after a store failure, until
+	// it took a step (guarded by the Scheduler's mu; read by its worker).
+	failed bool
+	// probe is set while the run is the store circuit's probe (likewise).
+	probe bool
 }
 
 // NewScheduler validates cfg and returns a stopped Scheduler.
@@ -150,6 +176,9 @@ func NewScheduler(cfg SchedulerConfig) (*Scheduler, error) {
 	}
 	if cfg.Workers < 0 || cfg.LeaseTTL < 0 || cfg.PollInterval < 0 || cfg.Retention < 0 {
 		return nil, errors.New("ratchet: invalid scheduler config: negative Workers, LeaseTTL, PollInterval or Retention")
+	}
+	if p := cfg.StoreFailures; p.InitialDelay < 0 || p.MaxDelay < 0 {
+		return nil, errors.New("ratchet: invalid scheduler config: negative StoreFailures.InitialDelay or MaxDelay")
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = SystemClock()
@@ -167,8 +196,15 @@ func NewScheduler(cfg SchedulerConfig) (*Scheduler, error) {
 		host, _ := os.Hostname()
 		cfg.Owner = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), randomID()[:8])
 	}
+	cfg.StoreFailures = cfg.StoreFailures.withDefaults()
+	rnd := cfg.Random
+	if rnd == nil {
+		rnd = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())).Float64
+	}
 	return &Scheduler{
 		cfg:     cfg,
+		backoff: make(map[string]*runBackoff),
+		rnd:     rnd,
 		agents:  make(map[string]*schedAgent),
 		runs:    make(map[string]*schedRun),
 		wake:    make(chan struct{}, 1),
@@ -342,6 +378,14 @@ func (s *Scheduler) notifyRunLocked(runID, agent string, started *Run) {
 	if _, ok := s.agents[agent]; !ok {
 		return // not ours to run
 	}
+	if (len(s.backoff) > 0 || s.circuitOpen.Load()) && s.holdLocked(runID, agent) {
+		return // the loop queues it when due
+	}
+	s.enqueueLocked(runID, agent, started)
+}
+
+// enqueueLocked queues runID, which no worker has, for a worker.
+func (s *Scheduler) enqueueLocked(runID, agent string, started *Run) {
 	s.runs[runID] = &schedRun{agent: agent, started: started}
 	s.queue = append(s.queue, runID)
 	s.dispatchLocked()
@@ -407,6 +451,9 @@ func (s *Scheduler) loop() {
 		at := nextPoll
 		if nextRenew.Before(at) {
 			at = nextRenew
+		}
+		if due := s.backoffDue(now); !due.IsZero() && due.Before(at) {
+			at = due
 		}
 		if s.cfg.Retention > 0 {
 			if !now.Before(nextPrune) {
@@ -552,6 +599,7 @@ func (s *Scheduler) work(id string, sr *schedRun) {
 	sa.active--
 	s.active--
 	delete(s.runs, id)
+	s.afterWorkLocked(id)
 	sr.mu.Lock()
 	for _, it := range sr.inbox {
 		it.done <- errRetrySend
@@ -600,6 +648,11 @@ func (s *Scheduler) workRun(id string, sr *schedRun) (again bool) {
 		}
 	}()
 	for {
+		if s.circuitOpen.Load() && !sr.probe {
+			// The store is failing: no model call until a probe succeeds.
+			// Looked at again, the run waits for the circuit.
+			return true
+		}
 		if err := s.checkpoint(ctx, r, sr); err != nil {
 			if r2 := s.reloadAfter(ctx, sa, id, sr, err); r2 != nil {
 				r = r2
@@ -607,6 +660,9 @@ func (s *Scheduler) workRun(id string, sr *schedRun) (again bool) {
 			}
 			s.logError("checkpoint", id, err)
 			release = !errors.Is(err, store.ErrConflict)
+			if release {
+				s.storeFailed(ctx, id, sr, sa, r, "append", err, true)
+			}
 			r = nil // not again at once: the next poll retries
 			return false
 		}
@@ -643,6 +699,9 @@ func (s *Scheduler) workRun(id string, sr *schedRun) (again bool) {
 			}
 			s.logError("step", id, err)
 			release = !errors.Is(r.broken, store.ErrConflict)
+			if release {
+				s.storeFailed(ctx, id, sr, sa, r, "append", r.broken, true)
+			}
 			return false
 		}
 		if ctx.Err() != nil {
@@ -652,9 +711,16 @@ func (s *Scheduler) workRun(id string, sr *schedRun) (again bool) {
 			continue
 		}
 		if err != nil && r.state.Status == StatusRunning {
-			// Not a decision of the run's: leave it for the next poll.
+			// Not a decision of the run's: leave it for the next poll,
+			// after a backoff.
 			s.logError("step", id, err)
+			s.storeFailed(ctx, id, sr, sa, r, "step", err, true)
 			return false
+		}
+		if sr.failed {
+			s.stepped(id, sr)
+		} else if s.writeFails.Load() != 0 {
+			s.writeFails.Store(0)
 		}
 	}
 }
@@ -667,19 +733,42 @@ func (s *Scheduler) workRun(id string, sr *schedRun) (again bool) {
 func (s *Scheduler) takeRun(ctx context.Context, cancel context.CancelCauseFunc, id string, sr *schedRun, sa *schedAgent) (r *Run, leased bool) {
 	s.mu.Lock()
 	fresh := sr.started != nil
+	var failed, owed bool
+	if e := s.backoff[id]; e != nil || s.circuitOpen.Load() {
+		if s.circuitOpen.Load() && (e == nil || !e.probe) {
+			// Queued before the circuit opened: it waits for it.
+			if e == nil {
+				s.backoff[id] = &runBackoff{agent: sr.agent}
+			}
+			s.mu.Unlock()
+			return nil, false
+		}
+		failed, owed = true, e.spend.owes()
+		sr.probe = e.probe
+	}
+	sr.failed = failed
 	s.mu.Unlock()
 	if !fresh {
 		// Looked at again (a poll listed it, something notified it while
-		// a worker had it): a run that has ended since needs no lease.
-		if info, err := s.cfg.Store.Get(ctx, id); err == nil && Status(info.Status).Ended() {
+		// a worker had it): a run that has ended since needs no lease,
+		// unless the run owes a spend.
+		info, err := s.cfg.Store.Get(ctx, id)
+		if err == nil && Status(info.Status).Ended() && !owed || errors.Is(err, store.ErrNotFound) {
+			if failed {
+				s.forget(id)
+			}
 			return nil, false
 		}
 	}
 	now := s.cfg.Clock.Now()
 	lease, err := s.cfg.Store.AcquireLease(ctx, id, s.cfg.Owner, now, now.Add(s.cfg.LeaseTTL))
 	if err != nil {
-		if !errors.Is(err, store.ErrLeased) {
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			s.forget(id)
+		case !errors.Is(err, store.ErrLeased):
 			s.logError("acquire lease", id, err)
+			s.storeFailed(ctx, id, sr, sa, nil, "lease", err, false)
 		}
 		return nil, false
 	}
@@ -697,11 +786,18 @@ func (s *Scheduler) takeRun(ctx context.Context, cancel context.CancelCauseFunc,
 	if r == nil {
 		if r, err = sa.a.load(ctx, id, nil); err != nil {
 			s.logError("resume", id, err)
+			s.storeFailed(ctx, id, sr, sa, nil, "load", err, false)
+			s.pauseUnloaded(ctx, id, sr, sa)
 			return nil, true
 		}
 	}
 	r.fence = lease.Token
 	r.dropRecords = true // the Steps are not looked at
+	if failed {
+		// It failed before: it steps again once a write of its own went
+		// through (its lost spend, or a probe), or is paused now.
+		return s.settle(ctx, id, sr, sa, r), true
+	}
 	return r, true
 }
 

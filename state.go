@@ -86,6 +86,11 @@ const (
 	// the ratchet CLI's cancel command). Its Error (kind "cancelled")
 	// carries the reason. The run has ended: Step returns ErrRunEnded.
 	RecRunCancelled RecordKind = "run_cancelled"
+	// RecUsage is the spend of a model call whose model_responded could
+	// not be persisted (the store failed): its Response carries only the
+	// call's Usage (and Model), CostUSD its cost. It adds to the run's
+	// totals and budgets, and to nothing else.
+	RecUsage RecordKind = "usage"
 	// RecSnapshot holds the whole State as of the record before it, so
 	// that loading a long run need not fold every record.
 	RecSnapshot RecordKind = "snapshot"
@@ -414,6 +419,12 @@ func (s *State) apply(r *Record) error {
 		if r.Summary != "" {
 			s.Summary, s.SummaryUpTo = r.Summary, r.SummaryUpTo
 		}
+	case RecUsage:
+		if r.Response == nil {
+			return fmt.Errorf("usage without response")
+		}
+		s.Usage = s.Usage.Add(r.Response.Usage)
+		s.CostUSD += r.CostUSD
 	case RecRunPaused:
 		s.Status = StatusPaused
 		s.Error = r.Error

@@ -49,14 +49,19 @@ const (
 //
 // Appends are counted from 1 (Create does not count); a fault set for the
 // Nth append fires once. Read faults fire on every Read (and Get) until
-// cleared with FailReads(nil).
+// cleared with FailReads(nil); append faults set by FailAppends fire on
+// every Append, and write faults set by FailWrites on every change (Create,
+// Append, the lease methods, Delete), until cleared with nil: a full disk
+// under a File store fails all of them.
 type FaultStore struct {
 	inner store.Store
 
-	mu      sync.Mutex
-	appends int
-	faults  map[int]appendFault
-	readErr error
+	mu        sync.Mutex
+	appends   int
+	faults    map[int]appendFault
+	readErr   error
+	appendErr error
+	writeErr  error
 }
 
 type appendFault struct {
@@ -92,6 +97,34 @@ func (f *FaultStore) FailReads(err error) *FaultStore {
 	return f
 }
 
+// FailAppends makes every Append fail with err, before the inner store
+// sees it, until it is called with nil, and returns f.
+func (f *FaultStore) FailAppends(err error) *FaultStore {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.appendErr = err
+	return f
+}
+
+// FailWrites makes every change (Create, Append, AcquireLease, RenewLease,
+// ReleaseLease, Delete) fail with err, before the inner store sees it,
+// until it is called with nil, and returns f.
+func (f *FaultStore) FailWrites(err error) *FaultStore {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.writeErr = err
+	return f
+}
+
+func (f *FaultStore) writeFault(op, runID string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.writeErr != nil {
+		return fmt.Errorf("ratchettest: %s run %s: %w", op, runID, f.writeErr)
+	}
+	return nil
+}
+
 // Appends returns the number of Append calls made so far, faulted or not.
 func (f *FaultStore) Appends() int {
 	f.mu.Lock()
@@ -107,6 +140,9 @@ func (f *FaultStore) readFault() error {
 
 // Create implements store.Store.
 func (f *FaultStore) Create(ctx context.Context, info store.RunInfo, records [][]byte) error {
+	if err := f.writeFault("create", info.ID); err != nil {
+		return err
+	}
 	return f.inner.Create(ctx, info, records)
 }
 
@@ -117,6 +153,11 @@ func (f *FaultStore) Append(ctx context.Context, b store.Batch) error {
 	fault, ok := f.faults[f.appends]
 	delete(f.faults, f.appends)
 	n := f.appends
+	if !ok && f.writeErr != nil {
+		fault, ok = appendFault{err: f.writeErr}, true
+	} else if !ok && f.appendErr != nil {
+		fault, ok = appendFault{err: f.appendErr}, true
+	}
 	f.mu.Unlock()
 	if !ok {
 		return f.inner.Append(ctx, b)
@@ -152,20 +193,32 @@ func (f *FaultStore) List(ctx context.Context, q store.Query) ([]store.RunInfo, 
 
 // AcquireLease implements store.Store.
 func (f *FaultStore) AcquireLease(ctx context.Context, runID, owner string, now, until time.Time) (store.Lease, error) {
+	if err := f.writeFault("acquire lease", runID); err != nil {
+		return store.Lease{}, err
+	}
 	return f.inner.AcquireLease(ctx, runID, owner, now, until)
 }
 
 // RenewLease implements store.Store.
 func (f *FaultStore) RenewLease(ctx context.Context, runID string, l store.Lease, until time.Time) (store.Lease, error) {
+	if err := f.writeFault("renew lease", runID); err != nil {
+		return store.Lease{}, err
+	}
 	return f.inner.RenewLease(ctx, runID, l, until)
 }
 
 // ReleaseLease implements store.Store.
 func (f *FaultStore) ReleaseLease(ctx context.Context, runID string, l store.Lease) error {
+	if err := f.writeFault("release lease", runID); err != nil {
+		return err
+	}
 	return f.inner.ReleaseLease(ctx, runID, l)
 }
 
 // Delete implements store.Store.
 func (f *FaultStore) Delete(ctx context.Context, runID string) error {
+	if err := f.writeFault("delete", runID); err != nil {
+		return err
+	}
 	return f.inner.Delete(ctx, runID)
 }
