@@ -151,16 +151,20 @@
 //
 // # File: I/O failures
 //
-// When a write or an fdatasync of the log fails (EIO, ENOSPC, a short
-// write), the store cannot know what reached the disk: after a failed
-// fsync the kernel may drop the dirty pages and mark them clean, so a
-// retry that succeeds proves nothing. So the failed call returns an error
-// wrapping ErrFailed and the cause, and every later Create, Append,
-// Delete, lease change and Compact returns ErrFailed without trying, until
-// the store is closed and opened again; reads keep serving what was
-// acknowledged. The reopened store reads what really is on disk: every
-// acknowledged frame is there, and the failed call's frame, never
-// acknowledged, is there whole or not at all.
+// When a write of the log fails (EIO, ENOSPC, a short write), the store
+// undoes it: it cuts the log back to where the write began and
+// fdatasyncs that; the call returns the error (wrapping the cause, such as
+// syscall.ENOSPC) and the store goes on, so a disk that fills up and is
+// freed again needs no reopen. When an fdatasync fails (or the undo does),
+// the store cannot know what reached the disk: after a failed fsync the
+// kernel may drop the dirty pages and mark them clean, so a retry that
+// succeeds proves nothing. So that call returns an error wrapping
+// ErrFailed and the cause, and every later Create, Append, Delete, lease
+// change and Compact returns ErrFailed without trying, until the store is
+// closed and opened again; reads keep serving what was acknowledged. The
+// reopened store reads what really is on disk: every acknowledged frame is
+// there, and the failed call's frame, never acknowledged, is there whole
+// or not at all.
 //
 // # File: read-only opens
 //

@@ -77,8 +77,9 @@ type FileOptions struct {
 var ErrReadOnly = errors.New("store: opened read-only")
 
 // ErrFailed is returned by a File store's changes (Create, Append, Delete,
-// the lease methods, Compact) after a write or an fsync of its files
-// failed: the failed call's error wraps it with the cause, and every later
+// the lease methods, Compact) after an fsync of its files failed, or a
+// failed write could not be undone: the failed call's error wraps it with
+// the cause, and every later
 // change returns it without trying. Reads go on serving what was
 // acknowledged. Only a new open (Close, then NewFile) reads what really is
 // on disk and recovers; the failed call's batch, never acknowledged, may or

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -263,24 +264,36 @@ func (f *File) commit(ctx context.Context, reqs []*request) error {
 	return nil
 }
 
-// write writes buf at off and makes it durable. On failure the store
-// refuses every later change (ErrFailed) until it is reopened: after a
-// failed write or fsync the kernel may have dropped or kept any of the
-// dirty pages and marked them clean, so neither a retry nor what reads
-// show proves what is on disk; only a reopen, which reads the file, does.
-// It still tries to cut the log back to off, so that the bytes of the
-// failed group, never acknowledged, are not left for a reopen to find.
+// write writes buf at off and makes it durable.
+//
+// A failed write (a full disk, say) is undone: the log is cut back to off
+// and that cut made durable, and the store goes on (the error is returned;
+// the bytes before off were synced before). When the cut or any fsync
+// fails, the store refuses every later change (ErrFailed) until it is
+// reopened: after a failed fsync the kernel may have dropped or kept any
+// of the dirty pages and marked them clean, so neither a retry nor what
+// reads show proves what is on disk; only a reopen, which reads the file,
+// does.
 func (f *File) write(buf []byte, off int64) error {
 	_, err := f.wal.WriteAt(buf, off)
-	if err == nil {
-		err = f.syncLog()
+	if err != nil {
+		werr := fmt.Errorf("write %s: %w", f.path, err)
+		if terr := f.wal.Truncate(off); terr != nil {
+			f.fail(errors.Join(werr, terr))
+			return f.failed
+		}
+		if serr := f.syncLog(); serr != nil {
+			f.fail(errors.Join(werr, serr))
+			return f.failed
+		}
+		return werr
 	}
-	if err == nil {
-		return nil
+	if err := f.syncLog(); err != nil {
+		_ = f.wal.Truncate(off)
+		f.fail(fmt.Errorf("fdatasync %s: %w", f.path, err))
+		return f.failed
 	}
-	_ = f.wal.Truncate(off)
-	f.fail(fmt.Errorf("write %s: %w", f.path, err))
-	return f.failed
+	return nil
 }
 
 // fail makes the store refuse every later change with an error wrapping

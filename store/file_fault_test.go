@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -19,18 +20,24 @@ func appendOne(ctx context.Context, f *store.File, id string, seq uint64) error 
 }
 
 // TestFileFailedWriteOrSync checks what the store does when a write or an
-// fdatasync of its log fails: the failing call and every later change get
-// ErrFailed, nothing unacknowledged is reported, and a reopened store
-// holds every acknowledged record and goes on.
+// fdatasync of its log fails. A failed write is undone (the log cut back
+// and synced): the call gets the error and the store goes on once the disk
+// works again (a full disk is transient). A failed fdatasync cannot be
+// undone: the failing call and every later change get ErrFailed until the
+// store is reopened. Either way nothing unacknowledged is reported, and a
+// reopened store holds every acknowledged record and goes on.
 func TestFileFailedWriteOrSync(t *testing.T) {
 	t.Parallel()
-	for name, fault := range map[string]faultfs.Injector{
-		"EIO on write":        faultfs.From(faultfs.OpWrite, 1, faultfs.Fault{Err: faultfs.EIO}),
-		"ENOSPC on write":     faultfs.From(faultfs.OpWrite, 1, faultfs.Fault{Err: faultfs.ENOSPC}),
-		"short write":         faultfs.Nth(faultfs.OpWrite, 1, faultfs.Fault{Err: faultfs.ENOSPC, Written: 20}),
-		"short, no error":     faultfs.Nth(faultfs.OpWrite, 1, faultfs.Fault{Written: 30}),
-		"EIO on fdatasync":    faultfs.Nth(faultfs.OpSync, 1, faultfs.Fault{Err: faultfs.EIO}),
-		"ENOSPC on fdatasync": faultfs.Nth(faultfs.OpSync, 1, faultfs.Fault{Err: faultfs.ENOSPC}),
+	for name, tc := range map[string]struct {
+		fault  faultfs.Injector
+		poison bool
+	}{
+		"EIO on write":        {faultfs.From(faultfs.OpWrite, 1, faultfs.Fault{Err: faultfs.EIO}), false},
+		"ENOSPC on write":     {faultfs.From(faultfs.OpWrite, 1, faultfs.Fault{Err: faultfs.ENOSPC}), false},
+		"short write":         {faultfs.Nth(faultfs.OpWrite, 1, faultfs.Fault{Err: faultfs.ENOSPC, Written: 20}), false},
+		"short, no error":     {faultfs.Nth(faultfs.OpWrite, 1, faultfs.Fault{Written: 30}), false},
+		"EIO on fdatasync":    {faultfs.Nth(faultfs.OpSync, 1, faultfs.Fault{Err: faultfs.EIO}), true},
+		"ENOSPC on fdatasync": {faultfs.Nth(faultfs.OpSync, 1, faultfs.Fault{Err: faultfs.ENOSPC}), true},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -45,10 +52,26 @@ func TestFileFailedWriteOrSync(t *testing.T) {
 				require.NoError(t, appendOne(ctx, f, "r", seq))
 			}
 
-			fsys.SetInjector(faultfs.OnFile(store.FileLogName, fault))
+			fsys.SetInjector(faultfs.OnFile(store.FileLogName, tc.fault))
 			err = appendOne(ctx, f, "r", 4)
+			require.Error(t, err)
+			fsys.SetInjector(nil) // the disk works again
+			if !tc.poison {
+				require.NotErrorIs(t, err, store.ErrFailed)
+				// Undone: the store did not keep the failed batch and goes on.
+				require.Equal(t, []string{"r-1", "r-2", "r-3"}, records(t, f, "r"))
+				require.NoError(t, appendOne(ctx, f, "r", 4))
+				require.NoError(t, appendOne(ctx, f, "other", 1))
+				require.NoError(t, f.Close())
+				f, err = store.NewFileWithOptions(dir, &store.FileOptions{FS: fsys})
+				require.NoError(t, err)
+				defer f.Close()
+				require.Equal(t, []string{"r-1", "r-2", "r-3", "r-4"}, records(t, f, "r"))
+				require.Equal(t, []string{"other-1"}, records(t, f, "other"))
+				return
+			}
 			require.ErrorIs(t, err, store.ErrFailed)
-			fsys.SetInjector(nil) // the disk works again: the store must not trust it
+			// The store must not trust the disk until reopened.
 			require.ErrorIs(t, appendOne(ctx, f, "r", 4), store.ErrFailed)
 			require.ErrorIs(t, appendOne(ctx, f, "other", 1), store.ErrFailed)
 			require.ErrorIs(t, f.Create(ctx, store.RunInfo{ID: "new"}, nil), store.ErrFailed)
@@ -113,15 +136,19 @@ func TestFileRandomFaults(t *testing.T) {
 			}
 			acked[id] = max(acked[id], uint64(len(got)))
 		}
-		for i := 0; ; i++ {
+		for i := 0; i < 200; i++ {
 			id := ids[i%len(ids)]
 			ri, err := f.Get(ctx, id)
 			require.NoError(t, err)
 			err = appendOne(ctx, f, id, ri.LastSeq+1)
 			if err != nil {
-				require.ErrorIs(t, err, store.ErrFailed)
+				// A failed write is undone and the store goes on; a
+				// failed fdatasync stops it until reopened.
 				failures++
-				break
+				if errors.Is(err, store.ErrFailed) {
+					break
+				}
+				continue
 			}
 			acked[id] = ri.LastSeq + 1
 		}
