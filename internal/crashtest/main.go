@@ -5,23 +5,24 @@
 //
 // It is configured through the environment:
 //
-//	CRASH_DIR      the directory of the store and the side-effect logs
-//	CRASH_INV      this invocation's number, written into the logs
+//	CRASH_DIR      the directory of the store
 //	CRASH_KILL_AT  kill the process at this hook (1-based); 0 or unset: never
 //	CRASH_DELAY    a delay, such as 2ms, inside the model and every tool,
 //	               so that a parent can kill at random times
+//	CRASH_STORE    the store: "file" (the default, the real File store) or
+//	               "ackfirst" (a broken one that acknowledges an append
+//	               before writing it; see ackFirst)
 //
 // Hooks are counted in order of occurrence within one invocation: before
-// and after each Store.Append, before and after each model answer, and
-// before and after each tool's side effect. On success it prints
-// "output: <final answer>" and "hooks: <count>" on stdout.
+// and after each Store.Create and Store.Append, before and after each
+// model answer, and before and after each tool's side effect.
 //
-// Side effects, outside the store, in CRASH_DIR:
-//
-//	model.log  "INV N" for every model answer; N is the number of assistant
-//	           messages in the request (the step being answered, from 0)
-//	tools.log  "INV KEY TOOL" for every tool side effect, KEY being the
-//	           call's idempotency key
+// The child reports what happens on file descriptor 3, a pipe the parent
+// reads, as JSON lines (see Event), each written before the child's next
+// action: every acknowledged Create and Append with its records (written
+// right after the store returned nil, before the hook that may kill), every
+// model answer, every tool side effect (the side effects of the run, as an
+// external system would see them) and, at the end, the final answer.
 package main
 
 import (
@@ -32,7 +33,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -60,11 +60,10 @@ const WantOutput = "sums: 3 7 11 15 19 23"
 
 type prog struct {
 	dir    string
-	inv    string
 	killAt int64
 	delay  time.Duration
 	hooks  atomic.Int64
-	mu     sync.Mutex
+	events *reporter
 }
 
 func (p *prog) hook() {
@@ -80,30 +79,29 @@ func (p *prog) sleep() {
 	}
 }
 
-// log appends one line to a side file with O_APPEND, before the caller
-// goes on: the line survives a SIGKILL (the page cache outlives the process).
-func (p *prog) log(name, line string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	f, err := os.OpenFile(filepath.Join(p.dir, name), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		panic(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteString(p.inv + " " + line + "\n"); err != nil {
-		panic(err)
-	}
-}
-
-// hookStore calls the hooks around every append.
+// hookStore calls the hooks around every Create and Append and reports
+// each acknowledgement between the store's return and the second hook.
 type hookStore struct {
 	store.Store
 	p *prog
 }
 
+func (s hookStore) Create(ctx context.Context, info store.RunInfo, records [][]byte) error {
+	s.p.hook()
+	err := s.Store.Create(ctx, info, records)
+	if err == nil {
+		s.p.events.report(Event{Ev: "ack", Op: "create", Run: info.ID, First: 1, Recs: records, Status: info.Status})
+	}
+	s.p.hook()
+	return err
+}
+
 func (s hookStore) Append(ctx context.Context, b store.Batch) error {
 	s.p.hook()
 	err := s.Store.Append(ctx, b)
+	if err == nil {
+		s.p.events.report(Event{Ev: "ack", Op: "append", Run: b.RunID, First: b.Expected + 1, Recs: b.Records, Status: b.Meta.Status})
+	}
 	s.p.hook()
 	return err
 }
@@ -123,7 +121,7 @@ func (m model) Generate(_ context.Context, req *ratchet.Request) (*ratchet.Respo
 	}
 	m.p.sleep()
 	m.p.hook()
-	m.p.log("model.log", strconv.Itoa(n))
+	m.p.events.report(Event{Ev: "model", N: n})
 	defer m.p.hook()
 	if n == len(Script) {
 		return &ratchet.Response{Message: ratchet.Message{Role: ratchet.RoleAssistant, Content: "sums: " + strings.Join(sums, " ")},
@@ -155,7 +153,7 @@ func (p *prog) tools() []ratchet.Tool {
 	effect := func(ctx context.Context, tool string) {
 		p.sleep()
 		p.hook()
-		p.log("tools.log", ratchet.IdempotencyKey(ctx)+" "+tool)
+		p.events.report(Event{Ev: "tool", Key: ratchet.IdempotencyKey(ctx), Tool: tool})
 		p.hook()
 	}
 	return []ratchet.Tool{
@@ -177,14 +175,16 @@ func main() {
 	}
 }
 
-func run(ctx context.Context) error {
-	p := &prog{dir: os.Getenv("CRASH_DIR"), inv: os.Getenv("CRASH_INV")}
+func run(ctx context.Context) (err error) {
+	p := &prog{dir: os.Getenv("CRASH_DIR")}
 	if p.dir == "" {
 		return errors.New("CRASH_DIR is not set")
 	}
-	if p.inv == "" {
-		p.inv = "0"
+	ev := os.NewFile(EventFD, "events")
+	if _, err := ev.Stat(); err != nil {
+		return fmt.Errorf("no event pipe on file descriptor %d: %w", EventFD, err)
 	}
+	p.events = &reporter{f: ev}
 	if s := os.Getenv("CRASH_KILL_AT"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
@@ -203,9 +203,19 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer fs.Close()
+	defer func() { err = errors.Join(err, fs.Close()) }()
+	var st store.Store = fs
+	switch mode := os.Getenv("CRASH_STORE"); mode {
+	case "", "file":
+	case "ackfirst":
+		af := &ackFirst{Store: fs}
+		defer func() { err = errors.Join(err, af.Close()) }()
+		st = af
+	default:
+		return fmt.Errorf("CRASH_STORE: unknown store %q", mode)
+	}
 	agent, err := ratchet.NewAgent(ratchet.Config{
-		Name: "crashtest", Model: model{p}, Tools: p.tools(), Store: hookStore{fs, p},
+		Name: "crashtest", Model: model{p}, Tools: p.tools(), Store: hookStore{st, p},
 		SnapshotEvery: 5, NewID: func() string { return RunID },
 	})
 	if err != nil {
@@ -222,6 +232,6 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("output: %s\nhooks: %d\n", out, p.hooks.Load())
+	p.events.report(Event{Ev: "done", Output: out, Hooks: p.hooks.Load()})
 	return nil
 }
