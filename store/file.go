@@ -6,10 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/ratchet-run/ratchet/internal/faultfs"
 )
 
 // File layout names, inside the store's directory.
@@ -46,9 +47,26 @@ type FileOptions struct {
 	// Defaults to false: the log after the checkpoint is read.
 	VerifyLog bool
 
+	// FS is the file layer the store does its file operations through;
+	// nil (the default) means the real file system. Its type lives in an
+	// internal package, so only the packages of this module can set it:
+	// tests inject I/O faults (faultfs.Faulty) and model power loss
+	// (faultfs.PowerLoss) with it, in this process or in a child process
+	// that internal/crashtest kills.
+	FS faultfs.FS
+
 	// noSync skips fsync; for tests only, never exported.
 	noSync bool
 }
+
+// ErrFailed is returned by a File store's changes (Create, Append, Delete,
+// the lease methods, Compact) after a write or an fsync of its files
+// failed: the failed call's error wraps it with the cause, and every later
+// change returns it without trying. Reads go on serving what was
+// acknowledged. Only a new open (Close, then NewFile) reads what really is
+// on disk and recovers; the failed call's batch, never acknowledged, may or
+// may not be there.
+var ErrFailed = errors.New("store: an earlier write or fsync failed; the store refuses changes until reopened")
 
 // Recovery describes a torn or corrupt tail that a File store cut off its
 // log. The bytes cut were never acknowledged to a writer unless the disk
@@ -83,9 +101,10 @@ type File struct {
 	verifyLog bool
 	noSync    bool
 
-	wal      *os.File
-	lock     *os.File
-	presence *os.File // ratchet.open, share-locked while the store is open
+	fs       faultfs.FS
+	wal      faultfs.File
+	lock     faultfs.File
+	presence faultfs.File // ratchet.open, share-locked while the store is open
 
 	// closeMu is held for reading by every method while it runs and for
 	// writing by Close.
@@ -137,7 +156,11 @@ func NewFileWithOptions(dir string, opts *FileOptions) (*File, error) {
 	if o.MaxRecordSize < 0 || o.MaxRecordSize > maxFrameBody/2 {
 		return nil, fmt.Errorf("store: open %s: MaxRecordSize %d out of range 1..%d", dir, o.MaxRecordSize, maxFrameBody/2)
 	}
+	if o.FS == nil {
+		o.FS = faultfs.OS()
+	}
 	f := &File{
+		fs:        o.FS,
 		dir:       dir,
 		path:      filepath.Join(dir, FileLogName),
 		maxRecord: o.MaxRecordSize,

@@ -57,19 +57,19 @@ func (f *File) resetIndex() {
 // is a valid one for this log, and reports whether it did. f.ioMu and the
 // lock file must be held.
 func (f *File) loadCheckpoint() bool {
-	data, err := os.ReadFile(filepath.Join(f.dir, FileIndexName))
+	data, err := f.readFile(filepath.Join(f.dir, FileIndexName))
 	if err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
 			f.warn("ignoring index checkpoint", err)
 		}
 		return false
 	}
-	fi, err := f.wal.Stat()
+	size, err := f.wal.Size()
 	if err != nil {
 		f.warn("ignoring index checkpoint", err)
 		return false
 	}
-	runs, covered, err := decodeCheckpoint(data, fi.Size(), f.wal)
+	runs, covered, err := decodeCheckpoint(data, size, f.wal)
 	if err != nil {
 		f.warn("ignoring index checkpoint", err)
 		return false
@@ -89,7 +89,7 @@ func (f *File) saveCheckpoint(minGrowth int64) {
 		return
 	}
 	path := filepath.Join(f.dir, FileIndexName)
-	if cur, err := os.ReadFile(path); err == nil {
+	if cur, err := f.readFile(path); err == nil {
 		if covered, ok := checkpointCovered(cur); ok && covered >= f.end {
 			f.idxEnd = covered
 			return
@@ -114,12 +114,12 @@ func (f *File) writeCheckpoint(path string) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(f.dir, idxTempPattern)
+	tmp, err := f.fs.CreateTemp(f.dir, idxTempPattern)
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name()) // after a successful rename, a no-op
-	_, err = tmp.Write(data)
+	defer f.fs.Remove(tmp.Name()) // after a successful rename, a no-op
+	_, err = tmp.WriteAt(data, 0)
 	if err == nil && !f.noSync {
 		err = tmp.Sync()
 	}
@@ -129,7 +129,7 @@ func (f *File) writeCheckpoint(path string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := f.fs.Rename(tmp.Name(), path); err != nil {
 		return err
 	}
 	return f.syncDir(f.dir)
@@ -138,15 +138,40 @@ func (f *File) writeCheckpoint(path string) error {
 // removeTempCheckpoints removes checkpoint temp files that a crash left
 // behind. The lock file must be held (nobody else is writing one).
 func (f *File) removeTempCheckpoints() {
-	names, err := filepath.Glob(filepath.Join(f.dir, idxTempPattern))
+	f.removeTemps(FileIndexName)
+}
+
+// removeTemps removes the files of the store's directory named like
+// os.CreateTemp names temp files for base+".*.tmp".
+func (f *File) removeTemps(base string) {
+	names, err := f.fs.ReadDirNames(f.dir)
 	if err != nil {
 		return
 	}
 	for _, name := range names {
-		if strings.HasPrefix(filepath.Base(name), FileIndexName+".") {
-			_ = os.Remove(name)
+		if strings.HasPrefix(name, base+".") && strings.HasSuffix(name, ".tmp") {
+			_ = f.fs.Remove(filepath.Join(f.dir, name))
 		}
 	}
+}
+
+// readFile reads the whole file name through the file layer.
+func (f *File) readFile(name string) ([]byte, error) {
+	file, err := f.fs.OpenFile(name, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer file.Close()
+	size, err := file.Size()
+	if err != nil {
+		return nil, err
+	}
+	data := make([]byte, size)
+	n, err := file.ReadAt(data, 0)
+	if err != nil && !(errors.Is(err, io.EOF) && int64(n) == size) {
+		return nil, err
+	}
+	return data, nil
 }
 
 // warn logs a checkpoint problem, if there is a logger.

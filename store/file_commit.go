@@ -226,25 +226,32 @@ func (f *File) commit(reqs []*request) {
 	}
 }
 
-// write writes buf at off and makes it durable. On failure it cuts the log
-// back to off; if that fails too, or the fsync failed (the kernel may have
-// dropped the dirty pages, so a retry proves nothing), the store refuses
-// every later change.
+// write writes buf at off and makes it durable. On failure the store
+// refuses every later change (ErrFailed) until it is reopened: after a
+// failed write or fsync the kernel may have dropped or kept any of the
+// dirty pages and marked them clean, so neither a retry nor what reads
+// show proves what is on disk; only a reopen, which reads the file, does.
+// It still tries to cut the log back to off, so that the bytes of the
+// failed group, never acknowledged, are not left for a reopen to find.
 func (f *File) write(buf []byte, off int64) error {
 	_, err := f.wal.WriteAt(buf, off)
-	syncFailed := false
 	if err == nil {
 		err = f.syncLog()
-		syncFailed = err != nil
 	}
 	if err == nil {
 		return nil
 	}
-	err = fmt.Errorf("store: write %s: %w", f.path, err)
-	if terr := f.wal.Truncate(off); terr != nil || syncFailed {
-		f.failed = fmt.Errorf("%w (the store refuses changes until reopened)", err)
+	_ = f.wal.Truncate(off)
+	f.fail(fmt.Errorf("write %s: %w", f.path, err))
+	return f.failed
+}
+
+// fail makes the store refuse every later change with an error wrapping
+// ErrFailed and cause. f.ioMu must be held.
+func (f *File) fail(cause error) {
+	if f.failed == nil {
+		f.failed = fmt.Errorf("%w: %w", ErrFailed, cause)
 	}
-	return err
 }
 
 // syncLog makes the log's data durable (unless the test-only noSync is set).
@@ -252,7 +259,7 @@ func (f *File) syncLog() error {
 	if f.noSync {
 		return nil
 	}
-	return syncData(f.wal)
+	return f.wal.Datasync()
 }
 
 // group is one group commit being assembled.

@@ -8,7 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
+
+	"github.com/ratchet-run/ratchet/internal/faultfs"
 )
 
 // Compaction. The log is append-only, so what Delete removes and what
@@ -74,7 +75,7 @@ func (f *File) Compact(ctx context.Context) error {
 	// compactor can hold the exclusive one while we hold the lock file).
 	if err := tryLockExclusive(f.presence); err != nil {
 		if lerr := lockShared(f.presence); lerr != nil {
-			f.failed = fmt.Errorf("store: lock %s: %w (the store refuses changes until reopened)", FileOpenName, lerr)
+			f.fail(fmt.Errorf("lock %s: %w", FileOpenName, lerr))
 			return f.failed
 		}
 		return fmt.Errorf("%w: compact %s", ErrBusy, f.dir)
@@ -89,7 +90,7 @@ func (f *File) Compact(ctx context.Context) error {
 // rewrite writes the compacted log and puts it in place; f.ioMu, the lock
 // file and the exclusive open lock are held.
 func (f *File) rewrite(ctx context.Context) error {
-	tmp, err := os.CreateTemp(f.dir, walTempPattern)
+	tmp, err := f.fs.CreateTemp(f.dir, walTempPattern)
 	if err != nil {
 		return fmt.Errorf("store: compact: %w", err)
 	}
@@ -97,21 +98,21 @@ func (f *File) rewrite(ctx context.Context) error {
 	defer func() {
 		if !done {
 			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
+			_ = f.fs.Remove(tmp.Name())
 		}
 	}()
 	if err := f.writeCompacted(ctx, tmp); err != nil {
 		return err
 	}
 	if !f.noSync {
-		if err := syncData(tmp); err != nil {
+		if err := tmp.Datasync(); err != nil {
 			return fmt.Errorf("store: compact: %w", err)
 		}
 	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("store: compact: %w", err)
 	}
-	if err := os.Rename(tmp.Name(), f.path); err != nil {
+	if err := f.fs.Rename(tmp.Name(), f.path); err != nil {
 		return fmt.Errorf("store: compact: %w", err)
 	}
 	done = true
@@ -119,18 +120,18 @@ func (f *File) rewrite(ctx context.Context) error {
 		return fmt.Errorf("store: compact: %w", err)
 	}
 	// The old log is gone; whatever happens next, reopen the new one.
-	wal, err := os.OpenFile(f.path, os.O_RDWR, 0o600)
+	wal, err := f.fs.OpenFile(f.path, os.O_RDWR, 0o600)
 	if err != nil {
-		f.failed = fmt.Errorf("store: reopen %s after compaction: %w (the store refuses changes until reopened)", f.path, err)
+		f.fail(fmt.Errorf("reopen %s after compaction: %w", f.path, err))
 		return f.failed
 	}
 	old := f.wal
 	f.wal = wal
 	_ = old.Close()
-	_ = os.Remove(filepath.Join(f.dir, FileIndexName)) // it describes the old log
+	_ = f.fs.Remove(filepath.Join(f.dir, FileIndexName)) // it describes the old log
 	f.resetIndex()
 	if err := f.catchUp(); err != nil {
-		f.failed = fmt.Errorf("store: read the compacted log: %w (the store refuses changes until reopened)", err)
+		f.fail(fmt.Errorf("read the compacted log: %w", err))
 		return f.failed
 	}
 	f.saveCheckpoint(0)
@@ -138,7 +139,7 @@ func (f *File) rewrite(ctx context.Context) error {
 }
 
 // writeCompacted writes the header and every live run to w.
-func (f *File) writeCompacted(ctx context.Context, w *os.File) error {
+func (f *File) writeCompacted(ctx context.Context, w faultfs.File) error {
 	hdr := walHeader()
 	buf := append([]byte(nil), hdr[:]...)
 	off := int64(0)
@@ -238,13 +239,5 @@ func chunk(records [][]byte) int {
 
 // removeTempLogs removes compaction temp files a crash left behind.
 func (f *File) removeTempLogs() {
-	names, err := filepath.Glob(filepath.Join(f.dir, walTempPattern))
-	if err != nil {
-		return
-	}
-	for _, name := range names {
-		if strings.HasPrefix(filepath.Base(name), FileLogName+".") {
-			_ = os.Remove(name)
-		}
-	}
+	f.removeTemps(FileLogName)
 }

@@ -2,18 +2,19 @@
 
 package store
 
-import "os"
-
 // lockFile does nothing on platforms without flock(2): there, only one
 // process at a time may open a File store's directory.
-func lockFile(f *os.File) error { return nil }
+func lockFile(f lockable) error { return nil }
 
 // lockShared does nothing on platforms without flock(2).
-func lockShared(f *os.File) error { return nil }
+func lockShared(f lockable) error { return nil }
 
 // tryLockExclusive does nothing on platforms without flock(2): there, only
 // one process at a time may open a File store's directory.
-func tryLockExclusive(f *os.File) error { return nil }
+func tryLockExclusive(f lockable) error { return nil }
 
 // unlockFile does nothing on platforms without flock(2).
-func unlockFile(f *os.File) error { return nil }
+func unlockFile(f lockable) error { return nil }
+
+// lockable is a file that could be locked.
+type lockable interface{ Name() string }

@@ -11,29 +11,29 @@ import (
 // lock belongs to f's open file description: two opens of the same file
 // exclude each other even within one process, and the kernel releases it
 // when the holder dies.
-func lockFile(f *os.File) error {
+func lockFile(f lockable) error {
 	return flock(f, syscall.LOCK_EX)
 }
 
 // lockShared takes (or turns the exclusive lock f holds into) a shared
 // flock(2) on f, waiting for an exclusive holder.
-func lockShared(f *os.File) error {
+func lockShared(f lockable) error {
 	return flock(f, syscall.LOCK_SH)
 }
 
 // tryLockExclusive turns the shared lock f holds into an exclusive one if
 // nobody else holds one, without waiting: it fails otherwise.
-func tryLockExclusive(f *os.File) error {
+func tryLockExclusive(f lockable) error {
 	return flock(f, syscall.LOCK_EX|syscall.LOCK_NB)
 }
 
 // unlockFile releases the lock lockFile took.
-func unlockFile(f *os.File) error {
+func unlockFile(f lockable) error {
 	return flock(f, syscall.LOCK_UN)
 }
 
 // flock applies how to f, retrying on EINTR.
-func flock(f *os.File, how int) error {
+func flock(f lockable, how int) error {
 	conn, err := f.SyscallConn()
 	if err != nil {
 		return err
@@ -54,4 +54,10 @@ func flock(f *os.File, how int) error {
 		return &os.PathError{Op: "flock", Path: f.Name(), Err: ferr}
 	}
 	return nil
+}
+
+// lockable is a file flock(2) can lock.
+type lockable interface {
+	Name() string
+	SyscallConn() (syscall.RawConn, error)
 }

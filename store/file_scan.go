@@ -7,8 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/ratchet-run/ratchet/internal/faultfs"
 )
 
 // Opening, catching up and recovery: reading the log into the index.
@@ -18,7 +21,7 @@ const scanBufferSize = 1 << 20
 
 // open creates or opens the store's files and reads the log into the index.
 func (f *File) open() error {
-	created, err := mkdirPrivate(f.dir)
+	created, err := mkdirPrivate(f.fs, f.dir)
 	if err != nil {
 		return err
 	}
@@ -27,7 +30,7 @@ func (f *File) open() error {
 			return err
 		}
 	}
-	f.presence, err = os.OpenFile(filepath.Join(f.dir, FileOpenName), os.O_RDWR|os.O_CREATE, 0o600)
+	f.presence, err = f.fs.OpenFile(filepath.Join(f.dir, FileOpenName), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return err
 	}
@@ -35,11 +38,11 @@ func (f *File) open() error {
 	if err := lockShared(f.presence); err != nil {
 		return err
 	}
-	f.lock, err = os.OpenFile(filepath.Join(f.dir, FileLockName), os.O_RDWR|os.O_CREATE, 0o600)
+	f.lock, err = f.fs.OpenFile(filepath.Join(f.dir, FileLockName), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return err
 	}
-	f.wal, err = os.OpenFile(f.path, os.O_RDWR|os.O_CREATE, 0o600)
+	f.wal, err = f.fs.OpenFile(f.path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return err
 	}
@@ -75,10 +78,10 @@ func (f *File) open() error {
 // mkdirPrivate creates dir and its missing parents with mode 0700 and
 // returns the directories it created, deepest first, so that their
 // parents can be synced.
-func mkdirPrivate(dir string) ([]string, error) {
+func mkdirPrivate(fsys faultfs.FS, dir string) ([]string, error) {
 	var created []string
 	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
-		fi, err := os.Stat(d)
+		fi, err := fsys.Stat(d)
 		if err == nil {
 			if !fi.IsDir() {
 				return nil, fmt.Errorf("%s is not a directory", d)
@@ -90,10 +93,12 @@ func mkdirPrivate(dir string) ([]string, error) {
 		}
 		created = append(created, d)
 	}
-	if len(created) == 0 {
-		return nil, nil
+	for i := len(created) - 1; i >= 0; i-- {
+		if err := fsys.Mkdir(created[i], 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			return nil, err
+		}
 	}
-	return created, os.MkdirAll(dir, 0o700)
+	return created, nil
 }
 
 // walHeader returns the header a log starts with.
@@ -107,12 +112,12 @@ func walHeader() [walHeaderSize]byte {
 // openHeader checks the log's header, writing it first if the log is new
 // (or holds a torn header that a crash left behind).
 func (f *File) openHeader() error {
-	fi, err := f.wal.Stat()
+	size, err := f.wal.Size()
 	if err != nil {
 		return err
 	}
 	want := walHeader()
-	got := make([]byte, min(fi.Size(), walHeaderSize))
+	got := make([]byte, min(size, walHeaderSize))
 	if _, err := f.wal.ReadAt(got, 0); err != nil {
 		return err
 	}
@@ -148,12 +153,7 @@ func (f *File) syncDir(dir string) error {
 	if f.noSync {
 		return nil
 	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return f.fs.SyncDir(dir)
 }
 
 // refresh brings the index up to date with what other processes wrote. It is
@@ -182,7 +182,7 @@ func (f *File) refresh() error {
 // explicit offsets (ReadAt, WriteAt), so its file offset is free to move:
 // lseek(2) to the end reports the size without the allocation of Stat.
 func (f *File) walSize() (int64, error) {
-	return f.wal.Seek(0, io.SeekEnd)
+	return f.wal.Size()
 }
 
 // catchUp reads the frames past f.end into the index. A bad frame there is
@@ -230,11 +230,13 @@ func (f *File) catchUp() error {
 	if later >= 0 {
 		return errorf(ErrCorrupt, "%s: bad frame at offset %d (%v) before the frame at %d of a later commit", f.path, end, bad, later)
 	}
-	if err := f.wal.Truncate(end); err != nil {
-		return fmt.Errorf("store: cut torn tail of %s: %w", f.path, err)
+	err = f.wal.Truncate(end)
+	if err == nil {
+		err = f.syncLog()
 	}
-	if err := f.syncLog(); err != nil {
-		return fmt.Errorf("store: cut torn tail of %s: %w", f.path, err)
+	if err != nil {
+		f.fail(fmt.Errorf("cut torn tail of %s: %w", f.path, err))
+		return f.failed
 	}
 	f.report(Recovery{Path: f.path, Offset: end, Cut: size - end, Reason: bad.Error()})
 	return nil

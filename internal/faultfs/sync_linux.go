@@ -1,15 +1,15 @@
 //go:build linux
 
-package store
+package faultfs
 
 import (
 	"os"
 	"syscall"
 )
 
-// syncData makes f's written data durable with fdatasync(2), which also
+// datasync makes f's written data durable with fdatasync(2), which also
 // flushes the file size but skips timestamps.
-func syncData(f *os.File) error {
+func datasync(f *os.File) error {
 	conn, err := f.SyscallConn()
 	if err != nil {
 		return err
