@@ -43,6 +43,9 @@ type invocation struct {
 	events  []Event
 	killed  bool // ended by SIGKILL (its own or the parent's)
 	done    bool // reported the final answer
+	refused bool // an injected fault failed it as it must (exit code 3)
+	writes  int  // with CRASH_FAULT, the writes and syncs of a whole run
+	syncs   int
 	output  string
 	hooks   int64
 	acks    int
@@ -52,6 +55,10 @@ type invocation struct {
 // midRun reports whether the invocation was killed while its run was in
 // progress: after the store acknowledged something, before the end.
 func (inv *invocation) midRun() bool { return inv.killed && inv.acks > 0 && !inv.done }
+
+// crashed reports whether the invocation ended before its run did, killed
+// or failed by an injected fault.
+func (inv *invocation) crashed() bool { return inv.killed || inv.refused }
 
 // testBundle is one crash scenario: one store directory, the child's
 // invocations over it, and what the checker found wrong.
@@ -152,6 +159,9 @@ func (b *testBundle) start(t *testing.T, killAt int, delay, killAfter time.Durat
 			inv.acks++
 		case "done":
 			inv.done, inv.output, inv.hooks = true, e.Output, e.Hooks
+			inv.writes, inv.syncs = e.Writes, e.Syncs
+		case "refused":
+			inv.refused = true
 		}
 	}
 	require.NoError(t, sc.Err())
@@ -159,9 +169,11 @@ func (b *testBundle) start(t *testing.T, killAt int, delay, killAfter time.Durat
 		var ee *exec.ExitError
 		require.ErrorAs(t, err, &ee, "stderr: %s", stderr.String())
 		ws, ok := ee.Sys().(syscall.WaitStatus)
-		if ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
+		switch {
+		case ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL:
 			inv.killed = true
-		} else {
+		case ok && ws.Exited() && ws.ExitStatus() == exitRefused && inv.refused:
+		default:
 			b.findf("invocation %d failed: %v; stderr: %s", len(b.invs), err, stderr.String())
 		}
 	}
@@ -348,8 +360,8 @@ func (b *testBundle) check(t *testing.T) []string {
 					switch {
 					case e.Tool != "add":
 						b.findf("non-idempotent %s ran again in invocation %d", e.Key, n)
-					case last == n || !b.invs[last-1].killed:
-						b.findf("idempotent %s ran again in invocation %d without a crash inside it", e.Key, n)
+					case last == n || !b.invs[last-1].crashed():
+						b.findf("idempotent %s ran again in invocation %d without a crash or fault inside it", e.Key, n)
 					}
 				}
 				lastEffect[e.Key] = n

@@ -118,19 +118,36 @@ func randomScenario(t *testing.T, i int, span time.Duration, env ...string) *tes
 	return b
 }
 
+// modes are the two kinds of crash: a process killed with SIGKILL (the
+// page cache survives it, so everything written survives) and a power loss
+// (every write after the last fdatasync of a file is lost with the kill).
+var modes = []struct {
+	name string
+	env  []string
+}{
+	{"sigkill", nil},
+	{"powerloss", []string{"CRASH_POWERLOSS=1"}},
+}
+
 // TestCrashHooks kills the child at hook points spread over a whole run
 // (inside store appends, model calls and tools, while other tools run in
 // parallel), sometimes twice, restarts it, and checks the invariants
-// against what the child reported as acknowledged and done.
+// against what the child reported as acknowledged and done: in power-loss
+// mode too, no acknowledged record may be lost.
 func TestCrashHooks(t *testing.T) {
 	t.Parallel()
-	hooks, _ := reference(t, 0)
-	n := points()
-	for i := 0; i < n; i++ {
-		t.Run(fmt.Sprintf("point=%d", i), func(t *testing.T) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
 			t.Parallel()
-			b := hookScenario(t, i, n, hooks)
-			require.Empty(t, b.check(t))
+			hooks, _ := reference(t, 0, m.env...)
+			n := points()
+			for i := 0; i < n; i++ {
+				t.Run(fmt.Sprintf("point=%d", i), func(t *testing.T) {
+					t.Parallel()
+					b := hookScenario(t, i, n, hooks, m.env...)
+					require.Empty(t, b.check(t))
+				})
+			}
 		})
 	}
 }
@@ -139,13 +156,18 @@ func TestCrashHooks(t *testing.T) {
 // every subtest has at least one kill that landed mid-run.
 func TestCrashRandomTimes(t *testing.T) {
 	t.Parallel()
-	_, span := reference(t, randomKillDelay)
-	n := max(points()/4, 8)
-	for i := 0; i < n; i++ {
-		t.Run(fmt.Sprintf("kill=%d", i), func(t *testing.T) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
 			t.Parallel()
-			b := randomScenario(t, i, span)
-			require.Empty(t, b.check(t))
+			_, span := reference(t, randomKillDelay, m.env...)
+			n := max(points()/4, 8)
+			for i := 0; i < n; i++ {
+				t.Run(fmt.Sprintf("kill=%d", i), func(t *testing.T) {
+					t.Parallel()
+					b := randomScenario(t, i, span, m.env...)
+					require.Empty(t, b.check(t))
+				})
+			}
 		})
 	}
 }

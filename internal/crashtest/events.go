@@ -12,8 +12,10 @@ import (
 type Event struct {
 	// Ev is the kind: "ack" (a Create or Append returned nil), "model" (the
 	// model answered), "tool" (a tool's side effect), "done" (the run
-	// completed), "refused" (a store refused an append after a failed
-	// fdatasync; the child exits with code 3).
+	// completed), "refused" (after an injected I/O fault
+	// failed the run, or the store's open, with store.ErrFailed, the store
+	// refused a change even with the fault gone; the child exits with
+	// code 3).
 	Ev string `json:"ev"`
 
 	// ack: Op is "create" or "append"; the records, of run Run, got the
@@ -33,9 +35,12 @@ type Event struct {
 	Key  string `json:"key,omitempty"`
 	Tool string `json:"tool,omitempty"`
 
-	// done: the run's final answer and the number of hooks passed.
+	// done: the run's final answer and the number of hooks passed; with
+	// CRASH_FAULT, the number of writes and fdatasyncs of the store's files.
 	Output string `json:"output,omitempty"`
 	Hooks  int64  `json:"hooks,omitempty"`
+	Writes int    `json:"writes,omitempty"`
+	Syncs  int    `json:"syncs,omitempty"`
 
 	// refused: the error.
 	Err string `json:"err,omitempty"`

@@ -9,9 +9,19 @@
 //	CRASH_KILL_AT  kill the process at this hook (1-based); 0 or unset: never
 //	CRASH_DELAY    a delay, such as 2ms, inside the model and every tool,
 //	               so that a parent can kill at random times
-//	CRASH_STORE    the store: "file" (the default, the real File store) or
-//	               "ackfirst" (a broken one that acknowledges an append
-//	               before writing it; see ackFirst)
+//	CRASH_STORE    the store: "file" (the default, the real File store),
+//	               or one of two deliberately broken ones: "ackfirst"
+//	               acknowledges an append before writing it (see ackFirst),
+//	               "nosync" is the File store with fsync switched off (see
+//	               noSyncFS)
+//	CRASH_POWERLOSS  "1": power-loss mode; the store's files go through
+//	               faultfs.PowerLoss, so that a kill loses every write made
+//	               after the file's last fdatasync, as a power loss does
+//	CRASH_FAULT    an I/O fault to inject into the store's log (see
+//	               parseFault); a run it fails must fail with
+//	               store.ErrFailed and the store must then refuse a change
+//	               until reopened: the child checks that, reports
+//	               "refused" and exits with code 3
 //
 // Hooks are counted in order of occurrence within one invocation: before
 // and after each Store.Create and Store.Append, before and after each
@@ -38,6 +48,7 @@ import (
 	"time"
 
 	"github.com/ratchet-run/ratchet"
+	"github.com/ratchet-run/ratchet/internal/faultfs"
 	"github.com/ratchet-run/ratchet/store"
 )
 
@@ -199,14 +210,35 @@ func run(ctx context.Context) (err error) {
 		}
 		p.delay = d
 	}
-	fs, err := store.NewFile(filepath.Join(p.dir, "store"))
+	fsys := faultfs.OS()
+	if os.Getenv("CRASH_POWERLOSS") == "1" {
+		fsys = faultfs.NewPowerLoss(fsys)
+	}
+	mode := os.Getenv("CRASH_STORE")
+	if mode == "nosync" {
+		fsys = noSyncFS{fsys}
+	}
+	var faulty *faultfs.Faulty
+	if spec := os.Getenv("CRASH_FAULT"); spec != "" {
+		inj, err := parseFault(spec)
+		if err != nil {
+			return err
+		}
+		faulty = faultfs.NewFaulty(fsys, inj)
+		fsys = faulty
+	}
+	fs, err := store.NewFileWithOptions(filepath.Join(p.dir, "store"), &store.FileOptions{FS: fsys})
 	if err != nil {
+		if faulty != nil && len(faulty.Faults()) > 0 {
+			p.events.report(Event{Ev: "refused", Err: err.Error()})
+			os.Exit(exitRefused)
+		}
 		return err
 	}
 	defer func() { err = errors.Join(err, fs.Close()) }()
 	var st store.Store = fs
-	switch mode := os.Getenv("CRASH_STORE"); mode {
-	case "", "file":
+	switch mode {
+	case "", "file", "nosync":
 	case "ackfirst":
 		af := &ackFirst{Store: fs}
 		defer func() { err = errors.Join(err, af.Close()) }()
@@ -221,17 +253,61 @@ func run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	out, err := drive(ctx, agent)
+	if err != nil && faulty != nil && len(faulty.Faults()) > 0 {
+		return refuse(ctx, p, fs, faulty, err)
+	}
+	if err != nil {
+		return err
+	}
+	e := Event{Ev: "done", Output: out, Hooks: p.hooks.Load()}
+	if faulty != nil {
+		e.Writes, e.Syncs = faulty.Count(faultfs.OpWrite), faulty.Count(faultfs.OpSync)
+	}
+	p.events.report(e)
+	return nil
+}
+
+// exitRefused is the child's exit code after an injected fault that the
+// store handled as it must (see refuse).
+const exitRefused = 3
+
+// drive resumes the run, or starts it, and runs it to its end.
+func drive(ctx context.Context, agent *ratchet.Agent) (string, error) {
 	r, err := agent.Resume(ctx, RunID, nil)
 	if errors.Is(err, store.ErrNotFound) {
 		r, err = agent.Start(ctx, "add things up", nil)
 	}
 	if err != nil {
-		return err
+		return "", err
 	}
-	out, err := r.Wait(ctx)
-	if err != nil {
-		return err
+	return r.Wait(ctx)
+}
+
+// refuse checks what the store did about an injected fault that failed
+// the run with err: err must be ErrFailed, and the store must refuse a
+// change even once the disk works again. Then it reports "refused" and
+// exits with exitRefused; the parent reopens the store in a new
+// invocation, where the run must go on.
+func refuse(ctx context.Context, p *prog, fs *store.File, faulty *faultfs.Faulty, err error) error {
+	if !errors.Is(err, store.ErrFailed) {
+		return fmt.Errorf("after injected faults %v the run failed with %w, not store.ErrFailed", faulty.Faults(), err)
 	}
-	p.events.report(Event{Ev: "done", Output: out, Hooks: p.hooks.Load()})
+	faulty.SetInjector(nil)
+	var probe error
+	if info, gerr := fs.Get(ctx, RunID); gerr == nil {
+		// Accepted, this would change nothing: the same Meta, no records.
+		probe = fs.Append(ctx, store.Batch{RunID: RunID, Expected: info.LastSeq, Meta: info.Meta})
+	} else {
+		probe = fs.Create(ctx, store.RunInfo{ID: RunID + "-probe", Agent: "probe"}, nil)
+	}
+	if !errors.Is(probe, store.ErrFailed) {
+		return fmt.Errorf("after injected faults %v the store took a change: %v, want store.ErrFailed", faulty.Faults(), probe)
+	}
+	p.events.report(Event{Ev: "refused", Err: err.Error()})
+	if cerr := fs.Close(); cerr != nil {
+		return cerr
+	}
+	os.Exit(exitRefused)
 	return nil
 }
