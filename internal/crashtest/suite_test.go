@@ -78,3 +78,20 @@ func TestCrashSuiteFailsAckFirst(t *testing.T) {
 	require.GreaterOrEqual(t, hooks.failed, hooks.total/3)
 	require.GreaterOrEqual(t, random.failed, 1)
 }
+
+// TestCrashSuiteFailsNoSync proves that power-loss mode sees a store with
+// fsync switched off (noSyncFS), which SIGKILL alone cannot (the page
+// cache survives the process): it passes a run without crashes, and the
+// power-loss hook-point and random-time scenarios must fail it.
+func TestCrashSuiteFailsNoSync(t *testing.T) {
+	t.Parallel()
+	env := []string{"CRASH_STORE=nosync", "CRASH_POWERLOSS=1"}
+	hooks := runHooks(t, 24, env...)
+	random := runRandom(t, 8, env...)
+	t.Logf("hook points: %d of %d failed, e.g. %q", hooks.failed, hooks.total, hooks.examples)
+	t.Logf("random times: %d of %d failed, e.g. %q", random.failed, random.total, random.examples)
+	require.Equal(t, 24, hooks.total)
+	require.Equal(t, 8, random.total)
+	require.GreaterOrEqual(t, hooks.failed, hooks.total/2)
+	require.GreaterOrEqual(t, random.failed, random.total/2)
+}
