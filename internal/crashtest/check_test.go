@@ -23,14 +23,20 @@ import (
 	"github.com/ratchet-run/ratchet/store"
 )
 
-// buildProg builds this package's program once per test binary.
+// buildProg builds this package's program once per test binary, with the
+// race detector when RATCHET_CRASH_RACE=1 (it makes every child several
+// times slower, so it is not the default, even under go test -race).
 var buildProg = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "crashtest-bin")
 	if err != nil {
 		return "", err
 	}
 	bin := filepath.Join(dir, "crashprog")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	args := []string{"build", "-o", bin}
+	if os.Getenv("RATCHET_CRASH_RACE") == "1" {
+		args = append(args, "-race")
+	}
+	out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("go build: %v\n%s", err, out)
 	}
