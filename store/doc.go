@@ -113,18 +113,63 @@
 // created). Frames are checksummed when first read into the index and again
 // whenever Read reads them.
 //
-// When a frame read into the index fails its checks (short, bad magic, bad
-// checksum) at offset p, the store looks for a valid frame after p whose
-// group starts after p. If there is none, the bad bytes are the torn tail
-// of the last commit group, which was never acknowledged (its fsync had
-// not returned): they are cut off (the file is truncated at p), and the cut
-// is reported through FileOptions.OnRecover and FileOptions.Logger. If
-// there is one, an acknowledged frame was damaged: the store returns
-// ErrCorrupt and changes nothing. A bit flipped by the disk inside the very
-// last frame cannot be told from a torn write and is cut off too, and
-// reported. A valid frame that does not follow from the index (a second
-// creation, a gap in sequences) is ErrCorrupt, and so is a frame that
-// fails its checks when Read reads it.
+// Integrity problems are loud, never silent:
+//
+//   - Missing data. When the index checkpoint (which covers only
+//     acknowledged frames) shows the log was longer than it is, the log
+//     was truncated or replaced: NewFile fails with a *MissingDataError
+//     (wrapping ErrCorrupt) that names the runs whose records are gone,
+//     and changes nothing. ratchet salvage saves what is left.
+//   - Torn tail. A bad frame (short, bad magic, bad checksum) with no
+//     valid frame after it is the torn tail of a write that was never
+//     acknowledged (its fsync had not returned): it is cut off and
+//     reported through FileOptions.OnRecover and an error-level log (and
+//     the CLI's stderr). So are zeros followed only by frames of their own
+//     commit group (a write torn unevenly: later pages on disk, earlier
+//     ones not). A bit flipped inside the very last frame cannot be told
+//     from a torn write and is cut too, and reported.
+//   - Damage. A bad frame followed by a valid one is damage: the run it
+//     belongs to (the run ID its body still names, or the run whose
+//     records then skip a sequence or that was never created) is marked
+//     damaged. Its records before the damage stay readable: Read returns
+//     them with a *DamagedError (wrapping ErrDamaged and ErrCorrupt), Get
+//     returns the run's index entry as of then with the same error, every
+//     change to it is refused, and List leaves it out. Every other run
+//     opens and works; the frames after the damage, of any commit group,
+//     are kept. File.Damage reports all damage found, ratchet verify
+//     prints it, and no index checkpoint is written while there is any.
+//     A frame the checkpoint covers is checked when Read reads it; damage
+//     found then marks the run the same way, and removes the checkpoint
+//     so that the next open scans the log.
+//   - A valid frame that does not follow from the index (a second
+//     creation, a gap in sequences, bad JSON) damages its run the same
+//     way. A log whose own header is bad is ErrCorrupt.
+//   - A log, index or lock file that is a symbolic link (or not a regular
+//     file) is refused with ErrUnsafeFile; a store directory writable by
+//     its group or by everyone gets a warning (the store creates its
+//     directories 0700).
+//
+// # File: I/O failures
+//
+// When a write or an fdatasync of the log fails (EIO, ENOSPC, a short
+// write), the store cannot know what reached the disk: after a failed
+// fsync the kernel may drop the dirty pages and mark them clean, so a
+// retry that succeeds proves nothing. So the failed call returns an error
+// wrapping ErrFailed and the cause, and every later Create, Append,
+// Delete, lease change and Compact returns ErrFailed without trying, until
+// the store is closed and opened again; reads keep serving what was
+// acknowledged. The reopened store reads what really is on disk: every
+// acknowledged frame is there, and the failed call's frame, never
+// acknowledged, is there whole or not at all.
+//
+// # File: read-only opens
+//
+// FileOptions.ReadOnly opens a store without creating, writing, cutting,
+// removing or locking anything (but a shared lock of ratchet.open when the
+// file is readable, so that Compact waits): it works for a user who may
+// only read the directory, and never changes what it inspects. A torn tail
+// is reported and left in place; every change returns ErrReadOnly. The
+// CLI's runs, show, tail and verify open stores this way.
 //
 // # File: several processes
 //
@@ -140,9 +185,26 @@
 // dies while holding the lock releases it; the next process to take it cuts
 // the torn tail off.
 //
+// Lock waits honour contexts. The lock file is taken with non-blocking
+// flock attempts and a backoff (up to 20ms) between them, and this
+// process's own I/O mutex is context-aware, so a process that holds the
+// lock and stops (SIGSTOP, a debugger, a hung disk) cannot make a call
+// wait past its context's deadline: Append, Create, Delete and the lease
+// methods return the context's error (nothing written), and so do Get,
+// Read and List when the log grew and they must catch up first (when it
+// did not, they need no lock and answer at once). A caller without a
+// deadline waits until the holder continues or dies. What a stopped
+// holder does block: NewFile (an open takes the lock to read the log;
+// read-only opens do not), and Compact; Close skips its checkpoint rather
+// than wait. A holder that dies releases the lock at once.
+//
 // # File: limits
 //
-// The log grows with every change, deletes included, until File.Compact
+// A bit flip in the last frame of the log is indistinguishable from a torn
+// write and is cut (reported); damage to a frame's run ID may attribute
+// the damage to the wrong run, or to none (reported as unattributed), and
+// a damaged run's lost records cannot be recovered by the store: salvage
+// copies what is intact. The log grows with every change, deletes included, until File.Compact
 // rewrites it with the live runs; Compact needs the directory to itself
 // (ErrBusy otherwise), so it belongs to a maintenance window. The index is
 // kept in memory: the RunInfo of every live run plus 24 bytes for every

@@ -36,9 +36,12 @@ type FileOptions struct {
 	// store. Defaults to nil: no callback.
 	OnRecover func(Recovery)
 
-	// Logger, when not nil, gets a warning for every Recovery and for an
-	// index checkpoint that is ignored or cannot be written. Defaults to
-	// nil: silent.
+	// Logger, when not nil, gets an error for every Recovery (a torn
+	// tail cut), every damaged frame and an ignored index checkpoint, and
+	// a warning for a checkpoint that cannot be written and a store
+	// directory others may write. Defaults to nil: nothing is logged, but
+	// damage still shows in File.Damage and in the errors of the damaged
+	// runs, and missing data fails NewFile.
 	Logger *slog.Logger
 
 	// VerifyLog makes the store read and verify the whole log when it
@@ -46,6 +49,16 @@ type FileOptions struct {
 	// anywhere in the log is found then rather than when Read reaches it.
 	// Defaults to false: the log after the checkpoint is read.
 	VerifyLog bool
+
+	// ReadOnly opens the store for reading only: the store creates,
+	// writes, truncates and removes nothing (not even a torn tail, which
+	// is only logged, nor an index checkpoint) and takes no lock but a
+	// shared one on ratchet.open when it can, so it works for a user who
+	// may only read the directory and never changes what it inspects.
+	// Every change returns ErrReadOnly. Reads see what other processes
+	// append (they catch up without the lock file; a frame being written
+	// meanwhile is read at the next call). Defaults to false.
+	ReadOnly bool
 
 	// FS is the file layer the store does its file operations through;
 	// nil (the default) means the real file system. Its type lives in an
@@ -58,6 +71,10 @@ type FileOptions struct {
 	// noSync skips fsync; for tests only, never exported.
 	noSync bool
 }
+
+// ErrReadOnly is returned by every change of a File store opened with
+// FileOptions.ReadOnly.
+var ErrReadOnly = errors.New("store: opened read-only")
 
 // ErrFailed is returned by a File store's changes (Create, Append, Delete,
 // the lease methods, Compact) after a write or an fsync of its files
@@ -99,6 +116,7 @@ type File struct {
 	onRecover func(Recovery)
 	logger    *slog.Logger
 	verifyLog bool
+	readOnly  bool
 	noSync    bool
 
 	fs       faultfs.FS
@@ -119,7 +137,7 @@ type File struct {
 	// ioMu serialises this process's use of the lock file and of the log's
 	// end: a leader holds it for a whole group commit, a reader for
 	// catching up. Fields marked "ioMu" are written only with it held.
-	ioMu   sync.Mutex
+	ioMu   ctxMutex
 	failed error  // ioMu: sticky error after a failed fsync
 	buf    []byte // ioMu: the group buffer, reused
 	idxEnd int64  // ioMu: log offset of the last checkpoint loaded or saved
@@ -127,8 +145,9 @@ type File struct {
 	// mu guards the index. Writers also hold ioMu.
 	mu      sync.RWMutex
 	runs    map[string]*fileRun
-	end     int64 // end of the log as indexed
-	writing int64 // end of the group being written; end when idle
+	damage  []Damage // damage found so far
+	end     int64    // end of the log as indexed
+	writing int64    // end of the group being written; end when idle
 }
 
 var _ Store = (*File)(nil)
@@ -142,9 +161,12 @@ func NewFile(dir string) (*File, error) {
 // NewFileWithOptions opens the File store in dir, creating dir (mode 0700)
 // and the store's files (mode 0600) if needed; nil opts means the defaults.
 // It rebuilds the index from the index checkpoint and the log after it (or
-// the whole log), cutting off a torn tail (see FileOptions.OnRecover). It
-// returns an error wrapping ErrCorrupt if the log it reads is damaged
-// anywhere but at its tail. The caller must Close the store.
+// the whole log), cutting off a torn tail (see FileOptions.OnRecover) and
+// marking damaged runs (see File.Damage). It returns a *MissingDataError
+// when the checkpoint proves acknowledged data is missing from the log,
+// ErrCorrupt when the log's header is bad, and ErrUnsafeFile for a store
+// file that is a symbolic link. It waits for the store's lock while
+// another process holds it. The caller must Close the store.
 func NewFileWithOptions(dir string, opts *FileOptions) (*File, error) {
 	var o FileOptions
 	if opts != nil {
@@ -159,6 +181,9 @@ func NewFileWithOptions(dir string, opts *FileOptions) (*File, error) {
 	if o.FS == nil {
 		o.FS = faultfs.OS()
 	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
 	f := &File{
 		fs:        o.FS,
 		dir:       dir,
@@ -167,8 +192,10 @@ func NewFileWithOptions(dir string, opts *FileOptions) (*File, error) {
 		onRecover: o.OnRecover,
 		logger:    o.Logger,
 		verifyLog: o.VerifyLog,
+		readOnly:  o.ReadOnly,
 		noSync:    o.noSync,
 		runs:      make(map[string]*fileRun),
+		ioMu:      newCtxMutex(),
 	}
 	if err := f.open(); err != nil {
 		f.closeFiles()
@@ -188,8 +215,10 @@ func (f *File) Close() error {
 		return ErrClosed
 	}
 	f.closed = true
-	f.ioMu.Lock()
-	if f.end > f.idxEnd && f.failed == nil && lockFile(f.lock) == nil {
+	_ = f.ioMu.Lock(context.Background()) // no call is in flight to hold it long
+	// The checkpoint is a cache: a lock holder that does not let go (a
+	// stopped process) costs it, not a hung Close.
+	if f.end > f.idxEnd && f.failed == nil && !f.readOnly && tryLockFile(f.lock) {
 		f.saveCheckpoint(0)
 		_ = unlockFile(f.lock)
 	}
@@ -280,7 +309,7 @@ func (f *File) Read(ctx context.Context, runID string, from uint64) ([]Record, e
 		return nil, err
 	}
 	defer f.leave()
-	if err := f.refresh(); err != nil {
+	if err := f.refresh(ctx); err != nil {
 		return nil, err
 	}
 	from = max(from, 1)
@@ -288,15 +317,21 @@ func (f *File) Read(ctx context.Context, runID string, from uint64) ([]Record, e
 	run := f.runs[runID]
 	var entries []walEntry
 	var last uint64
+	var damage *Damage
 	if run != nil {
-		entries, last = run.entries, run.info.LastSeq
+		entries, last, damage = run.entries, run.info.LastSeq, run.damage
 	}
 	f.mu.RUnlock()
 	if run == nil {
 		return nil, notFound("read", runID)
 	}
+	var derr error
+	if damage != nil {
+		derr = &DamagedError{Op: "read", Damage: *damage}
+		last = min(last, damage.LastSeq)
+	}
 	if from > last {
-		return []Record{}, nil
+		return []Record{}, derr
 	}
 	out := make([]Record, 0, last-from+1)
 	for i := max(entryFor(entries, from), 0); i < len(entries); i++ {
@@ -305,19 +340,47 @@ func (f *File) Read(ctx context.Context, runID string, from uint64) ([]Record, e
 		}
 		e := entries[i]
 		fr, err := f.readFrame(e)
-		if err != nil {
-			return nil, fmt.Errorf("store: read %q: %w", runID, err)
+		if err == nil && (fr.runID != runID || fr.seq != e.seq || len(fr.records) == 0) {
+			err = errorf(ErrCorrupt, "frame at %d holds run %q seq %d", e.off, fr.runID, fr.seq)
 		}
-		if fr.runID != runID || fr.seq != e.seq || len(fr.records) == 0 {
-			return nil, errorf(ErrCorrupt, "read %q: frame at %d holds run %q seq %d", runID, e.off, fr.runID, fr.seq)
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				return nil, fmt.Errorf("store: read %q: %w", runID, err)
+			}
+			return out, f.damagedAtRead(run, i, err)
 		}
 		for j, data := range fr.records {
-			if seq := e.seq + uint64(j); seq >= from {
+			if seq := e.seq + uint64(j); seq >= from && seq <= last {
 				out = append(out, Record{Seq: seq, Data: data})
 			}
 		}
+		if e.seq+uint64(len(fr.records)) > last {
+			break
+		}
 	}
-	return out, nil
+	return out, derr
+}
+
+// damagedAtRead marks run damaged at its i-th entry, which failed its
+// checks with err when Read read it (a frame the index checkpoint covered,
+// so no open had checked it), and returns the error for the Read. The
+// checkpoint is removed so that the next open scans the log and finds the
+// damage before anything is appended to the run.
+func (f *File) damagedAtRead(run *fileRun, i int, err error) error {
+	f.mu.Lock()
+	if run.damage == nil {
+		e := run.entries[i]
+		d := Damage{RunID: run.info.ID, Offset: e.off, Size: int64(e.size), Reason: err.Error(), LastSeq: e.seq - 1}
+		run.damage = &d
+		f.damage = append(f.damage, d)
+		f.logger.Error("store: damaged frame in log", "path", f.path, "run", run.info.ID, "offset", e.off, "reason", err)
+	}
+	derr := &DamagedError{Op: "read", Damage: *run.damage}
+	f.mu.Unlock()
+	if !f.readOnly {
+		_ = f.fs.Remove(filepath.Join(f.dir, FileIndexName))
+	}
+	return derr
 }
 
 // readFrame reads and decodes the frame e locates.
@@ -345,7 +408,7 @@ func (f *File) Get(ctx context.Context, runID string) (RunInfo, error) {
 		return RunInfo{}, err
 	}
 	defer f.leave()
-	if err := f.refresh(); err != nil {
+	if err := f.refresh(ctx); err != nil {
 		return RunInfo{}, err
 	}
 	f.mu.RLock()
@@ -353,6 +416,9 @@ func (f *File) Get(ctx context.Context, runID string) (RunInfo, error) {
 	run := f.runs[runID]
 	if run == nil {
 		return RunInfo{}, notFound("get", runID)
+	}
+	if run.damage != nil {
+		return cloneInfo(run.info), damagedErr("get", run)
 	}
 	return cloneInfo(run.info), nil
 }
@@ -363,13 +429,13 @@ func (f *File) List(ctx context.Context, q Query) ([]RunInfo, error) {
 		return nil, err
 	}
 	defer f.leave()
-	if err := f.refresh(); err != nil {
+	if err := f.refresh(ctx); err != nil {
 		return nil, err
 	}
 	f.mu.RLock()
 	infos := make([]RunInfo, 0, len(f.runs))
 	for _, run := range f.runs {
-		if q.Matches(run.info) {
+		if run.damage == nil && q.Matches(run.info) {
 			infos = append(infos, cloneInfo(run.info))
 		}
 	}

@@ -85,7 +85,9 @@ func (f *File) loadCheckpoint() bool {
 // the lock file must be held. Failures are only logged: the checkpoint is a
 // cache.
 func (f *File) saveCheckpoint(minGrowth int64) {
-	if f.end <= f.idxEnd || f.end-f.idxEnd < minGrowth || f.failed != nil {
+	if f.end <= f.idxEnd || f.end-f.idxEnd < minGrowth || f.failed != nil || f.readOnly || len(f.damage) > 0 {
+		// A damaged store keeps no new checkpoint, so that every open
+		// scans the damage again rather than trust an index without it.
 		return
 	}
 	path := filepath.Join(f.dir, FileIndexName)
@@ -176,9 +178,7 @@ func (f *File) readFile(name string) ([]byte, error) {
 
 // warn logs a checkpoint problem, if there is a logger.
 func (f *File) warn(msg string, err error) {
-	if f.logger != nil {
-		f.logger.Warn("store: "+msg, "dir", f.dir, "err", err)
-	}
+	f.logger.Warn("store: "+msg, "dir", f.dir, "err", err)
 }
 
 // tailChecksum returns the CRC-32C of the log's last idxTailCheck bytes (at
@@ -230,7 +230,7 @@ func checkpointCovered(data []byte) (int64, bool) {
 }
 
 // decodeCheckpoint decodes a checkpoint and checks it against the log
-// (logSize bytes, read through log).
+// (logSize bytes, read through log; nil: no check of the log's bytes).
 func decodeCheckpoint(data []byte, logSize int64, log io.ReaderAt) (map[string]*fileRun, int64, error) {
 	if len(data) < idxHeaderSize+4 {
 		return nil, 0, fmt.Errorf("%d bytes is too short", len(data))
@@ -253,8 +253,10 @@ func decodeCheckpoint(data []byte, logSize int64, log io.ReaderAt) (map[string]*
 	if covered < walHeaderSize || covered > logSize {
 		return nil, 0, fmt.Errorf("covers %d bytes of a %d-byte log", covered, logSize)
 	}
-	if got, err := tailChecksum(log, covered); err != nil || got != tail {
-		return nil, 0, fmt.Errorf("log does not match at offset %d (%v)", covered, err)
+	if log != nil {
+		if got, err := tailChecksum(log, covered); err != nil || got != tail {
+			return nil, 0, fmt.Errorf("log does not match at offset %d (%v)", covered, err)
+		}
 	}
 	n := d.uvarint()
 	if n > uint64(len(d.b)) {

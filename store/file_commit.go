@@ -93,6 +93,9 @@ func (f *File) submit(ctx context.Context, r *request) error {
 		return err
 	}
 	defer f.leave()
+	if f.readOnly {
+		return fmt.Errorf("%w: %s %q", ErrReadOnly, r.op, r.runID)
+	}
 	r.done = make(chan struct{})
 	r.promote = make(chan struct{}, 1)
 	f.qmu.Lock()
@@ -101,7 +104,9 @@ func (f *File) submit(ctx context.Context, r *request) error {
 	f.leading = true
 	f.qmu.Unlock()
 	if lead {
-		f.lead()
+		if err := f.lead(ctx, r); err != nil {
+			return fmt.Errorf("store: %s %q: %w", r.op, r.runID, err)
+		}
 	}
 	ctxDone := ctx.Done()
 	for {
@@ -109,7 +114,9 @@ func (f *File) submit(ctx context.Context, r *request) error {
 		case <-r.done:
 			return r.err
 		case <-r.promote:
-			f.lead()
+			if err := f.lead(ctx, r); err != nil {
+				return fmt.Errorf("store: %s %q: %w", r.op, r.runID, err)
+			}
 		case <-ctxDone:
 			if r.state.CompareAndSwap(reqPending, reqCancelled) {
 				return ctx.Err()
@@ -119,12 +126,35 @@ func (f *File) submit(ctx context.Context, r *request) error {
 	}
 }
 
-// lead commits one group of queued requests, then promotes the next
-// waiting request's caller to lead, or marks that nobody leads.
-func (f *File) lead() {
-	f.commit(f.takeQueue())
+// lead commits one group of queued requests (self's among them), then
+// promotes the next waiting request's caller to lead, or marks that nobody
+// leads. If ctx (self's caller's) ends while the leader waits for the
+// store's locks, nothing of the group was claimed: self is cancelled, the
+// others go back to the head of the queue for the next leader, and lead
+// returns why.
+func (f *File) lead(ctx context.Context, self *request) error {
+	reqs := f.takeQueue()
+	err := f.commit(ctx, reqs)
 	f.qmu.Lock()
 	defer f.qmu.Unlock()
+	if err != nil {
+		self.state.CompareAndSwap(reqPending, reqCancelled)
+		self.state.CompareAndSwap(reqPromoted, reqCancelled)
+		var back []*request
+		for _, r := range reqs {
+			if r != self && r.state.Load() == reqPending {
+				back = append(back, r)
+			}
+		}
+		f.queue = append(back, f.queue...)
+	}
+	f.promoteNext()
+	return err
+}
+
+// promoteNext promotes the first waiting request's caller to lead the next
+// group, or marks that nobody leads. f.qmu must be held.
+func (f *File) promoteNext() {
 	for len(f.queue) > 0 {
 		next := f.queue[0]
 		if next.state.CompareAndSwap(reqPending, reqPromoted) {
@@ -153,8 +183,9 @@ func (f *File) takeQueue() []*request {
 }
 
 // commit commits one group of requests and answers each that is not
-// cancelled.
-func (f *File) commit(reqs []*request) {
+// cancelled. If ctx ends while it waits for this process's I/O mutex or
+// the lock file, it returns why, having claimed and answered nothing.
+func (f *File) commit(ctx context.Context, reqs []*request) error {
 	var claimed []*request
 	defer func() {
 		for _, r := range claimed {
@@ -178,20 +209,25 @@ func (f *File) commit(reqs []*request) {
 		}
 	}
 
-	f.ioMu.Lock()
+	if err := f.ioMu.Lock(ctx); err != nil {
+		return err
+	}
 	defer f.ioMu.Unlock()
 	if f.failed != nil {
 		failAll(f.failed)
-		return
+		return nil
 	}
-	if err := lockFile(f.lock); err != nil {
-		failAll(fmt.Errorf("store: lock %s: %w", f.dir, err))
-		return
+	if err := lockFile(ctx, f.lock); err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		failAll(fmt.Errorf("store: %w", err))
+		return nil
 	}
 	defer unlockFile(f.lock)
 	if err := f.catchUp(); err != nil {
 		failAll(err)
-		return
+		return nil
 	}
 
 	claim()
@@ -203,7 +239,7 @@ func (f *File) commit(reqs []*request) {
 		}
 	}
 	if len(g.buf) == 0 {
-		return
+		return nil
 	}
 	f.mu.Lock()
 	f.writing = f.end + int64(len(g.buf))
@@ -224,6 +260,7 @@ func (f *File) commit(reqs []*request) {
 	if cap(g.buf) <= 2*groupBytesMax {
 		f.buf = g.buf
 	}
+	return nil
 }
 
 // write writes buf at off and makes it durable. On failure the store
@@ -300,6 +337,9 @@ func (g *group) run(f *File, runID string) *groupRun {
 // passes, adds r's frame to the group and applies r to that view.
 func (f *File) addToGroup(g *group, r *request) error {
 	gr := g.run(f, r.runID)
+	if gr != nil && gr.base != nil && gr.base.damage != nil {
+		return damagedErr(r.op.String(), gr.base)
+	}
 	if r.op == opCreate {
 		if gr != nil {
 			return errorf(ErrExists, "create %q", r.runID)

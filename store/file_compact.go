@@ -58,14 +58,19 @@ func (f *File) Compact(ctx context.Context) error {
 	if f.closed {
 		return ErrClosed
 	}
-	f.ioMu.Lock()
+	if f.readOnly {
+		return fmt.Errorf("%w: compact %s", ErrReadOnly, f.dir)
+	}
+	if err := f.ioMu.Lock(ctx); err != nil {
+		return err
+	}
 	defer f.ioMu.Unlock()
 	if f.failed != nil {
 		return f.failed
 	}
 	// The lock file first: it keeps every other writer, opener and
 	// compactor of the directory out meanwhile.
-	if err := lockFile(f.lock); err != nil {
+	if err := lockFile(ctx, f.lock); err != nil {
 		return fmt.Errorf("store: lock %s: %w", f.dir, err)
 	}
 	defer unlockFile(f.lock)
@@ -74,13 +79,13 @@ func (f *File) Compact(ctx context.Context) error {
 	// with none: it takes its shared lock back (which never waits, as no
 	// compactor can hold the exclusive one while we hold the lock file).
 	if err := tryLockExclusive(f.presence); err != nil {
-		if lerr := lockShared(f.presence); lerr != nil {
+		if lerr := lockShared(context.Background(), f.presence); lerr != nil {
 			f.fail(fmt.Errorf("lock %s: %w", FileOpenName, lerr))
 			return f.failed
 		}
 		return fmt.Errorf("%w: compact %s", ErrBusy, f.dir)
 	}
-	defer func() { _ = lockShared(f.presence) }()
+	defer func() { _ = lockShared(context.Background(), f.presence) }()
 	if err := f.catchUp(); err != nil {
 		return err
 	}
@@ -112,6 +117,15 @@ func (f *File) rewrite(ctx context.Context) error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("store: compact: %w", err)
 	}
+	// The checkpoint describes the old log: it goes first, durably, so
+	// that it never stands next to the shorter new log, where it would be
+	// evidence of missing data.
+	if err := f.fs.Remove(filepath.Join(f.dir, FileIndexName)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("store: compact: %w", err)
+	}
+	if err := f.syncDir(f.dir); err != nil {
+		return fmt.Errorf("store: compact: %w", err)
+	}
 	if err := f.fs.Rename(tmp.Name(), f.path); err != nil {
 		return fmt.Errorf("store: compact: %w", err)
 	}
@@ -128,7 +142,6 @@ func (f *File) rewrite(ctx context.Context) error {
 	old := f.wal
 	f.wal = wal
 	_ = old.Close()
-	_ = f.fs.Remove(filepath.Join(f.dir, FileIndexName)) // it describes the old log
 	f.resetIndex()
 	if err := f.catchUp(); err != nil {
 		f.fail(fmt.Errorf("read the compacted log: %w", err))

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -151,6 +150,10 @@ func FuzzTornTail(f *testing.F) {
 		}
 		require.NoError(t, fs.Close())
 
+		// A torn tail is never covered by a checkpoint (which covers only
+		// acknowledged frames): one would prove the cut bytes were
+		// acknowledged, and the open would fail.
+		require.NoError(t, os.Remove(filepath.Join(dir, FileIndexName)))
 		size := fileSize(t, path)
 		cutAt := walHeaderSize + int64(cut)%(size-walHeaderSize+1)
 		require.NoError(t, os.Truncate(path, cutAt))
@@ -167,11 +170,11 @@ func FuzzTornTail(f *testing.F) {
 		fs, err = NewFileWithOptions(dir, opts)
 		var magic [4]byte
 		binary.LittleEndian.PutUint32(magic[:], frameMagic)
-		if err != nil && errors.Is(err, ErrCorrupt) && bytes.Contains(garbage, magic[:]) {
-			return // the garbage may hold what looks like a later frame
-		}
 		require.NoError(t, err)
 		defer fs.Close()
+		if len(fs.Damage()) > 0 && bytes.Contains(garbage, magic[:]) {
+			return // the garbage may hold what looks like a later frame
+		}
 
 		want := NewMemory()
 		var kept int64 = walHeaderSize

@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"fmt"
 	"sort"
 )
 
@@ -17,6 +18,9 @@ type fileRun struct {
 	// The slice is only ever appended to, so a reader may keep a copy of
 	// the slice header after releasing the index lock.
 	entries []walEntry
+	// damage, when not nil, is the first damage found in the run's log:
+	// records 1..info.LastSeq are intact, the rest is lost.
+	damage *Damage
 }
 
 // walEntry locates one frame carrying records of a run.
@@ -41,62 +45,79 @@ type rawMetas map[*fileRun]*rawMeta
 type rawMeta struct {
 	state []byte
 	off   int64
+	size  int
 }
 
 // applyFrame applies a frame read from the log at off (size bytes long) to
-// runs, leaving an append's Meta in metas for decodeMetas. A frame that
-// does not follow from the index (a second creation, an unknown run, a
-// sequence gap, bad JSON) is ErrCorrupt: the log is checksummed, so such a
-// frame was written that way.
-func applyFrame(runs map[string]*fileRun, metas rawMetas, fr frame, off int64, size int) error {
-	if err := ValidateID(fr.runID); err != nil {
-		return errorf(ErrCorrupt, "frame at %d: %v", off, err)
+// the index, leaving an append's Meta in metas for decodeMetas. A frame
+// that does not follow from the index (a second creation, an unknown run,
+// a sequence gap, bad JSON) was written that way (the log is checksummed),
+// so its run is marked damaged; frames of a damaged run are ignored. f.mu
+// must be held for writing.
+func (f *File) applyFrame(metas rawMetas, fr frame, off int64, size int) {
+	bad := func(format string, args ...any) {
+		f.markDamaged(Damage{RunID: fr.runID, Offset: off, Size: int64(size), Reason: fmt.Sprintf(format, args...)})
 	}
-	run := runs[fr.runID]
+	if err := ValidateID(fr.runID); err != nil {
+		f.markDamaged(Damage{Offset: off, Size: int64(size), Reason: fmt.Sprintf("frame names an invalid run: %v", err)})
+		return
+	}
+	run := f.runs[fr.runID]
+	if run != nil && run.damage != nil {
+		return // nothing after the damage counts
+	}
 	if fr.kind == kindCreate {
 		if run != nil {
-			return errorf(ErrCorrupt, "frame at %d creates run %q again", off, fr.runID)
+			bad("frame creates the run again")
+			return
 		}
 		var info RunInfo
 		if err := json.Unmarshal(fr.state, &info); err != nil {
-			return errorf(ErrCorrupt, "frame at %d: run info of %q: %v", off, fr.runID, err)
+			bad("run info: %v", err)
+			return
 		}
 		if info.ID != fr.runID || fr.seq != 1 {
-			return errorf(ErrCorrupt, "frame at %d: creation of %q names run %q, first seq %d", off, fr.runID, info.ID, fr.seq)
+			bad("creation names run %q, first seq %d", info.ID, fr.seq)
+			return
 		}
 		run = &fileRun{info: info}
 		run.info.LastSeq = 0
-		runs[fr.runID] = run
+		f.runs[fr.runID] = run
 	} else if run == nil {
-		return errorf(ErrCorrupt, "frame at %d names unknown run %q", off, fr.runID)
+		bad("frame of a run never created (its creation is lost)")
+		return
 	}
 
 	switch fr.kind {
 	case kindCreate:
 	case kindAppend:
 		if fr.seq != run.info.LastSeq+1 {
-			return errorf(ErrCorrupt, "frame at %d: run %q continues at seq %d after %d", off, fr.runID, fr.seq, run.info.LastSeq)
+			bad("records continue at seq %d after %d (records %d..%d are lost)", fr.seq, run.info.LastSeq, run.info.LastSeq+1, fr.seq-1)
+			return
 		}
 		raw := metas[run]
 		if raw == nil {
 			raw = &rawMeta{}
 			metas[run] = raw
 		}
-		raw.state, raw.off = append(raw.state[:0], fr.state...), off
+		raw.state, raw.off, raw.size = append(raw.state[:0], fr.state...), off, size
 	case kindDelete:
 		if len(fr.records) != 0 || len(fr.state) != 0 {
-			return errorf(ErrCorrupt, "frame at %d: deletion of %q carries data", off, fr.runID)
+			bad("deletion carries data")
+			return
 		}
-		delete(runs, fr.runID)
+		delete(f.runs, fr.runID)
 		delete(metas, run)
-		return nil
+		return
 	case kindLease:
 		if len(fr.records) != 0 {
-			return errorf(ErrCorrupt, "frame at %d: lease change of %q carries records", off, fr.runID)
+			bad("lease change carries records")
+			return
 		}
 		var l Lease
 		if err := json.Unmarshal(fr.state, &l); err != nil {
-			return errorf(ErrCorrupt, "frame at %d: lease of %q: %v", off, fr.runID, err)
+			bad("lease: %v", err)
+			return
 		}
 		run.info.Lease = l
 	}
@@ -104,17 +125,17 @@ func applyFrame(runs map[string]*fileRun, metas rawMetas, fr frame, off int64, s
 		run.entries = append(run.entries, walEntry{seq: fr.seq, off: off, size: uint32(size)})
 		run.info.LastSeq += uint64(n)
 	}
-	return nil
 }
 
-// decodeMetas sets each run's Meta from metas.
-func decodeMetas(metas rawMetas) error {
+// decodeMetas sets each run's Meta from metas; a run whose Meta does not
+// decode is marked damaged. f.mu must be held for writing.
+func (f *File) decodeMetas(metas rawMetas) {
 	for run, raw := range metas {
 		var m Meta
 		if err := json.Unmarshal(raw.state, &m); err != nil {
-			return errorf(ErrCorrupt, "frame at %d: meta of %q: %v", raw.off, run.info.ID, err)
+			f.markDamaged(Damage{RunID: run.info.ID, Offset: raw.off, Size: int64(raw.size), Reason: fmt.Sprintf("meta: %v", err)})
+			continue
 		}
 		run.info.Meta = m
 	}
-	return nil
 }

@@ -39,23 +39,30 @@ func buildLog(t *testing.T, path string, groups [][]string) ([]int64, int64) {
 }
 
 // TestFileUnevenTear covers a crash that persisted later pages of the last
-// group's write but not earlier ones: valid frames of the same group after
-// a bad one are part of the torn tail; a valid frame of a later group after
-// a bad one means corruption.
+// group's write but not earlier ones (read back as zeros): the zeros and
+// the valid frames of the same group after them are the torn tail, cut.
+// A flipped bit is damage, not a tear: only the damaged frame's run is
+// lost, and the frames after it, of any group, are kept. (Before damaged
+// runs, a flip in the last group cut the rest of the group, and a flip in
+// an earlier group made the whole store unopenable.)
 func TestFileUnevenTear(t *testing.T) {
 	t.Parallel()
 	groups := [][]string{{"a1", "a2"}, {"b1", "b2", "b3"}}
 	tests := []struct {
-		name    string
-		damage  int // index of the frame whose body gets a flipped bit
-		corrupt bool
-		keep    []string
+		name   string
+		damage int  // index of the damaged frame
+		zero   bool // zeroed (a torn page) rather than a flipped bit
+		cut    bool // a torn tail, cut at the damaged frame
+		keep   []string
 	}{
-		{"first of last group", 2, false, []string{"a1", "a2"}},
-		{"middle of last group", 3, false, []string{"a1", "a2", "b1"}},
-		{"last of last group", 4, false, []string{"a1", "a2", "b1", "b2"}},
-		{"earlier group", 1, true, nil},
-		{"first frame", 0, true, nil},
+		{"zeros, first of last group", 2, true, true, []string{"a1", "a2"}},
+		{"zeros, middle of last group", 3, true, true, []string{"a1", "a2", "b1"}},
+		{"zeros, earlier group", 1, true, false, []string{"a1", "b1", "b2", "b3"}},
+		{"flip, first of last group", 2, false, false, []string{"a1", "a2", "b2", "b3"}},
+		{"flip, middle of last group", 3, false, false, []string{"a1", "a2", "b1", "b3"}},
+		{"flip, last of last group", 4, false, true, []string{"a1", "a2", "b1", "b2"}},
+		{"flip, earlier group", 1, false, false, []string{"a1", "b1", "b2", "b3"}},
+		{"flip, first frame", 0, false, false, []string{"a2", "b1", "b2", "b3"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -65,20 +72,36 @@ func TestFileUnevenTear(t *testing.T) {
 			offs, size := buildLog(t, path, groups)
 			data, err := os.ReadFile(path)
 			require.NoError(t, err)
-			data[offs[tt.damage]+frameHeaderSize+3] ^= 0x40
+			next := size
+			if tt.damage+1 < len(offs) {
+				next = offs[tt.damage+1]
+			}
+			if tt.zero {
+				clear(data[offs[tt.damage]:next])
+			} else {
+				data[offs[tt.damage]+frameHeaderSize+3] ^= 0x40
+			}
 			require.NoError(t, os.WriteFile(path, data, 0o600))
 
 			var recs []Recovery
 			f, err := NewFileWithOptions(dir, &FileOptions{noSync: true, OnRecover: func(r Recovery) { recs = append(recs, r) }})
-			if tt.corrupt {
-				require.ErrorIs(t, err, ErrCorrupt)
-				return
-			}
 			require.NoError(t, err)
 			defer f.Close()
-			require.Len(t, recs, 1)
-			require.Equal(t, offs[tt.damage], recs[0].Offset)
-			require.Equal(t, size-offs[tt.damage], recs[0].Cut)
+			if tt.cut {
+				require.Len(t, recs, 1)
+				require.Equal(t, offs[tt.damage], recs[0].Offset)
+				require.Equal(t, size-offs[tt.damage], recs[0].Cut)
+				require.Empty(t, f.Damage())
+			} else {
+				require.Empty(t, recs)
+				dmg := f.Damage()
+				require.Len(t, dmg, 1)
+				require.Equal(t, offs[tt.damage], dmg[0].Offset)
+				require.Equal(t, next-offs[tt.damage], dmg[0].Size)
+				got, err := os.ReadFile(path)
+				require.NoError(t, err)
+				require.Equal(t, data, got, "damage is left in place")
+			}
 			infos, err := f.List(context.Background(), Query{})
 			require.NoError(t, err)
 			var ids []string
@@ -125,7 +148,7 @@ func TestFileCancelWhileQueued(t *testing.T) {
 			return len(f.queue) == n
 		}, 5*time.Second, time.Millisecond)
 	}
-	f.ioMu.Lock() // a commit in progress
+	require.NoError(t, f.ioMu.Lock(ctx)) // a commit in progress
 	errA := make(chan error, 1)
 	go func() { // leads the next group, which waits for ioMu
 		errA <- f.Append(ctx, Batch{RunID: "r", Expected: 0, Records: [][]byte{[]byte("a")}})
@@ -188,6 +211,9 @@ func TestFileReadVerifiesChecksums(t *testing.T) {
 	_, err = f.Read(ctx, "r", 2)
 	require.ErrorIs(t, err, ErrCorrupt)
 	rs, err := f.Read(ctx, "r", 1)
-	require.ErrorIs(t, err, ErrCorrupt, "from 1 reads the damaged frame too")
-	require.Nil(t, rs)
+	require.ErrorIs(t, err, ErrDamaged, "from 1 reads the damaged frame too")
+	require.Equal(t, []Record{{Seq: 1, Data: []byte("one")}}, rs, "the records before the damage")
+	_, err = f.Get(ctx, "r")
+	require.ErrorIs(t, err, ErrDamaged)
+	require.ErrorIs(t, f.Append(ctx, Batch{RunID: "r", Expected: 2}), ErrDamaged)
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/ratchet-run/ratchet/internal/faultfs"
 )
@@ -21,6 +23,9 @@ const scanBufferSize = 1 << 20
 
 // open creates or opens the store's files and reads the log into the index.
 func (f *File) open() error {
+	if f.readOnly {
+		return f.openReadOnly()
+	}
 	created, err := mkdirPrivate(f.fs, f.dir)
 	if err != nil {
 		return err
@@ -30,33 +35,103 @@ func (f *File) open() error {
 			return err
 		}
 	}
-	f.presence, err = f.fs.OpenFile(filepath.Join(f.dir, FileOpenName), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
+	f.checkDirMode()
+	if f.presence, err = f.openFile(FileOpenName, os.O_RDWR|os.O_CREATE); err != nil {
 		return err
 	}
 	// Held until Close; waits for a compaction in progress (see Compact).
-	if err := lockShared(f.presence); err != nil {
+	if err := lockShared(context.Background(), f.presence); err != nil {
 		return err
 	}
-	f.lock, err = f.fs.OpenFile(filepath.Join(f.dir, FileLockName), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
+	if f.lock, err = f.openFile(FileLockName, os.O_RDWR|os.O_CREATE); err != nil {
 		return err
 	}
-	f.wal, err = f.fs.OpenFile(f.path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
+	if f.wal, err = f.openFile(FileLogName, os.O_RDWR|os.O_CREATE); err != nil {
 		return err
 	}
-	f.ioMu.Lock()
+	if err := f.ioMu.Lock(context.Background()); err != nil {
+		return err
+	}
 	defer f.ioMu.Unlock()
-	if err := lockFile(f.lock); err != nil {
+	if err := lockFile(context.Background(), f.lock); err != nil {
 		return err
 	}
 	defer unlockFile(f.lock)
+	if err := f.checkRegular(filepath.Join(f.dir, FileIndexName)); err != nil {
+		return err
+	}
+	if err := f.checkMissing(); err != nil {
+		return err
+	}
 	if err := f.openHeader(); err != nil {
 		return err
 	}
 	f.removeTempCheckpoints()
 	f.removeTempLogs()
+	return f.readIndex()
+}
+
+// openReadOnly opens the store's files for reading only: it creates,
+// writes, cuts and locks nothing but a shared lock of ratchet.open (when
+// the file is there and readable), so that a compaction cannot replace the
+// log meanwhile.
+func (f *File) openReadOnly() error {
+	fi, err := f.fs.Stat(f.dir)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory", f.dir)
+	}
+	if p, err := f.openFile(FileOpenName, os.O_RDONLY); err == nil {
+		f.presence = p
+		if ok, _ := tryLockSharedNB(p); !ok {
+			return fmt.Errorf("%w: a compaction is in progress", ErrBusy)
+		}
+	} else if errors.Is(err, ErrUnsafeFile) {
+		return err
+	}
+	if f.wal, err = f.openFile(FileLogName, os.O_RDONLY); err != nil {
+		return err
+	}
+	if err := f.ioMu.Lock(context.Background()); err != nil {
+		return err
+	}
+	defer f.ioMu.Unlock()
+	if err := f.checkRegular(filepath.Join(f.dir, FileIndexName)); err != nil {
+		return err
+	}
+	if err := f.checkMissing(); err != nil {
+		return err
+	}
+	size, err := f.wal.Size()
+	if err != nil {
+		return err
+	}
+	if size < walHeaderSize {
+		// A log being created, or torn before its header was whole: empty.
+		want := walHeader()
+		got := make([]byte, size)
+		if _, err := f.wal.ReadAt(got, 0); err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		if !bytes.Equal(got, want[:size]) {
+			return errorf(ErrCorrupt, "%s is not a ratchet log", f.path)
+		}
+		f.resetIndex()
+		f.end, f.writing = size, size
+		return nil
+	}
+	if err := f.openHeader(); err != nil {
+		return err
+	}
+	return f.readIndex()
+}
+
+// readIndex builds the index from the checkpoint and the log after it, or
+// from the whole log. f.ioMu and (unless read-only) the lock file must be
+// held.
+func (f *File) readIndex() error {
 	f.resetIndex()
 	if !f.verifyLog && f.loadCheckpoint() {
 		err := f.catchUp()
@@ -65,7 +140,7 @@ func (f *File) open() error {
 			return nil
 		}
 		// Whatever is wrong, the log itself is the truth.
-		f.warn("ignoring index checkpoint", err)
+		f.logger.Error("store: ignoring index checkpoint", "dir", f.dir, "err", err)
 		f.resetIndex()
 	}
 	if err := f.catchUp(); err != nil {
@@ -73,6 +148,76 @@ func (f *File) open() error {
 	}
 	f.saveCheckpoint(idxRewriteBytes)
 	return nil
+}
+
+// openFile opens the store's file name, refusing a symbolic link or
+// anything but a regular file.
+func (f *File) openFile(name string, flag int) (faultfs.File, error) {
+	path := filepath.Join(f.dir, name)
+	if err := f.checkRegular(path); err != nil {
+		return nil, err
+	}
+	return f.fs.OpenFile(path, flag|noFollow, 0o600)
+}
+
+// checkRegular returns ErrUnsafeFile if path exists and is not a regular
+// file (a symbolic link, a directory, a device).
+func (f *File) checkRegular(path string) error {
+	fi, err := f.fs.Lstat(path)
+	if err != nil {
+		return nil // missing: the open says so, or creates it
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		return errorf(ErrUnsafeFile, "%s is a symbolic link", path)
+	}
+	if !fi.Mode().IsRegular() {
+		return errorf(ErrUnsafeFile, "%s is not a regular file", path)
+	}
+	return nil
+}
+
+// checkDirMode warns when the store's directory is writable by its group
+// or by everyone: whoever can write it can replace the store's files.
+func (f *File) checkDirMode() {
+	fi, err := f.fs.Stat(f.dir)
+	if err == nil && fi.Mode().Perm()&0o022 != 0 {
+		f.logger.Warn("store: the store directory is writable by others than its owner; make it 0700", "dir", f.dir, "mode", fi.Mode().Perm().String())
+	}
+}
+
+// checkMissing returns a *MissingDataError if the index checkpoint, when
+// it is sound, covers more log than there is: then acknowledged frames
+// were lost (a truncated or replaced log). f.ioMu must be held.
+func (f *File) checkMissing() error {
+	data, err := f.readFile(filepath.Join(f.dir, FileIndexName))
+	if err != nil {
+		return nil
+	}
+	size, err := f.wal.Size()
+	if err != nil {
+		return err
+	}
+	covered, ok := checkpointCovered(data)
+	if !ok || covered <= size || len(data) < idxHeaderSize+4 {
+		return nil
+	}
+	body, sum := data[:len(data)-4], binary.LittleEndian.Uint32(data[len(data)-4:])
+	if crc(body) != sum {
+		return nil // not a checkpoint this store wrote whole: no evidence
+	}
+	e := &MissingDataError{Path: f.path, Size: size, Want: covered, Evidence: "its index checkpoint " + FileIndexName}
+	if runs, _, err := decodeCheckpoint(data, covered, nil); err == nil {
+		var ids []string
+		for id, run := range runs {
+			if n := len(run.entries); n > 0 && run.entries[n-1].off+int64(run.entries[n-1].size) > size {
+				ids = append(ids, id)
+			}
+		}
+		slices.Sort(ids)
+		e.Lost = len(ids)
+		e.Runs = ids[:min(len(ids), 10)]
+	}
+	return e
 }
 
 // mkdirPrivate creates dir and its missing parents with mode 0700 and
@@ -158,7 +303,7 @@ func (f *File) syncDir(dir string) error {
 
 // refresh brings the index up to date with what other processes wrote. It is
 // cheap (one lseek) when they wrote nothing.
-func (f *File) refresh() error {
+func (f *File) refresh(ctx context.Context) error {
 	size, err := f.walSize()
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
@@ -169,10 +314,15 @@ func (f *File) refresh() error {
 	if size <= writing {
 		return nil // only this process's group in flight, if anything
 	}
-	f.ioMu.Lock()
+	if err := f.ioMu.Lock(ctx); err != nil {
+		return err
+	}
 	defer f.ioMu.Unlock()
-	if err := lockFile(f.lock); err != nil {
-		return fmt.Errorf("store: lock %s: %w", f.dir, err)
+	if f.readOnly {
+		return f.catchUp()
+	}
+	if err := lockFile(ctx, f.lock); err != nil {
+		return fmt.Errorf("store: %w", err)
 	}
 	defer unlockFile(f.lock)
 	return f.catchUp()
@@ -186,9 +336,11 @@ func (f *File) walSize() (int64, error) {
 }
 
 // catchUp reads the frames past f.end into the index. A bad frame there is
-// a torn tail, cut off and reported, unless a frame of a later commit group
-// follows it: then the log is corrupt. f.ioMu and the lock file must be
-// held.
+// a torn tail, cut off and reported, when no valid frame follows it (or
+// only zeros lie between it and frames of its own commit group: a write
+// torn unevenly). Otherwise the bad bytes are damage: the run they belong
+// to is marked damaged and the scan goes on after them. f.ioMu and the
+// lock file must be held.
 func (f *File) catchUp() error {
 	size, err := f.walSize()
 	if err != nil {
@@ -203,34 +355,59 @@ func (f *File) catchUp() error {
 	// The index lock is held for the whole scan so that readers never see
 	// some of its frames applied and not others.
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	metas := make(rawMetas)
-	var applyErr error
-	end, bad, err := scanFrames(f.wal, f.end, size, func(fr frame, off int64, n int) error {
-		applyErr = applyFrame(f.runs, metas, fr, off, n)
-		return applyErr
-	})
-	if merr := decodeMetas(metas); applyErr == nil {
-		applyErr = merr
+	defer f.decodeMetas(metas)
+	off := f.end
+	for {
+		end, bad, err := scanFrames(f.wal, off, size, func(fr frame, off int64, n int) error {
+			f.applyFrame(metas, fr, off, n)
+			return nil
+		})
+		f.end, f.writing = end, end
+		if err != nil {
+			return fmt.Errorf("store: read %s: %w", f.path, err)
+		}
+		if bad == nil {
+			return nil
+		}
+		next, err := findFrame(f.wal, end+1, size, func(h frameHeader, at int64) bool { return h.group <= at })
+		if err != nil {
+			return fmt.Errorf("store: read %s: %w", f.path, err)
+		}
+		torn := next < 0
+		if !torn {
+			zeros, err := allZero(f.wal, end, next)
+			if err != nil {
+				return fmt.Errorf("store: read %s: %w", f.path, err)
+			}
+			if zeros {
+				later, err := findFrame(f.wal, next, size, func(h frameHeader, _ int64) bool { return h.group > end })
+				if err != nil {
+					return fmt.Errorf("store: read %s: %w", f.path, err)
+				}
+				torn = later < 0
+			}
+		}
+		if torn {
+			return f.cutTail(end, size, bad)
+		}
+		f.markDamaged(Damage{RunID: attribute(f.wal, end, next), Offset: end, Size: next - end, Reason: bad.Error()})
+		f.logger.Error("store: damaged frame in log", "path", f.path, "offset", end, "size", next-end, "reason", bad)
+		off = next
 	}
-	f.end, f.writing = end, end
-	f.mu.Unlock()
-	if applyErr != nil {
-		return fmt.Errorf("store: %s: %w", f.path, applyErr)
-	}
-	if err != nil {
-		return fmt.Errorf("store: read %s: %w", f.path, err)
-	}
-	if bad == nil {
+}
+
+// cutTail cuts the torn tail [end, size) off the log and reports it; a
+// read-only store only reports it and reads no further. f.ioMu, the lock
+// file and f.mu must be held.
+func (f *File) cutTail(end, size int64, bad error) error {
+	rec := Recovery{Path: f.path, Offset: end, Cut: size - end, Reason: bad.Error()}
+	if f.readOnly {
+		f.logger.Error("store: torn tail at the end of the log (read-only: left in place)", "path", rec.Path, "offset", rec.Offset, "size", rec.Cut, "reason", rec.Reason)
 		return nil
 	}
-	later, err := laterGroup(f.wal, end, size)
-	if err != nil {
-		return fmt.Errorf("store: read %s: %w", f.path, err)
-	}
-	if later >= 0 {
-		return errorf(ErrCorrupt, "%s: bad frame at offset %d (%v) before the frame at %d of a later commit", f.path, end, bad, later)
-	}
-	err = f.wal.Truncate(end)
+	err := f.wal.Truncate(end)
 	if err == nil {
 		err = f.syncLog()
 	}
@@ -238,18 +415,56 @@ func (f *File) catchUp() error {
 		f.fail(fmt.Errorf("cut torn tail of %s: %w", f.path, err))
 		return f.failed
 	}
-	f.report(Recovery{Path: f.path, Offset: end, Cut: size - end, Reason: bad.Error()})
+	f.report(rec)
 	return nil
 }
 
 // report hands rec to the OnRecover callback and the logger.
 func (f *File) report(rec Recovery) {
-	if f.logger != nil {
-		f.logger.Warn("store: cut torn tail off log", "path", rec.Path, "offset", rec.Offset, "cut", rec.Cut, "reason", rec.Reason)
-	}
+	f.logger.Error("store: cut torn tail off log (an unacknowledged write)", "path", rec.Path, "offset", rec.Offset, "cut", rec.Cut, "reason", rec.Reason)
 	if f.onRecover != nil {
 		f.onRecover(rec)
 	}
+}
+
+// allZero reports whether r's bytes in [from, to) are all zero.
+func allZero(r io.ReaderAt, from, to int64) (bool, error) {
+	buf := make([]byte, min(to-from, scanBufferSize))
+	for off := from; off < to; {
+		n := min(int64(len(buf)), to-off)
+		if _, err := r.ReadAt(buf[:n], off); err != nil {
+			return false, err
+		}
+		for _, b := range buf[:n] {
+			if b != 0 {
+				return false, nil
+			}
+		}
+		off += n
+	}
+	return true, nil
+}
+
+// attribute returns the run a damaged frame at off (ending by next) most
+// likely belongs to: the run ID its body names, if its header and the start
+// of its body still parse; "" otherwise.
+func attribute(r io.ReaderAt, off, next int64) string {
+	if next-off < frameHeaderSize+2 {
+		return ""
+	}
+	buf := make([]byte, min(next-off, frameHeaderSize+1+binary.MaxVarintLen64+MaxIDLen))
+	if _, err := r.ReadAt(buf, off); err != nil {
+		return ""
+	}
+	if binary.LittleEndian.Uint32(buf) != frameMagic {
+		return ""
+	}
+	d := decoder{b: buf[frameHeaderSize+1:]}
+	id := d.bytes()
+	if d.err != nil || ValidateID(string(id)) != nil {
+		return ""
+	}
+	return string(id)
 }
 
 // scanFrames reads the frames in [from, size) of r and calls fn with each
@@ -288,7 +503,7 @@ func scanFrames(r io.ReaderAt, from, size int64, fn func(fr frame, off int64, n 
 		fr, derr := decodeBody(body)
 		if derr != nil {
 			// The checksum matched, so the frame was written this way.
-			return off, nil, fmt.Errorf("frame at %d: %w", off, derr)
+			return off, derr, nil
 		}
 		n := frameHeaderSize + int(h.size)
 		if err := fn(fr, off, n); err != nil {
@@ -299,15 +514,13 @@ func scanFrames(r io.ReaderAt, from, size int64, fn func(fr frame, off int64, n 
 	return off, nil, nil
 }
 
-// laterGroup returns the offset of the first valid frame in (bad, size) of r
-// that belongs to a commit group starting after bad, or -1 if there is none.
-// Frames of bad's own group may follow it when a crash tore that group's
-// write unevenly; those are part of the torn tail.
-func laterGroup(r io.ReaderAt, bad, size int64) (int64, error) {
+// findFrame returns the offset of the first valid frame in [from, size) of
+// r whose header accept takes, or -1 if there is none.
+func findFrame(r io.ReaderAt, from, size int64, accept func(h frameHeader, off int64) bool) (int64, error) {
 	var magic [4]byte
 	binary.LittleEndian.PutUint32(magic[:], frameMagic)
 	chunk := make([]byte, scanBufferSize)
-	for base := bad + 1; base < size; base += int64(len(chunk) - len(magic) + 1) {
+	for base := from; base < size; base += int64(len(chunk) - len(magic) + 1) {
 		n, err := r.ReadAt(chunk[:min(int64(len(chunk)), size-base)], base)
 		if err != nil && err != io.EOF {
 			return -1, err
@@ -319,7 +532,7 @@ func laterGroup(r io.ReaderAt, bad, size int64) (int64, error) {
 				break
 			}
 			off := base + int64(i+j)
-			if ok, err := laterFrameAt(r, off, bad, size); err != nil || ok {
+			if ok, err := validFrameAt(r, off, size, accept); err != nil || ok {
 				return off, err
 			}
 			i += j + 1
@@ -331,9 +544,9 @@ func laterGroup(r io.ReaderAt, bad, size int64) (int64, error) {
 	return -1, nil
 }
 
-// laterFrameAt reports whether a valid frame of a group starting after bad
+// validFrameAt reports whether a valid frame whose header accept takes
 // begins at off.
-func laterFrameAt(r io.ReaderAt, off, bad, size int64) (bool, error) {
+func validFrameAt(r io.ReaderAt, off, size int64, accept func(h frameHeader, off int64) bool) (bool, error) {
 	if size-off < frameHeaderSize {
 		return false, nil
 	}
@@ -342,7 +555,7 @@ func laterFrameAt(r io.ReaderAt, off, bad, size int64) (bool, error) {
 		return false, err
 	}
 	h, err := parseHeader(hdr[:])
-	if err != nil || h.group <= bad || int64(h.size) > size-off-frameHeaderSize {
+	if err != nil || !accept(h, off) || int64(h.size) > size-off-frameHeaderSize {
 		return false, nil
 	}
 	body := make([]byte, h.size)

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -26,18 +27,23 @@ const (
 type command struct {
 	name, args, help string
 	run              func(ctx context.Context, s store.Store, args []string, w io.Writer) error
+	// readOnly commands open the store with store.FileOptions.ReadOnly:
+	// they never change it and work for a user who may only read it.
+	readOnly bool
 }
 
 var commands = []command{
-	{"runs", "[-status S] [-agent A] [-label k=v]... [-limit N]", "list runs, newest first", cmdRuns},
-	{"show", "RUN", "print the timeline of one run", cmdShow},
-	{"tail", "RUN [-from SEQ] [-interval 500ms]", "follow a run's records as they are appended", cmdTail},
-	{"cancel", "RUN [-reason TEXT]", "cancel a run that has not ended", cmdCancel},
-	{"retry", "RUN [-max-steps N] [-max-cost USD] [-max-tokens N] ...", "mark a paused run for resumption, raising its budget", cmdRetry},
-	{"answer", "RUN INTERRUPT VALUE [-reason TEXT]", "answer a waiting run's interrupt (approve/reject, or a JSON value)", cmdAnswer},
-	{"delete", "RUN", "delete an ended run and its event inbox", cmdDelete},
-	{"prune", "-older-than D [-status S]... [-agent A] [-dry-run]", "delete the ended runs not updated for D", cmdPrune},
-	{"compact", "", "rewrite the store's log with its live runs only (no other process may have it open)", cmdCompact},
+	{"runs", "[-status S] [-agent A] [-label k=v]... [-limit N]", "list runs, newest first", cmdRuns, true},
+	{"show", "RUN", "print the timeline of one run", cmdShow, true},
+	{"tail", "RUN [-from SEQ] [-interval 500ms]", "follow a run's records as they are appended", cmdTail, true},
+	{"verify", "", "read and check the whole store; exit 1 with a report of what is damaged", cmdVerify, true},
+	{"cancel", "RUN [-reason TEXT]", "cancel a run that has not ended", cmdCancel, false},
+	{"retry", "RUN [-max-steps N] [-max-cost USD] [-max-tokens N] ...", "mark a paused run for resumption, raising its budget", cmdRetry, false},
+	{"answer", "RUN INTERRUPT VALUE [-reason TEXT]", "answer a waiting run's interrupt (approve/reject, or a JSON value)", cmdAnswer, false},
+	{"delete", "RUN", "delete an ended run and its event inbox", cmdDelete, false},
+	{"prune", "-older-than D [-status S]... [-agent A] [-dry-run]", "delete the ended runs not updated for D", cmdPrune, false},
+	{"compact", "", "rewrite the store's log with its live runs only (no other process may have it open)", cmdCompact, false},
+	{"salvage", "DIR NEWDIR", "copy every intact run and record of the store in DIR into a new store in NEWDIR (no -store needed)", nil, true},
 }
 
 // usageError is a bad command line: the usage is printed and the exit code
@@ -54,7 +60,7 @@ func usage(w io.Writer) {
 	fmt.Fprintf(w, "usage: ratchet [-store DIR] [-json] COMMAND [flags] [args]\n\n")
 	fmt.Fprintf(w, "The store defaults to $RATCHET_STORE. Commands:\n\n")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-6s %s\n         %s\n", c.name, c.args, c.help)
+		fmt.Fprintf(w, "  %-7s %s\n          %s\n", c.name, c.args, c.help)
 	}
 	fmt.Fprintf(w, "\nEvery command accepts -json for machine-readable output. Run\n'ratchet COMMAND -h' for a command's flags.\n")
 }
@@ -93,17 +99,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *jsonOut {
 		rest = append([]string{"-json"}, rest...)
 	}
+	if cmd.name == "salvage" {
+		return finish(cmd, cmdSalvage(ctx, rest, stdout, stderr), stderr)
+	}
 	if *dir == "" {
 		fmt.Fprintf(stderr, "ratchet: no store: give -store DIR or set RATCHET_STORE\n")
 		return exitUsage
 	}
-	s, err := openStore(*dir)
+	opts := &store.FileOptions{ReadOnly: cmd.readOnly, VerifyLog: cmd.name == "verify"}
+	s, err := openStore(*dir, opts, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "ratchet: %v\n", err)
 		return exitError
 	}
 	defer s.Close()
-	err = cmd.run(ctx, s, rest, stdout)
+	return finish(cmd, cmd.run(ctx, s, rest, stdout), stderr)
+}
+
+// finish reports a command's outcome and returns the exit code.
+func finish(cmd *command, err error, stderr io.Writer) int {
 	var ue *usageError
 	switch {
 	case err == nil:
@@ -120,15 +134,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // openStore opens an existing File store; unlike store.NewFile it refuses
-// to create one, so that a mistyped directory is an error.
-func openStore(dir string) (*store.File, error) {
+// to create one, so that a mistyped directory is an error. What the store
+// logs (a torn tail cut or found, damage, an unsafe directory) goes to
+// stderr.
+func openStore(dir string, opts *store.FileOptions, stderr io.Writer) (*store.File, error) {
 	if _, err := os.Stat(filepath.Join(dir, store.FileLogName)); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("no ratchet store in %s (no %s)", dir, store.FileLogName)
 		}
 		return nil, err
 	}
-	return store.NewFile(dir)
+	o := *opts
+	o.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return store.NewFileWithOptions(dir, &o)
 }
 
 // flags makes a command's flag set, with the -json flag every command has.

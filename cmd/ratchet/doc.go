@@ -104,6 +104,33 @@
 // the store to itself: while another process has it open it fails (exit
 // code 1) and changes nothing. With -json: {"op": "compact"}.
 //
+//	ratchet verify
+//
+// Reads the whole log and checks every frame's checksums and every run's
+// records, read-only. Prints how many intact runs and records there are
+// and one "DAMAGED:" line per problem (a damaged run, with the records
+// still intact, or damaged bytes no run can be told from), and exits 1
+// when there is any. A store whose acknowledged data is missing (a log
+// shorter than its index checkpoint shows it was) does not open: verify
+// exits 1 with that error. With -json: {"runs", "records", "damaged",
+// "problems"}.
+//
+//	ratchet salvage DIR NEWDIR
+//
+// Copies every intact run and record of the store in DIR (opened
+// read-only, never changed; no -store needed) into a new store in NEWDIR,
+// which must be empty or missing: a damaged run is copied with its
+// records before the damage; leases are not copied. A store with missing
+// data is salvaged from its log alone. Prints one line per run copied.
+//
+// # Read-only commands
+//
+// runs, show, tail and verify open the store read-only
+// (store.FileOptions.ReadOnly): they never change it, not even to cut a
+// torn tail, and work for a user who may only read its directory. What the
+// store finds while opening (a torn tail, damage, a directory others may
+// write) is printed on stderr.
+//
 // # Concurrency
 //
 // cancel, retry and answer append through the Store with the run's last sequence
