@@ -5,23 +5,34 @@
 //
 // It is configured through the environment:
 //
-//	CRASH_DIR      the directory of the store and the side-effect logs
-//	CRASH_INV      this invocation's number, written into the logs
+//	CRASH_DIR      the directory of the store
 //	CRASH_KILL_AT  kill the process at this hook (1-based); 0 or unset: never
 //	CRASH_DELAY    a delay, such as 2ms, inside the model and every tool,
 //	               so that a parent can kill at random times
+//	CRASH_STORE    the store: "file" (the default, the real File store),
+//	               or one of two deliberately broken ones: "ackfirst"
+//	               acknowledges an append before writing it (see ackFirst),
+//	               "nosync" is the File store with fsync switched off (see
+//	               noSyncFS)
+//	CRASH_POWERLOSS  "1": power-loss mode; the store's files go through
+//	               faultfs.PowerLoss, so that a kill loses every write made
+//	               after the file's last fdatasync, as a power loss does
+//	CRASH_FAULT    an I/O fault to inject into the store's log (see
+//	               parseFault); a run it fails must fail with
+//	               store.ErrFailed and the store must then refuse a change
+//	               until reopened: the child checks that, reports
+//	               "refused" and exits with code 3
 //
 // Hooks are counted in order of occurrence within one invocation: before
-// and after each Store.Append, before and after each model answer, and
-// before and after each tool's side effect. On success it prints
-// "output: <final answer>" and "hooks: <count>" on stdout.
+// and after each Store.Create and Store.Append, before and after each
+// model answer, and before and after each tool's side effect.
 //
-// Side effects, outside the store, in CRASH_DIR:
-//
-//	model.log  "INV N" for every model answer; N is the number of assistant
-//	           messages in the request (the step being answered, from 0)
-//	tools.log  "INV KEY TOOL" for every tool side effect, KEY being the
-//	           call's idempotency key
+// The child reports what happens on file descriptor 3, a pipe the parent
+// reads, as JSON lines (see Event), each written before the child's next
+// action: every acknowledged Create and Append with its records (written
+// right after the store returned nil, before the hook that may kill), every
+// model answer, every tool side effect (the side effects of the run, as an
+// external system would see them) and, at the end, the final answer.
 package main
 
 import (
@@ -32,12 +43,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/ratchet-run/ratchet"
+	"github.com/ratchet-run/ratchet/internal/faultfs"
 	"github.com/ratchet-run/ratchet/store"
 )
 
@@ -60,11 +71,10 @@ const WantOutput = "sums: 3 7 11 15 19 23"
 
 type prog struct {
 	dir    string
-	inv    string
 	killAt int64
 	delay  time.Duration
 	hooks  atomic.Int64
-	mu     sync.Mutex
+	events *reporter
 }
 
 func (p *prog) hook() {
@@ -80,30 +90,29 @@ func (p *prog) sleep() {
 	}
 }
 
-// log appends one line to a side file with O_APPEND, before the caller
-// goes on: the line survives a SIGKILL (the page cache outlives the process).
-func (p *prog) log(name, line string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	f, err := os.OpenFile(filepath.Join(p.dir, name), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		panic(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteString(p.inv + " " + line + "\n"); err != nil {
-		panic(err)
-	}
-}
-
-// hookStore calls the hooks around every append.
+// hookStore calls the hooks around every Create and Append and reports
+// each acknowledgement between the store's return and the second hook.
 type hookStore struct {
 	store.Store
 	p *prog
 }
 
+func (s hookStore) Create(ctx context.Context, info store.RunInfo, records [][]byte) error {
+	s.p.hook()
+	err := s.Store.Create(ctx, info, records)
+	if err == nil {
+		s.p.events.report(Event{Ev: "ack", Op: "create", Run: info.ID, First: 1, Recs: records, Status: info.Status})
+	}
+	s.p.hook()
+	return err
+}
+
 func (s hookStore) Append(ctx context.Context, b store.Batch) error {
 	s.p.hook()
 	err := s.Store.Append(ctx, b)
+	if err == nil {
+		s.p.events.report(Event{Ev: "ack", Op: "append", Run: b.RunID, First: b.Expected + 1, Recs: b.Records, Status: b.Meta.Status})
+	}
 	s.p.hook()
 	return err
 }
@@ -123,7 +132,7 @@ func (m model) Generate(_ context.Context, req *ratchet.Request) (*ratchet.Respo
 	}
 	m.p.sleep()
 	m.p.hook()
-	m.p.log("model.log", strconv.Itoa(n))
+	m.p.events.report(Event{Ev: "model", N: n})
 	defer m.p.hook()
 	if n == len(Script) {
 		return &ratchet.Response{Message: ratchet.Message{Role: ratchet.RoleAssistant, Content: "sums: " + strings.Join(sums, " ")},
@@ -155,7 +164,7 @@ func (p *prog) tools() []ratchet.Tool {
 	effect := func(ctx context.Context, tool string) {
 		p.sleep()
 		p.hook()
-		p.log("tools.log", ratchet.IdempotencyKey(ctx)+" "+tool)
+		p.events.report(Event{Ev: "tool", Key: ratchet.IdempotencyKey(ctx), Tool: tool})
 		p.hook()
 	}
 	return []ratchet.Tool{
@@ -177,14 +186,16 @@ func main() {
 	}
 }
 
-func run(ctx context.Context) error {
-	p := &prog{dir: os.Getenv("CRASH_DIR"), inv: os.Getenv("CRASH_INV")}
+func run(ctx context.Context) (err error) {
+	p := &prog{dir: os.Getenv("CRASH_DIR")}
 	if p.dir == "" {
 		return errors.New("CRASH_DIR is not set")
 	}
-	if p.inv == "" {
-		p.inv = "0"
+	ev := os.NewFile(EventFD, "events")
+	if _, err := ev.Stat(); err != nil {
+		return fmt.Errorf("no event pipe on file descriptor %d: %w", EventFD, err)
 	}
+	p.events = &reporter{f: ev}
 	if s := os.Getenv("CRASH_KILL_AT"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
@@ -199,30 +210,105 @@ func run(ctx context.Context) error {
 		}
 		p.delay = d
 	}
-	fs, err := store.NewFile(filepath.Join(p.dir, "store"))
+	fsys := faultfs.OS()
+	if os.Getenv("CRASH_POWERLOSS") == "1" {
+		fsys = faultfs.NewPowerLoss(fsys)
+	}
+	mode := os.Getenv("CRASH_STORE")
+	if mode == "nosync" {
+		fsys = noSyncFS{fsys}
+	}
+	var faulty *faultfs.Faulty
+	if spec := os.Getenv("CRASH_FAULT"); spec != "" {
+		inj, err := parseFault(spec)
+		if err != nil {
+			return err
+		}
+		faulty = faultfs.NewFaulty(fsys, inj)
+		fsys = faulty
+	}
+	fs, err := store.NewFileWithOptions(filepath.Join(p.dir, "store"), &store.FileOptions{FS: fsys})
 	if err != nil {
+		if faulty != nil && len(faulty.Faults()) > 0 {
+			p.events.report(Event{Ev: "refused", Err: err.Error()})
+			os.Exit(exitRefused)
+		}
 		return err
 	}
-	defer fs.Close()
+	defer func() { err = errors.Join(err, fs.Close()) }()
+	var st store.Store = fs
+	switch mode {
+	case "", "file", "nosync":
+	case "ackfirst":
+		af := &ackFirst{Store: fs}
+		defer func() { err = errors.Join(err, af.Close()) }()
+		st = af
+	default:
+		return fmt.Errorf("CRASH_STORE: unknown store %q", mode)
+	}
 	agent, err := ratchet.NewAgent(ratchet.Config{
-		Name: "crashtest", Model: model{p}, Tools: p.tools(), Store: hookStore{fs, p},
+		Name: "crashtest", Model: model{p}, Tools: p.tools(), Store: hookStore{st, p},
 		SnapshotEvery: 5, NewID: func() string { return RunID },
 		Owner: "crashtest", // a restart takes its run back at once
 	})
 	if err != nil {
 		return err
 	}
+	out, err := drive(ctx, agent)
+	if err != nil && faulty != nil && len(faulty.Faults()) > 0 {
+		return refuse(ctx, p, fs, faulty, err)
+	}
+	if err != nil {
+		return err
+	}
+	e := Event{Ev: "done", Output: out, Hooks: p.hooks.Load()}
+	if faulty != nil {
+		e.Writes, e.Syncs = faulty.Count(faultfs.OpWrite), faulty.Count(faultfs.OpSync)
+	}
+	p.events.report(e)
+	return nil
+}
+
+// exitRefused is the child's exit code after an injected fault that the
+// store handled as it must (see refuse).
+const exitRefused = 3
+
+// drive resumes the run, or starts it, and runs it to its end.
+func drive(ctx context.Context, agent *ratchet.Agent) (string, error) {
 	r, err := agent.Resume(ctx, RunID, nil)
 	if errors.Is(err, store.ErrNotFound) {
 		r, err = agent.Start(ctx, "add things up", nil)
 	}
 	if err != nil {
-		return err
+		return "", err
 	}
-	out, err := r.Wait(ctx)
-	if err != nil {
-		return err
+	return r.Wait(ctx)
+}
+
+// refuse checks what the store did about an injected fault that failed
+// the run with err: err must be ErrFailed, and the store must refuse a
+// change even once the disk works again. Then it reports "refused" and
+// exits with exitRefused; the parent reopens the store in a new
+// invocation, where the run must go on.
+func refuse(ctx context.Context, p *prog, fs *store.File, faulty *faultfs.Faulty, err error) error {
+	if !errors.Is(err, store.ErrFailed) {
+		return fmt.Errorf("after injected faults %v the run failed with %w, not store.ErrFailed", faulty.Faults(), err)
 	}
-	fmt.Printf("output: %s\nhooks: %d\n", out, p.hooks.Load())
+	faulty.SetInjector(nil)
+	var probe error
+	if info, gerr := fs.Get(ctx, RunID); gerr == nil {
+		// Accepted, this would change nothing: the same Meta, no records.
+		probe = fs.Append(ctx, store.Batch{RunID: RunID, Expected: info.LastSeq, Meta: info.Meta})
+	} else {
+		probe = fs.Create(ctx, store.RunInfo{ID: RunID + "-probe", Agent: "probe"}, nil)
+	}
+	if !errors.Is(probe, store.ErrFailed) {
+		return fmt.Errorf("after injected faults %v the store took a change: %v, want store.ErrFailed", faulty.Faults(), probe)
+	}
+	p.events.report(Event{Ev: "refused", Err: err.Error()})
+	if cerr := fs.Close(); cerr != nil {
+		return cerr
+	}
+	os.Exit(exitRefused)
 	return nil
 }

@@ -175,6 +175,9 @@ func (f *plFile) ReadAt(p []byte, off int64) (int, error) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if len(p) == 0 {
+		return 0, nil // as os.File.ReadAt, even at the end
+	}
 	if off >= f.size {
 		return 0, io.EOF
 	}
