@@ -18,10 +18,12 @@
 //	               faultfs.PowerLoss, so that a kill loses every write made
 //	               after the file's last fdatasync, as a power loss does
 //	CRASH_FAULT    an I/O fault to inject into the store's log (see
-//	               parseFault); a run it fails must fail with
-//	               store.ErrFailed and the store must then refuse a change
-//	               until reopened: the child checks that, reports
-//	               "refused" and exits with code 3
+//	               parseFault). A failed fdatasync must fail the run with
+//	               store.ErrFailed and the store must refuse changes until
+//	               reopened; a failed write must fail the step without it
+//	               and the store must take changes once the disk works.
+//	               The child checks that (see refuse), reports "refused"
+//	               and exits with code 3
 //
 // Hooks are counted in order of occurrence within one invocation: before
 // and after each Store.Create and Store.Append, before and after each
@@ -286,24 +288,35 @@ func drive(ctx context.Context, agent *ratchet.Agent) (string, error) {
 }
 
 // refuse checks what the store did about an injected fault that failed
-// the run with err: err must be ErrFailed, and the store must refuse a
-// change even once the disk works again. Then it reports "refused" and
-// exits with exitRefused; the parent reopens the store in a new
-// invocation, where the run must go on.
+// the run with err. A failed fdatasync cannot be undone: err must be
+// ErrFailed, and the store must refuse a change even once the disk works
+// again. A failed write is undone by the store: err must not be
+// ErrFailed, and once the disk works again the store must take a change.
+// Then it reports "refused" and exits with exitRefused; the parent reopens
+// the store in a new invocation, where the run must go on.
 func refuse(ctx context.Context, p *prog, fs *store.File, faulty *faultfs.Faulty, err error) error {
-	if !errors.Is(err, store.ErrFailed) {
-		return fmt.Errorf("after injected faults %v the run failed with %w, not store.ErrFailed", faulty.Faults(), err)
+	poisoned := false
+	for _, op := range faulty.Faults() {
+		if op.Kind != faultfs.OpWrite {
+			poisoned = true
+		}
+	}
+	if errors.Is(err, store.ErrFailed) != poisoned {
+		return fmt.Errorf("after injected faults %v the run failed with %w (want store.ErrFailed: %v)", faulty.Faults(), err, poisoned)
 	}
 	faulty.SetInjector(nil)
 	var probe error
 	if info, gerr := fs.Get(ctx, RunID); gerr == nil {
-		// Accepted, this would change nothing: the same Meta, no records.
+		// Accepted, this changes nothing: the same Meta, no records.
 		probe = fs.Append(ctx, store.Batch{RunID: RunID, Expected: info.LastSeq, Meta: info.Meta})
 	} else {
 		probe = fs.Create(ctx, store.RunInfo{ID: RunID + "-probe", Agent: "probe"}, nil)
 	}
-	if !errors.Is(probe, store.ErrFailed) {
+	if poisoned && !errors.Is(probe, store.ErrFailed) {
 		return fmt.Errorf("after injected faults %v the store took a change: %v, want store.ErrFailed", faulty.Faults(), probe)
+	}
+	if !poisoned && probe != nil {
+		return fmt.Errorf("after an undone write fault %v the store refused a change: %v", faulty.Faults(), probe)
 	}
 	p.events.report(Event{Ev: "refused", Err: err.Error()})
 	if cerr := fs.Close(); cerr != nil {
