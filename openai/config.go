@@ -16,6 +16,17 @@ const BaseURLDefault = "https://api.openai.com/v1"
 // OpenAI when Config.Azure is set and Config.APIVersion is empty.
 const AzureAPIVersionDefault = "2024-10-21"
 
+// The default size limits of a Model's responses (see Config).
+const (
+	// MaxResponseBytesDefault is Config.MaxResponseBytes when it is 0: 8 MiB.
+	MaxResponseBytesDefault int64 = 8 << 20
+	// MaxStreamBytesDefault is Config.MaxStreamBytes when it is 0: 64 MiB.
+	MaxStreamBytesDefault int64 = 64 << 20
+	// MaxStreamLineBytesDefault is Config.MaxStreamLineBytes when it is 0:
+	// 4 MiB.
+	MaxStreamLineBytesDefault = 4 << 20
+)
+
 // ErrInvalidConfig is returned (wrapped, with the reason) by New when the
 // Config cannot work: no Model, or a BaseURL that is not an absolute http(s)
 // URL.
@@ -119,6 +130,28 @@ type Config struct {
 	// APIVersion is sent as the api-version query parameter when non-empty.
 	// Defaults to empty, or to AzureAPIVersionDefault when Azure is set.
 	APIVersion string
+
+	// MaxResponseBytes bounds what a response may hold: the body of a
+	// non-streamed response, and for a streamed one the text, refusal and
+	// tool calls (IDs, names, arguments) its chunks add up to. A response
+	// over the limit is a *ratchet.ModelError of kind response_too_large
+	// (not retried) whose Err is a *TooLargeError, and nothing past the
+	// limit is read or kept. The body of an error response (an HTTP error
+	// status) is read up to 1 MiB or MaxResponseBytes, whichever is less,
+	// and classified from its status and what was read. Defaults to 8 MiB
+	// (MaxResponseBytesDefault).
+	MaxResponseBytes int64
+
+	// MaxStreamBytes bounds everything a streamed response sends,
+	// framing, usage, comments and keep-alives included; a stream over it
+	// is a response_too_large error like one over MaxResponseBytes.
+	// Defaults to 64 MiB (MaxStreamBytesDefault).
+	MaxStreamBytes int64
+
+	// MaxStreamLineBytes bounds one line of a streamed response (one chunk
+	// or event field); a longer line is a response_too_large error.
+	// Defaults to 4 MiB (MaxStreamLineBytesDefault).
+	MaxStreamLineBytes int
 }
 
 // Model is a ratchet.Model over an OpenAI-compatible chat completions
@@ -132,11 +165,23 @@ type Model struct {
 }
 
 // New returns a Model for cfg. It returns an error wrapping
-// ErrInvalidConfig when cfg.Model is empty or cfg.BaseURL is not an
-// absolute http or https URL. New does no I/O.
+// ErrInvalidConfig when cfg.Model is empty, cfg.BaseURL is not an absolute
+// http or https URL, or a size limit is negative. New does no I/O.
 func New(cfg Config) (*Model, error) {
 	if strings.TrimSpace(cfg.Model) == "" {
 		return nil, fmt.Errorf("%w: Model is required", ErrInvalidConfig)
+	}
+	if cfg.MaxResponseBytes < 0 || cfg.MaxStreamBytes < 0 || cfg.MaxStreamLineBytes < 0 {
+		return nil, fmt.Errorf("%w: MaxResponseBytes, MaxStreamBytes and MaxStreamLineBytes must not be negative", ErrInvalidConfig)
+	}
+	if cfg.MaxResponseBytes == 0 {
+		cfg.MaxResponseBytes = MaxResponseBytesDefault
+	}
+	if cfg.MaxStreamBytes == 0 {
+		cfg.MaxStreamBytes = MaxStreamBytesDefault
+	}
+	if cfg.MaxStreamLineBytes == 0 {
+		cfg.MaxStreamLineBytes = MaxStreamLineBytesDefault
 	}
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = BaseURLDefault

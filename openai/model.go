@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"mime"
 	"net/http"
@@ -13,9 +14,6 @@ import (
 )
 
 var _ ratchet.Model = (*Model)(nil)
-
-// maxErrorBody bounds how much of an error response is read.
-const maxErrorBody = 1 << 20
 
 // Generate sends req to the chat completions endpoint and returns the
 // assistant's reply, streamed or not as configured. It does not retain req.
@@ -54,7 +52,9 @@ func (m *Model) Generate(ctx context.Context, req *ratchet.Request) (*ratchet.Re
 	defer httpResp.Body.Close()
 
 	if httpResp.StatusCode < 200 || httpResp.StatusCode > 299 {
-		errBody, err := io.ReadAll(io.LimitReader(httpResp.Body, maxErrorBody))
+		// An error body over the limit is cut, not refused: the status
+		// says what went wrong, and the part read may say more.
+		errBody, err := io.ReadAll(io.LimitReader(httpResp.Body, min(maxErrorBody, m.cfg.MaxResponseBytes)))
 		if err != nil && len(errBody) == 0 {
 			return nil, transportError(ctx, err, "")
 		}
@@ -65,12 +65,16 @@ func (m *Model) Generate(ctx context.Context, req *ratchet.Request) (*ratchet.Re
 	if m.cfg.Stream && !isJSON(httpResp.Header.Get("Content-Type")) {
 		return m.readStream(ctx, httpResp.Body, !m.cfg.OmitStreamOptions)
 	}
-	return readResponse(ctx, httpResp.Body)
+	return m.readResponse(ctx, httpResp.Body, httpResp.ContentLength)
 }
 
-// readResponse decodes a non-streamed response body.
-func readResponse(ctx context.Context, r io.Reader) (*ratchet.Response, error) {
-	data, err := io.ReadAll(r)
+// readResponse decodes a non-streamed response body of contentLength bytes
+// (-1 if unknown), reading no more than MaxResponseBytes of it.
+func (m *Model) readResponse(ctx context.Context, r io.Reader, contentLength int64) (*ratchet.Response, error) {
+	data, err := readBody(r, contentLength, m.cfg.MaxResponseBytes)
+	if errors.Is(err, errOverLimit) {
+		return nil, tooLarge("MaxResponseBytes", m.cfg.MaxResponseBytes)
+	}
 	if err != nil {
 		return nil, transportError(ctx, err, "")
 	}

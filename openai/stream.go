@@ -33,15 +33,21 @@ import (
 // Anything else that ends it, and any error it reports, is a *ModelError,
 // never a partial Response.
 func (m *Model) readStream(ctx context.Context, body io.Reader, wantUsage bool) (*ratchet.Response, error) {
-	br := bufio.NewReaderSize(body, 16<<10)
-	var s streamState
+	br := bufio.NewReaderSize(&limitReader{r: body, left: m.cfg.MaxStreamBytes}, 16<<10)
+	s := streamState{maxBytes: m.cfg.MaxResponseBytes}
 	var (
 		event   []byte
 		scratch []byte
 	)
 	for {
-		line, buf, readErr := readLine(br, scratch)
+		line, buf, readErr := readLine(br, scratch, m.cfg.MaxStreamLineBytes)
 		scratch = buf
+		if errors.Is(readErr, errOverLimit) {
+			if len(line) > m.cfg.MaxStreamLineBytes {
+				return nil, tooLarge("MaxStreamLineBytes", int64(m.cfg.MaxStreamLineBytes))
+			}
+			return nil, tooLarge("MaxStreamBytes", m.cfg.MaxStreamBytes)
+		}
 		line = bytes.TrimLeft(line, " \t")
 		if len(line) == 0 {
 			event = event[:0] // a blank line ends an event
@@ -84,6 +90,7 @@ func (m *Model) readStream(ctx context.Context, body io.Reader, wantUsage bool) 
 type streamState struct {
 	a        assembly
 	sawUsage bool
+	maxBytes int64 // bound on a.bytes (Config.MaxResponseBytes)
 }
 
 // data handles the value of one data line: [DONE] (done), an error
@@ -125,7 +132,11 @@ func (s *streamState) data(ctx context.Context, value []byte, isError bool, onDe
 		if chunk.Choices[i].Index != 0 {
 			continue // only one choice is asked for
 		}
-		if text := s.a.addDelta(&chunk.Choices[i]); text != "" && onDelta != nil {
+		text := s.a.addDelta(&chunk.Choices[i])
+		if s.a.bytes > s.maxBytes {
+			return false, tooLarge("MaxResponseBytes", s.maxBytes)
+		}
+		if text != "" && onDelta != nil {
 			onDelta(ctx, text)
 		}
 	}
@@ -135,16 +146,21 @@ func (s *streamState) data(ctx context.Context, value []byte, isError bool, onDe
 // readLine returns the next line without its line ending. buf is scratch
 // space reused across calls for lines longer than the reader's buffer; the
 // returned line is valid until the next call. At the end of input it
-// returns the last, unterminated line (possibly empty) with the error.
-func readLine(br *bufio.Reader, buf []byte) (line, scratch []byte, err error) {
+// returns the last, unterminated line (possibly empty) with the error. A
+// line longer than max bytes (line ending included) is not read to its
+// end: readLine returns errOverLimit with a line longer than max.
+func readLine(br *bufio.Reader, buf []byte, max int) (line, scratch []byte, err error) {
 	line, err = br.ReadSlice('\n')
 	if errors.Is(err, bufio.ErrBufferFull) {
 		buf = append(buf[:0], line...)
-		for errors.Is(err, bufio.ErrBufferFull) {
+		for errors.Is(err, bufio.ErrBufferFull) && len(buf) <= max {
 			line, err = br.ReadSlice('\n')
 			buf = append(buf, line...)
 		}
 		line = buf
+	}
+	if len(line) > max {
+		return line, buf, errOverLimit
 	}
 	line = bytes.TrimSuffix(line, []byte("\n"))
 	line = bytes.TrimSuffix(line, []byte("\r"))
