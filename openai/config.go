@@ -44,6 +44,16 @@ type Config struct {
 	// APIKey is sent as "Authorization: Bearer <APIKey>" (as "api-key:
 	// <APIKey>" when Azure is set). Defaults to empty: no credentials are
 	// sent, which suits local servers (vLLM, Ollama, llama.cpp).
+	//
+	// The Model treats APIKey as a secret, and so the values of headers
+	// whose names mention a key, token, secret, auth, password, signature,
+	// cookie, credential or session (Authorization, Api-Key, a gateway's
+	// X-Api-Key in Headers), the values of query parameters so named in
+	// BaseURL (?key=...), and BaseURL's password: each is replaced by
+	// Redacted wherever it appears (as is, URL or JSON escaped) in the
+	// errors, responses and deltas the Model returns, whatever the server
+	// echoes, and the headers carrying one are not sent on a redirect to
+	// another scheme, host or port.
 	APIKey string
 
 	// BaseURL is the API root; "/chat/completions" is appended to it.
@@ -162,6 +172,7 @@ type Model struct {
 	endpoint string
 	header   http.Header
 	client   *http.Client
+	redact   redactor
 }
 
 // New returns a Model for cfg. It returns an error wrapping
@@ -193,8 +204,14 @@ func New(cfg Config) (*Model, error) {
 		cfg.APIVersion = AzureAPIVersionDefault
 	}
 	u, err := url.Parse(cfg.BaseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("%w: BaseURL %q is not an absolute http(s) URL", ErrInvalidConfig, cfg.BaseURL)
+	if err != nil {
+		// Not quoted: the URL may hold a credential that cannot be told
+		// apart from the rest of it.
+		return nil, fmt.Errorf("%w: BaseURL is not a URL", ErrInvalidConfig)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		r := newRedactor(cfg.APIKey, nil, u)
+		return nil, fmt.Errorf("%w: BaseURL %q is not an absolute http(s) URL", ErrInvalidConfig, r.str(u.Redacted()))
 	}
 	u.Path = strings.TrimRight(u.Path, "/") + "/chat/completions"
 	u.RawPath = ""
@@ -231,5 +248,13 @@ func New(cfg Config) (*Model, error) {
 		p := *cfg.ParallelToolCalls
 		cfg.ParallelToolCalls = &p
 	}
-	return &Model{cfg: cfg, endpoint: u.String(), header: h, client: cfg.HTTPClient}, nil
+	m := &Model{cfg: cfg, endpoint: u.String(), header: h, client: cfg.HTTPClient}
+	m.redact = newRedactor(cfg.APIKey, h, u)
+	if len(m.redact.headers) > 0 {
+		// A copy, so as not to change the caller's client.
+		c := *cfg.HTTPClient
+		c.CheckRedirect = m.redact.stripOnRedirect(u, cfg.HTTPClient.CheckRedirect)
+		m.client = &c
+	}
+	return m, nil
 }

@@ -100,6 +100,19 @@
 // limit, and what a call allocates stays near it: a 50 MB body costs about
 // 8 MiB with the defaults.
 //
+// # Credentials
+//
+// A proxy may echo the request's headers in an error body, a server may
+// repeat a URL, a key may sit in BaseURL's query string. Wherever a
+// Model's credentials appear (Config.APIKey, credential headers and query
+// parameters; see Config.APIKey), as is or URL or JSON escaped, they are
+// replaced by Redacted before anything leaves Generate: in every
+// *ratchet.ModelError and every error it wraps (messages, provider
+// fields, body excerpts, the URLs of network errors), in the Response and
+// in the text given to OnDelta (which holds back a few bytes while they
+// may be the start of a key split across deltas). The headers that carry
+// a credential are not sent on a redirect to another origin.
+//
 // # Errors
 //
 // Generate returns a *ratchet.ModelError for every failure; its Err is

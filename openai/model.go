@@ -25,7 +25,21 @@ var _ ratchet.Model = (*Model)(nil)
 // end of ctx (timeout for a deadline, transient for a cancellation; either
 // way errors.Is matches the context's error). A streamed call that fails
 // returns no Response, whatever it had received.
+//
+// The Model's credentials (see Config.APIKey) never appear in what it
+// returns: they are replaced by Redacted in every error, wrapped errors
+// included, in the Response and in the text given to Config.OnDelta.
 func (m *Model) Generate(ctx context.Context, req *ratchet.Request) (*ratchet.Response, error) {
+	resp, err := m.generate(ctx, req)
+	if err != nil {
+		return nil, m.redact.err(err)
+	}
+	m.redact.response(resp)
+	return resp, nil
+}
+
+// generate is Generate before redaction.
+func (m *Model) generate(ctx context.Context, req *ratchet.Request) (*ratchet.Response, error) {
 	wire, err := m.buildRequest(req)
 	if err != nil {
 		return nil, err

@@ -35,6 +35,9 @@ import (
 func (m *Model) readStream(ctx context.Context, body io.Reader, wantUsage bool) (*ratchet.Response, error) {
 	br := bufio.NewReaderSize(&limitReader{r: body, left: m.cfg.MaxStreamBytes}, 16<<10)
 	s := streamState{maxBytes: m.cfg.MaxResponseBytes}
+	if m.cfg.OnDelta != nil {
+		s.deltas = &deltaRedactor{r: &m.redact, fn: func(text string) { m.cfg.OnDelta(ctx, text) }}
+	}
 	var (
 		event   []byte
 		scratch []byte
@@ -58,21 +61,21 @@ func (m *Model) readStream(ctx context.Context, body io.Reader, wantUsage bool) 
 			case "event":
 				event = append(event[:0], value...)
 			case "data":
-				done, err := s.data(ctx, value, string(event) == "error", m.cfg.OnDelta)
+				done, err := s.data(value, string(event) == "error")
 				if err != nil {
 					return nil, err
 				}
 				if done {
 					// Not read to its end: a server may hold the body open
 					// after [DONE], and closing it costs one connection.
-					return s.a.response()
+					return s.end()
 				}
 			}
 		}
 		switch {
 		case readErr == nil:
 		case errors.Is(readErr, io.EOF) && s.a.finish != "" && (s.sawUsage || !wantUsage):
-			return s.a.response() // no [DONE], but nothing is missing
+			return s.end() // no [DONE], but nothing is missing
 		case errors.Is(readErr, io.EOF):
 			return nil, &ratchet.ModelError{
 				Kind:    ratchet.ModelTransient,
@@ -90,13 +93,24 @@ func (m *Model) readStream(ctx context.Context, body io.Reader, wantUsage bool) 
 type streamState struct {
 	a        assembly
 	sawUsage bool
-	maxBytes int64 // bound on a.bytes (Config.MaxResponseBytes)
+	maxBytes int64          // bound on a.bytes (Config.MaxResponseBytes)
+	deltas   *deltaRedactor // nil without Config.OnDelta
+}
+
+// end returns the response of a complete stream, after the answer text
+// held back from OnDelta.
+func (s *streamState) end() (*ratchet.Response, error) {
+	resp, err := s.a.response()
+	if err == nil && s.deltas != nil {
+		s.deltas.flush()
+	}
+	return resp, err
 }
 
 // data handles the value of one data line: [DONE] (done), an error
 // (isError: the line belongs to an "event: error"), or a chunk, whose text
-// goes to onDelta if it is set.
-func (s *streamState) data(ctx context.Context, value []byte, isError bool, onDelta func(context.Context, string)) (done bool, err error) {
+// goes to s.deltas if it is set.
+func (s *streamState) data(value []byte, isError bool) (done bool, err error) {
 	if string(value) == "[DONE]" {
 		return true, nil
 	}
@@ -136,8 +150,8 @@ func (s *streamState) data(ctx context.Context, value []byte, isError bool, onDe
 		if s.a.bytes > s.maxBytes {
 			return false, tooLarge("MaxResponseBytes", s.maxBytes)
 		}
-		if text != "" && onDelta != nil {
-			onDelta(ctx, text)
+		if text != "" && s.deltas != nil {
+			s.deltas.send(text)
 		}
 	}
 	return false, nil
