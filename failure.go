@@ -38,6 +38,11 @@ const (
 	// output (for example Groq's tool_use_failed). Handled like
 	// unparseable output: a repair turn.
 	ModelInvalidOutput ModelErrorKind = "invalid_output"
+	// ModelResponseTooLarge: the response (its body, a stream, or one
+	// line of a stream) exceeded the adapter's size limit, and reading
+	// stopped there. Not retried: the same request would likely get the
+	// same answer.
+	ModelResponseTooLarge ModelErrorKind = "response_too_large"
 )
 
 // ModelError is a failed model call, classified at the adapter boundary.

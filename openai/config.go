@@ -16,6 +16,17 @@ const BaseURLDefault = "https://api.openai.com/v1"
 // OpenAI when Config.Azure is set and Config.APIVersion is empty.
 const AzureAPIVersionDefault = "2024-10-21"
 
+// The default size limits of a Model's responses (see Config).
+const (
+	// MaxResponseBytesDefault is Config.MaxResponseBytes when it is 0: 8 MiB.
+	MaxResponseBytesDefault int64 = 8 << 20
+	// MaxStreamBytesDefault is Config.MaxStreamBytes when it is 0: 64 MiB.
+	MaxStreamBytesDefault int64 = 64 << 20
+	// MaxStreamLineBytesDefault is Config.MaxStreamLineBytes when it is 0:
+	// 4 MiB.
+	MaxStreamLineBytesDefault = 4 << 20
+)
+
 // ErrInvalidConfig is returned (wrapped, with the reason) by New when the
 // Config cannot work: no Model, or a BaseURL that is not an absolute http(s)
 // URL.
@@ -33,6 +44,16 @@ type Config struct {
 	// APIKey is sent as "Authorization: Bearer <APIKey>" (as "api-key:
 	// <APIKey>" when Azure is set). Defaults to empty: no credentials are
 	// sent, which suits local servers (vLLM, Ollama, llama.cpp).
+	//
+	// The Model treats APIKey as a secret, and so the values of headers
+	// whose names mention a key, token, secret, auth, password, signature,
+	// cookie, credential or session (Authorization, Api-Key, a gateway's
+	// X-Api-Key in Headers), the values of query parameters so named in
+	// BaseURL (?key=...), and BaseURL's password: each is replaced by
+	// Redacted wherever it appears (as is, URL or JSON escaped) in the
+	// errors, responses and deltas the Model returns, whatever the server
+	// echoes, and the headers carrying one are not sent on a redirect to
+	// another scheme, host or port.
 	APIKey string
 
 	// BaseURL is the API root; "/chat/completions" is appended to it.
@@ -119,6 +140,28 @@ type Config struct {
 	// APIVersion is sent as the api-version query parameter when non-empty.
 	// Defaults to empty, or to AzureAPIVersionDefault when Azure is set.
 	APIVersion string
+
+	// MaxResponseBytes bounds what a response may hold: the body of a
+	// non-streamed response, and for a streamed one the text, refusal and
+	// tool calls (IDs, names, arguments) its chunks add up to. A response
+	// over the limit is a *ratchet.ModelError of kind response_too_large
+	// (not retried) whose Err is a *TooLargeError, and nothing past the
+	// limit is read or kept. The body of an error response (an HTTP error
+	// status) is read up to 1 MiB or MaxResponseBytes, whichever is less,
+	// and classified from its status and what was read. Defaults to 8 MiB
+	// (MaxResponseBytesDefault).
+	MaxResponseBytes int64
+
+	// MaxStreamBytes bounds everything a streamed response sends,
+	// framing, usage, comments and keep-alives included; a stream over it
+	// is a response_too_large error like one over MaxResponseBytes.
+	// Defaults to 64 MiB (MaxStreamBytesDefault).
+	MaxStreamBytes int64
+
+	// MaxStreamLineBytes bounds one line of a streamed response (one chunk
+	// or event field); a longer line is a response_too_large error.
+	// Defaults to 4 MiB (MaxStreamLineBytesDefault).
+	MaxStreamLineBytes int
 }
 
 // Model is a ratchet.Model over an OpenAI-compatible chat completions
@@ -129,14 +172,27 @@ type Model struct {
 	endpoint string
 	header   http.Header
 	client   *http.Client
+	redact   redactor
 }
 
 // New returns a Model for cfg. It returns an error wrapping
-// ErrInvalidConfig when cfg.Model is empty or cfg.BaseURL is not an
-// absolute http or https URL. New does no I/O.
+// ErrInvalidConfig when cfg.Model is empty, cfg.BaseURL is not an absolute
+// http or https URL, or a size limit is negative. New does no I/O.
 func New(cfg Config) (*Model, error) {
 	if strings.TrimSpace(cfg.Model) == "" {
 		return nil, fmt.Errorf("%w: Model is required", ErrInvalidConfig)
+	}
+	if cfg.MaxResponseBytes < 0 || cfg.MaxStreamBytes < 0 || cfg.MaxStreamLineBytes < 0 {
+		return nil, fmt.Errorf("%w: MaxResponseBytes, MaxStreamBytes and MaxStreamLineBytes must not be negative", ErrInvalidConfig)
+	}
+	if cfg.MaxResponseBytes == 0 {
+		cfg.MaxResponseBytes = MaxResponseBytesDefault
+	}
+	if cfg.MaxStreamBytes == 0 {
+		cfg.MaxStreamBytes = MaxStreamBytesDefault
+	}
+	if cfg.MaxStreamLineBytes == 0 {
+		cfg.MaxStreamLineBytes = MaxStreamLineBytesDefault
 	}
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = BaseURLDefault
@@ -148,8 +204,14 @@ func New(cfg Config) (*Model, error) {
 		cfg.APIVersion = AzureAPIVersionDefault
 	}
 	u, err := url.Parse(cfg.BaseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("%w: BaseURL %q is not an absolute http(s) URL", ErrInvalidConfig, cfg.BaseURL)
+	if err != nil {
+		// Not quoted: the URL may hold a credential that cannot be told
+		// apart from the rest of it.
+		return nil, fmt.Errorf("%w: BaseURL is not a URL", ErrInvalidConfig)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		r := newRedactor(cfg.APIKey, nil, u)
+		return nil, fmt.Errorf("%w: BaseURL %q is not an absolute http(s) URL", ErrInvalidConfig, r.str(u.Redacted()))
 	}
 	u.Path = strings.TrimRight(u.Path, "/") + "/chat/completions"
 	u.RawPath = ""
@@ -186,5 +248,13 @@ func New(cfg Config) (*Model, error) {
 		p := *cfg.ParallelToolCalls
 		cfg.ParallelToolCalls = &p
 	}
-	return &Model{cfg: cfg, endpoint: u.String(), header: h, client: cfg.HTTPClient}, nil
+	m := &Model{cfg: cfg, endpoint: u.String(), header: h, client: cfg.HTTPClient}
+	m.redact = newRedactor(cfg.APIKey, h, u)
+	if len(m.redact.headers) > 0 {
+		// A copy, so as not to change the caller's client.
+		c := *cfg.HTTPClient
+		c.CheckRedirect = m.redact.stripOnRedirect(u, cfg.HTTPClient.CheckRedirect)
+		m.client = &c
+	}
+	return m, nil
 }

@@ -88,6 +88,31 @@
 //   - A streamed request answered with a plain JSON completion is read as
 //     one.
 //
+// # Limits
+//
+// Everything a server sends is read through a bound, so that a broken or
+// hostile server cannot make a call allocate without end: a non-streamed
+// body up to Config.MaxResponseBytes (8 MiB by default; a body whose
+// Content-Length is larger is refused before it is read), an error body up
+// to 1 MiB, a stream up to Config.MaxStreamBytes in all (64 MiB) and
+// Config.MaxStreamLineBytes per line (4 MiB), and the text and tool calls
+// a stream adds up to again up to MaxResponseBytes. Reading stops at the
+// limit, and what a call allocates stays near it: a 50 MB body costs about
+// 8 MiB with the defaults.
+//
+// # Credentials
+//
+// A proxy may echo the request's headers in an error body, a server may
+// repeat a URL, a key may sit in BaseURL's query string. Wherever a
+// Model's credentials appear (Config.APIKey, credential headers and query
+// parameters; see Config.APIKey), as is or URL or JSON escaped, they are
+// replaced by Redacted before anything leaves Generate: in every
+// *ratchet.ModelError and every error it wraps (messages, provider
+// fields, body excerpts, the URLs of network errors), in the Response and
+// in the text given to OnDelta (which holds back a few bytes while they
+// may be the start of a key split across deltas). The headers that carry
+// a credential are not sent on a redirect to another origin.
+//
 // # Errors
 //
 // Generate returns a *ratchet.ModelError for every failure; its Err is
@@ -118,6 +143,9 @@
 //     a status.
 //   - bad_request: every other 4xx (400, 404 model not found, 422), and
 //     requests the Model refuses to send (CodeInvalidRequest).
+//   - response_too_large: a response over one of the size limits
+//     (Config.MaxResponseBytes, MaxStreamBytes, MaxStreamLineBytes; see
+//     Limits); Err is a *TooLargeError naming it. Not retried.
 //
 // An error reported inside a 200 response (an error event or chunk in a
 // stream, or OpenRouter's error body) is classified the same way, with

@@ -69,8 +69,12 @@ func FuzzResponse(f *testing.F) {
 			f.Add([]byte(rec.Response.Body))
 		}
 	}
+	m, err := New(Config{Model: "m"})
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		resp, err := readResponse(context.Background(), bytes.NewReader(body))
+		resp, err := m.readResponse(context.Background(), bytes.NewReader(body), -1)
 		checkResult(t, resp, err)
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"mime"
 	"net/http"
@@ -13,9 +14,6 @@ import (
 )
 
 var _ ratchet.Model = (*Model)(nil)
-
-// maxErrorBody bounds how much of an error response is read.
-const maxErrorBody = 1 << 20
 
 // Generate sends req to the chat completions endpoint and returns the
 // assistant's reply, streamed or not as configured. It does not retain req.
@@ -27,7 +25,21 @@ const maxErrorBody = 1 << 20
 // end of ctx (timeout for a deadline, transient for a cancellation; either
 // way errors.Is matches the context's error). A streamed call that fails
 // returns no Response, whatever it had received.
+//
+// The Model's credentials (see Config.APIKey) never appear in what it
+// returns: they are replaced by Redacted in every error, wrapped errors
+// included, in the Response and in the text given to Config.OnDelta.
 func (m *Model) Generate(ctx context.Context, req *ratchet.Request) (*ratchet.Response, error) {
+	resp, err := m.generate(ctx, req)
+	if err != nil {
+		return nil, m.redact.err(err)
+	}
+	m.redact.response(resp)
+	return resp, nil
+}
+
+// generate is Generate before redaction.
+func (m *Model) generate(ctx context.Context, req *ratchet.Request) (*ratchet.Response, error) {
 	wire, err := m.buildRequest(req)
 	if err != nil {
 		return nil, err
@@ -54,7 +66,9 @@ func (m *Model) Generate(ctx context.Context, req *ratchet.Request) (*ratchet.Re
 	defer httpResp.Body.Close()
 
 	if httpResp.StatusCode < 200 || httpResp.StatusCode > 299 {
-		errBody, err := io.ReadAll(io.LimitReader(httpResp.Body, maxErrorBody))
+		// An error body over the limit is cut, not refused: the status
+		// says what went wrong, and the part read may say more.
+		errBody, err := io.ReadAll(io.LimitReader(httpResp.Body, min(maxErrorBody, m.cfg.MaxResponseBytes)))
 		if err != nil && len(errBody) == 0 {
 			return nil, transportError(ctx, err, "")
 		}
@@ -65,12 +79,16 @@ func (m *Model) Generate(ctx context.Context, req *ratchet.Request) (*ratchet.Re
 	if m.cfg.Stream && !isJSON(httpResp.Header.Get("Content-Type")) {
 		return m.readStream(ctx, httpResp.Body, !m.cfg.OmitStreamOptions)
 	}
-	return readResponse(ctx, httpResp.Body)
+	return m.readResponse(ctx, httpResp.Body, httpResp.ContentLength)
 }
 
-// readResponse decodes a non-streamed response body.
-func readResponse(ctx context.Context, r io.Reader) (*ratchet.Response, error) {
-	data, err := io.ReadAll(r)
+// readResponse decodes a non-streamed response body of contentLength bytes
+// (-1 if unknown), reading no more than MaxResponseBytes of it.
+func (m *Model) readResponse(ctx context.Context, r io.Reader, contentLength int64) (*ratchet.Response, error) {
+	data, err := readBody(r, contentLength, m.cfg.MaxResponseBytes)
+	if errors.Is(err, errOverLimit) {
+		return nil, tooLarge("MaxResponseBytes", m.cfg.MaxResponseBytes)
+	}
 	if err != nil {
 		return nil, transportError(ctx, err, "")
 	}

@@ -70,6 +70,7 @@ type assembly struct {
 	calls   []callAssembly
 	finish  string
 	usage   ratchet.Usage
+	bytes   int64 // of text, refusal and tool calls added by addDelta
 }
 
 // callAssembly is one tool call being assembled.
@@ -110,6 +111,7 @@ func (a *assembly) fromChoice(c *goopenai.ChatCompletionChoice) {
 // text it carried.
 func (a *assembly) addDelta(c *goopenai.ChatCompletionStreamChoice) string {
 	d := &c.Delta
+	a.bytes += int64(len(d.Content) + len(d.Refusal))
 	a.content.WriteString(d.Content)
 	a.refusal.WriteString(d.Refusal)
 	for i := range d.ToolCalls {
@@ -133,6 +135,7 @@ func (a *assembly) addDelta(c *goopenai.ChatCompletionStreamChoice) string {
 // (Kimi via OpenRouter) repeat the same values, which are then ignored.
 // Arguments are concatenated.
 func (a *assembly) addCallDelta(tc *goopenai.ToolCall, pos int) {
+	a.bytes += int64(len(tc.ID) + len(tc.Function.Name) + len(tc.Function.Arguments))
 	var ca *callAssembly
 	if tc.Index != nil {
 		for i := range a.calls {

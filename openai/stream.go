@@ -33,15 +33,24 @@ import (
 // Anything else that ends it, and any error it reports, is a *ModelError,
 // never a partial Response.
 func (m *Model) readStream(ctx context.Context, body io.Reader, wantUsage bool) (*ratchet.Response, error) {
-	br := bufio.NewReaderSize(body, 16<<10)
-	var s streamState
+	br := bufio.NewReaderSize(&limitReader{r: body, left: m.cfg.MaxStreamBytes}, 16<<10)
+	s := streamState{maxBytes: m.cfg.MaxResponseBytes}
+	if m.cfg.OnDelta != nil {
+		s.deltas = &deltaRedactor{r: &m.redact, fn: func(text string) { m.cfg.OnDelta(ctx, text) }}
+	}
 	var (
 		event   []byte
 		scratch []byte
 	)
 	for {
-		line, buf, readErr := readLine(br, scratch)
+		line, buf, readErr := readLine(br, scratch, m.cfg.MaxStreamLineBytes)
 		scratch = buf
+		if errors.Is(readErr, errOverLimit) {
+			if len(line) > m.cfg.MaxStreamLineBytes {
+				return nil, tooLarge("MaxStreamLineBytes", int64(m.cfg.MaxStreamLineBytes))
+			}
+			return nil, tooLarge("MaxStreamBytes", m.cfg.MaxStreamBytes)
+		}
 		line = bytes.TrimLeft(line, " \t")
 		if len(line) == 0 {
 			event = event[:0] // a blank line ends an event
@@ -52,21 +61,21 @@ func (m *Model) readStream(ctx context.Context, body io.Reader, wantUsage bool) 
 			case "event":
 				event = append(event[:0], value...)
 			case "data":
-				done, err := s.data(ctx, value, string(event) == "error", m.cfg.OnDelta)
+				done, err := s.data(value, string(event) == "error")
 				if err != nil {
 					return nil, err
 				}
 				if done {
 					// Not read to its end: a server may hold the body open
 					// after [DONE], and closing it costs one connection.
-					return s.a.response()
+					return s.end()
 				}
 			}
 		}
 		switch {
 		case readErr == nil:
 		case errors.Is(readErr, io.EOF) && s.a.finish != "" && (s.sawUsage || !wantUsage):
-			return s.a.response() // no [DONE], but nothing is missing
+			return s.end() // no [DONE], but nothing is missing
 		case errors.Is(readErr, io.EOF):
 			return nil, &ratchet.ModelError{
 				Kind:    ratchet.ModelTransient,
@@ -84,12 +93,24 @@ func (m *Model) readStream(ctx context.Context, body io.Reader, wantUsage bool) 
 type streamState struct {
 	a        assembly
 	sawUsage bool
+	maxBytes int64          // bound on a.bytes (Config.MaxResponseBytes)
+	deltas   *deltaRedactor // nil without Config.OnDelta
+}
+
+// end returns the response of a complete stream, after the answer text
+// held back from OnDelta.
+func (s *streamState) end() (*ratchet.Response, error) {
+	resp, err := s.a.response()
+	if err == nil && s.deltas != nil {
+		s.deltas.flush()
+	}
+	return resp, err
 }
 
 // data handles the value of one data line: [DONE] (done), an error
 // (isError: the line belongs to an "event: error"), or a chunk, whose text
-// goes to onDelta if it is set.
-func (s *streamState) data(ctx context.Context, value []byte, isError bool, onDelta func(context.Context, string)) (done bool, err error) {
+// goes to s.deltas if it is set.
+func (s *streamState) data(value []byte, isError bool) (done bool, err error) {
 	if string(value) == "[DONE]" {
 		return true, nil
 	}
@@ -125,8 +146,12 @@ func (s *streamState) data(ctx context.Context, value []byte, isError bool, onDe
 		if chunk.Choices[i].Index != 0 {
 			continue // only one choice is asked for
 		}
-		if text := s.a.addDelta(&chunk.Choices[i]); text != "" && onDelta != nil {
-			onDelta(ctx, text)
+		text := s.a.addDelta(&chunk.Choices[i])
+		if s.a.bytes > s.maxBytes {
+			return false, tooLarge("MaxResponseBytes", s.maxBytes)
+		}
+		if text != "" && s.deltas != nil {
+			s.deltas.send(text)
 		}
 	}
 	return false, nil
@@ -135,16 +160,21 @@ func (s *streamState) data(ctx context.Context, value []byte, isError bool, onDe
 // readLine returns the next line without its line ending. buf is scratch
 // space reused across calls for lines longer than the reader's buffer; the
 // returned line is valid until the next call. At the end of input it
-// returns the last, unterminated line (possibly empty) with the error.
-func readLine(br *bufio.Reader, buf []byte) (line, scratch []byte, err error) {
+// returns the last, unterminated line (possibly empty) with the error. A
+// line longer than max bytes (line ending included) is not read to its
+// end: readLine returns errOverLimit with a line longer than max.
+func readLine(br *bufio.Reader, buf []byte, max int) (line, scratch []byte, err error) {
 	line, err = br.ReadSlice('\n')
 	if errors.Is(err, bufio.ErrBufferFull) {
 		buf = append(buf[:0], line...)
-		for errors.Is(err, bufio.ErrBufferFull) {
+		for errors.Is(err, bufio.ErrBufferFull) && len(buf) <= max {
 			line, err = br.ReadSlice('\n')
 			buf = append(buf, line...)
 		}
 		line = buf
+	}
+	if len(line) > max {
+		return line, buf, errOverLimit
 	}
 	line = bytes.TrimSuffix(line, []byte("\n"))
 	line = bytes.TrimSuffix(line, []byte("\r"))

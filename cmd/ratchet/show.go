@@ -16,7 +16,10 @@ import (
 
 // cmdShow prints the timeline of one run: ratchet show RUN. With -json it
 // prints a JSON array of the run's records, each the stored record object
-// with its sequence added as "seq".
+// with its sequence added as "seq". Text from the run (messages,
+// arguments, results, errors, labels, IDs, questions) cannot reach the
+// terminal as control sequences: the timeline escapes control characters
+// (escapeText), the JSON writes them as \u escapes (escapeJSON).
 func cmdShow(ctx context.Context, s store.Store, args []string, w io.Writer) error {
 	fs, jsonOut := flags("show", w)
 	ops, err := parse(fs, args, 1)
@@ -63,12 +66,21 @@ func recordJSON(r store.Record) (json.RawMessage, error) {
 		return json.RawMessage(seq + "}"), nil
 	}
 	body := strings.TrimSpace(string(r.Data))
-	return json.RawMessage(seq + "," + body[1:]), nil
+	return json.RawMessage(escapeJSON([]byte(seq + "," + body[1:]))), nil
 }
 
+// outf writes one line of output: format with args, its control
+// characters escaped (escapeText), so that what a model, a tool or a user
+// wrote cannot drive the terminal or break the line.
+func outf(w io.Writer, format string, args ...any) {
+	fmt.Fprintf(w, "%s\n", escapeText(fmt.Sprintf(format, args...), false))
+}
+
+// printHeader writes what the run's index and folded state say of it.
+// Every line goes through outf.
 func printHeader(ctx context.Context, w io.Writer, s store.Store, info store.RunInfo) {
-	fmt.Fprintf(w, "run %s  agent=%s  status=%s\n", info.ID, info.Agent, info.Status)
-	fmt.Fprintf(w, "created %s  updated %s  steps %d  tokens %d in / %d out  tool calls %d  cost %s\n",
+	outf(w, "run %s  agent=%s  status=%s", info.ID, info.Agent, info.Status)
+	outf(w, "created %s  updated %s  steps %d  tokens %d in / %d out  tool calls %d  cost %s",
 		fmtTime(info.CreatedAt), fmtTime(info.UpdatedAt), info.Totals.Steps, info.Totals.InputTokens,
 		info.Totals.OutputTokens, info.Totals.ToolCalls, fmtCost(info.Totals.CostUSD))
 	if len(info.Labels) > 0 {
@@ -81,22 +93,22 @@ func printHeader(ctx context.Context, w io.Writer, s store.Store, info store.Run
 		for _, k := range keys {
 			parts = append(parts, k+"="+info.Labels[k])
 		}
-		fmt.Fprintf(w, "labels %s\n", strings.Join(parts, " "))
+		outf(w, "labels %s", strings.Join(parts, " "))
 	}
 	if !info.WakeAt.IsZero() {
-		fmt.Fprintf(w, "wakes %s\n", fmtTime(info.WakeAt))
+		outf(w, "wakes %s", fmtTime(info.WakeAt))
 	}
 	if st, err := ratchet.LoadState(ctx, s, info.ID); err != nil {
-		fmt.Fprintf(w, "(state not folded: %v)\n", err)
+		outf(w, "(state not folded: %v)", err)
 	} else {
 		if st.Error != nil {
-			fmt.Fprintf(w, "error %s: %s\n", st.Error.Kind, st.Error.Message)
+			outf(w, "error %s: %s", st.Error.Kind, st.Error.Message)
 		}
 		if st.Budget != nil {
-			fmt.Fprintf(w, "budget override %s\n", st.Budget)
+			outf(w, "budget override %s", st.Budget)
 		}
 		for _, pi := range st.Interrupts {
-			fmt.Fprintf(w, "pending %s %s: %s%s (answer with: ratchet answer %s %s VALUE)\n",
+			outf(w, "pending %s %s: %s%s (answer with: ratchet answer %s %s VALUE)",
 				pi.Kind, pi.ID, pi.Tool, interruptText(&pi), info.ID, pi.ID)
 		}
 	}
@@ -119,14 +131,14 @@ func newPrinter(w io.Writer) *printer {
 func (p *printer) print(sr store.Record) {
 	r, err := ratchet.DecodeRecord(sr.Seq, sr.Data)
 	if err != nil {
-		fmt.Fprintf(p.w, "%4d  undecodable record: %v\n", sr.Seq, err)
+		outf(p.w, "%4d  undecodable record: %v", sr.Seq, err)
 		return
 	}
 	defer func() {
 		// A record missing a field its kind requires (a damaged or
 		// foreign log) is shown raw rather than stopping the timeline.
 		if v := recover(); v != nil {
-			fmt.Fprintf(p.w, "%4d  malformed %s record: %s\n", sr.Seq, r.Kind, sr.Data)
+			outf(p.w, "%4d  malformed %s record: %s", sr.Seq, r.Kind, sr.Data)
 		}
 	}()
 	line := func(format string, a ...any) {
@@ -134,7 +146,7 @@ func (p *printer) print(sr store.Record) {
 		if r.Step != 0 {
 			step = "step " + strconv.Itoa(r.Step)
 		}
-		fmt.Fprintf(p.w, "%4d  %s  %-8s %s\n", r.Seq, fmtTime(r.Time), step, fmt.Sprintf(format, a...))
+		outf(p.w, "%4d  %s  %-8s %s", r.Seq, fmtTime(r.Time), step, fmt.Sprintf(format, a...))
 	}
 	switch r.Kind {
 	case ratchet.RecRunStarted:
@@ -230,10 +242,12 @@ func (p *printer) print(sr store.Record) {
 	}
 }
 
-// block writes text under a record, indented, one label per block.
+// block writes text under a record, indented, one label per block. Its
+// control characters but newlines and tabs are escaped (escapeText).
 func (p *printer) block(label, text string) {
 	const indent = "                               "
-	text = strings.TrimRight(text, "\n")
+	label = escapeText(label, false)
+	text = escapeText(strings.TrimRight(text, "\n"), true)
 	text = strings.ReplaceAll(text, "\n", "\n"+indent+strings.Repeat(" ", len(label)+2))
 	fmt.Fprintf(p.w, "%s%s: %s\n", indent, label, text)
 }

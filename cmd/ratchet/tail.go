@@ -17,7 +17,9 @@ import (
 // every interval for records appended after the last one printed, until
 // the run has ended (succeeded, failed, cancelled) and every record is
 // printed, or ctx is done (SIGINT), which is not an error. With -json it
-// prints one record object per line (JSON lines), as show -json does.
+// prints one record object per line (JSON lines), as show -json does. Like
+// show, it escapes the control characters of the run's text (escapeText,
+// escapeJSON), so that a model or a tool cannot drive the terminal.
 func cmdTail(ctx context.Context, s store.Store, args []string, w io.Writer) error {
 	fs, jsonOut := flags("tail", w)
 	from := fs.Uint64("from", 1, "first sequence to print")
