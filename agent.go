@@ -409,6 +409,9 @@ func (a *Agent) load(ctx context.Context, runID string, opts *RunOptions) (*Run,
 // LoadState reads a run's State from s: the latest snapshot and the records
 // after it.
 func LoadState(ctx context.Context, s store.Store, runID string) (State, error) {
+	if err := store.ValidateID(runID); err != nil {
+		return State{}, fmt.Errorf("ratchet: load run: %w", err)
+	}
 	info, err := s.Get(ctx, runID)
 	if err != nil {
 		return State{}, fmt.Errorf("ratchet: load run %s: %w", runID, err)

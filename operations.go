@@ -73,6 +73,9 @@ func RetryRun(ctx context.Context, st store.Store, clock Clock, runID string, bu
 // store.ErrNotFound for an unknown run. A File store forgets the run at
 // once, though the bytes it took stay in its append-only log.
 func DeleteRun(ctx context.Context, st store.Store, runID string) error {
+	if err := store.ValidateID(runID); err != nil {
+		return fmt.Errorf("ratchet: delete run: %w", err)
+	}
 	info, err := st.Get(ctx, runID)
 	if err != nil {
 		return fmt.Errorf("ratchet: delete run %s: %w", runID, err)

@@ -320,6 +320,12 @@ func (r *Run) commit(ctx context.Context, now time.Time, recs []*Record) error {
 		Meta:     runMeta(&r.next),
 		Fence:    r.fence,
 	})
+	if err != nil && errors.Is(err, store.ErrConflict) && r.fence != 0 && onlyResults(recs) {
+		// Another writer appended (an operator's cancel, say) while this
+		// Run, still holding the lease, ran calls: their results go in
+		// after what it wrote, so that no finished call looks unknown.
+		err = r.mergeResults(ctx, recs)
+	}
 	if err != nil {
 		// next may share slices with r.state, so the in-memory state is no
 		// longer trusted: the run must be loaded again.
@@ -340,6 +346,66 @@ func (r *Run) commit(ctx context.Context, now time.Time, recs []*Record) error {
 		return r.appendSnapshot(ctx)
 	}
 	return nil
+}
+
+// onlyResults reports whether recs are tool results only.
+func onlyResults(recs []*Record) bool {
+	for _, rec := range recs {
+		if rec.Kind != RecToolFinished {
+			return false
+		}
+	}
+	return true
+}
+
+// mergeResults appends recs, tool results whose append found that another
+// writer had appended first (store.ErrConflict), after what that writer
+// appended, if this Run still holds the run's lease: operators' verbs
+// (CancelRun, RetryRun, AnswerRun) append without the lease, and must not
+// make a finished call of the lease holder look unknown. On success r.next
+// is the state after them (loaded from the store), and a run that the
+// other writer ended has its step cancelled. It returns store.ErrConflict
+// when the lease was lost or the results no longer apply.
+func (r *Run) mergeResults(ctx context.Context, recs []*Record) error {
+	st := r.a.cfg.Store
+	ctx = context.WithoutCancel(ctx)
+	var err error
+	for range ExternalAppendAttempts {
+		info, gerr := st.Get(ctx, r.ID())
+		if gerr != nil {
+			return gerr
+		}
+		if info.Lease.Owner == "" || info.Lease.Token != r.fence {
+			return fmt.Errorf("%w: the lease was lost", store.ErrConflict)
+		}
+		next, lerr := LoadState(ctx, st, r.ID())
+		if lerr != nil {
+			return lerr
+		}
+		data := make([][]byte, len(recs))
+		for i, rec := range recs {
+			rec.Seq = next.Seq + 1
+			if aerr := next.Apply(rec); aerr != nil {
+				return fmt.Errorf("%w: %w", store.ErrConflict, aerr)
+			}
+			if data[i], err = appendEncodedRecord(nil, rec); err != nil {
+				return err
+			}
+		}
+		err = st.Append(ctx, store.Batch{RunID: r.ID(), Expected: next.Seq - uint64(len(recs)), Records: data, Meta: runMeta(&next), Fence: r.fence})
+		if errors.Is(err, store.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		r.next = next
+		if next.Status != StatusRunning && r.stepCancel != nil {
+			r.stepCancel(fmt.Errorf("ratchet: run %s is %s", r.ID(), next.Status))
+		}
+		return nil
+	}
+	return err
 }
 
 // appendSnapshot appends a snapshot of the state (out of line: see the

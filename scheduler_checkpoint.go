@@ -95,6 +95,9 @@ func eventRecord(st *State, ev RunEvent) *Record {
 // ErrAlreadyAnswered when the interrupt was answered before: the second
 // answer changes nothing.
 func (s *Scheduler) Answer(ctx context.Context, runID, interruptID string, ans Answer) error {
+	if err := store.ValidateID(runID); err != nil {
+		return fmt.Errorf("ratchet: answer: %w", err)
+	}
 	if err := AnswerRun(ctx, s.cfg.Store, s.cfg.Clock, runID, interruptID, ans); err != nil {
 		return err
 	}
@@ -125,6 +128,9 @@ func (s *Scheduler) notifyStored(ctx context.Context, runID string) {
 //
 // It returns ErrRunEnded for a run that has ended.
 func (s *Scheduler) Send(ctx context.Context, runID string, ev RunEvent) error {
+	if err := store.ValidateID(runID); err != nil {
+		return fmt.Errorf("ratchet: send: %w", err)
+	}
 	for {
 		s.mu.Lock()
 		sr, ok := s.runs[runID]

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
 )
 
@@ -232,6 +233,15 @@ func (q Query) Matches(info RunInfo) bool {
 	return true
 }
 
+// QuoteID returns id quoted for an error message, cut after MaxIDLen
+// bytes (an ID from outside may be of any length).
+func QuoteID(id string) string {
+	if len(id) <= MaxIDLen {
+		return strconv.Quote(id)
+	}
+	return strconv.Quote(id[:MaxIDLen]) + "... (" + strconv.Itoa(len(id)) + " bytes)"
+}
+
 // MaxIDLen is the longest run ID ValidateID accepts.
 const MaxIDLen = 128
 
@@ -240,7 +250,7 @@ const MaxIDLen = 128
 // name on every platform and cannot name a path outside a directory.
 func ValidateID(id string) error {
 	if id == "" || len(id) > MaxIDLen {
-		return errorf(ErrInvalidID, "%q: length must be 1-%d", id, MaxIDLen)
+		return errorf(ErrInvalidID, "%s: length %d, must be 1-%d", QuoteID(id), len(id), MaxIDLen)
 	}
 	if id[0] == '.' || id[0] == '-' {
 		return errorf(ErrInvalidID, "%q: must not start with '.' or '-'", id)
