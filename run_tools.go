@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -15,6 +16,10 @@ import (
 // is unknown.
 const unknownOutcomeMessage = "error: the outcome of this call is unknown: the run was interrupted while the tool was running, " +
 	"and the tool is not idempotent, so it was not run again. It may or may not have taken effect; check before calling it again."
+
+// timeoutUnknownOutcome follows the timeout message of a tool that is not
+// idempotent: it may have acted, or may still act.
+const timeoutUnknownOutcome = "; its outcome is unknown: it may have taken effect, or may still take effect. Check before calling it again"
 
 // callJob is a call of the current step to run.
 type callJob struct {
@@ -213,7 +218,7 @@ func (r *Run) runCall(parent, gctx context.Context, slot *deadlineCtx, scratch *
 		if r.a.callObs != nil {
 			callCtx = r.startToolCall(gctx, start, step, &c, key, attempt)
 		}
-		out, err := r.invoke(callCtx, slot, r.realNow(start), tool, &c, key, pol.Timeout, attempt)
+		out, err := r.invoke(callCtx, slot, r.realNow(start), step, tool, &c, key, pol.Timeout, attempt)
 		slot, scratch, started = nil, nil, time.Time{} // a retry makes its own
 		end := r.a.cfg.Clock.Now()
 		dur := end.Sub(start)
@@ -296,7 +301,11 @@ func (r *Run) callFailed(parent, gctx context.Context, step, i int, key string, 
 		}
 		return false, te
 	default:
-		res := ToolResult{Content: "error: " + toolErrorText(te), IsError: true, Error: string(te.Kind), Duration: dur}
+		text := toolErrorText(te)
+		if te.Kind == ToolErrorTimeout && !pol.Idempotent {
+			text += timeoutUnknownOutcome
+		}
+		res := ToolResult{Content: "error: " + text, IsError: true, Error: string(te.Kind), Duration: dur}
 		return false, r.appendLocked(parent, &Record{Kind: RecToolFinished, Step: step, Call: callRecord(i, key, c, attempt), Result: &res})
 	}
 }
@@ -361,10 +370,61 @@ func trimPrefix(s string) string {
 	return s
 }
 
+// CallGrace is how long the runtime waits for a tool or model call to
+// return once its context has ended (its timeout, the step's timeout, the
+// caller's cancellation, a Scheduler's Stop deadline). A call that ignores
+// its context and has not returned by then is abandoned: the step goes on
+// without it (a tool call ends as a timeout *ToolError, or is left open
+// when the step itself was stopped), its goroutine is left to finish on its
+// own, and its late result is discarded and reported to the Observer
+// (EventCallAbandoned). A tool that ignores its context may thus still act
+// after its call was reported as timed out.
+const CallGrace = 250 * time.Millisecond
+
+// The states of an abandonable call (see await).
+const (
+	callRunning int32 = iota
+	callReturned
+	callAbandoned
+)
+
+// await waits for a call started in its own goroutine, which sends its
+// result on res after moving state from callRunning to callReturned (and
+// reports a late result itself when it finds callAbandoned). When ctx
+// ends first, the call gets CallGrace to return; then it is abandoned and
+// await reports false.
+func await[T any](ctx context.Context, state *atomic.Int32, res <-chan T) (T, bool) {
+	select {
+	case v := <-res:
+		return v, true
+	case <-ctx.Done():
+	}
+	grace := time.NewTimer(CallGrace)
+	defer grace.Stop()
+	select {
+	case v := <-res:
+		return v, true
+	case <-grace.C:
+	}
+	if state.CompareAndSwap(callRunning, callAbandoned) {
+		var zero T
+		return zero, false
+	}
+	return <-res, true // it returned just now
+}
+
+// toolReturn is what a tool call returned.
+type toolReturn struct {
+	out string
+	err error
+}
+
 // invoke calls the tool under its timeout (from now, a reading of
 // time.Now; the context made in slot, if not nil) with the idempotency key
-// in its context, recovering a panic into a *ToolError.
-func (r *Run) invoke(ctx context.Context, slot *deadlineCtx, now time.Time, tool Tool, c *ToolCall, key string, timeout time.Duration, attempt int) (out string, err error) {
+// in its context, recovering a panic into a *ToolError. The tool runs in
+// its own goroutine, so that a tool that ignores its context cannot hold
+// the step past its deadline (see CallGrace).
+func (r *Run) invoke(ctx context.Context, slot *deadlineCtx, now time.Time, step int, tool Tool, c *ToolCall, key string, timeout time.Duration, attempt int) (string, error) {
 	var cctx context.Context
 	if timeout > 0 { // Unlimited: no timeout
 		if dc := withDeadline(slot, ctx, now, timeout, nil); dc != nil {
@@ -376,21 +436,47 @@ func (r *Run) invoke(ctx context.Context, slot *deadlineCtx, now time.Time, tool
 	if cctx == nil {
 		cctx = WithIdempotencyKey(ctx, key)
 	}
-	defer func() {
-		if p := recover(); p != nil {
-			out, err = "", &ToolError{Tool: c.Name, CallID: c.ID, Attempt: attempt, Kind: ToolErrorPanic,
-				Stack: debug.Stack(), Err: fmt.Errorf("panic: %v", p)}
+	call := *c
+	var state atomic.Int32
+	res := make(chan toolReturn, 1)
+	started := time.Now()
+	go func() {
+		var ret toolReturn
+		defer func() {
+			if p := recover(); p != nil {
+				ret = toolReturn{"", &ToolError{Tool: call.Name, CallID: call.ID, Attempt: attempt, Kind: ToolErrorPanic,
+					Stack: debug.Stack(), Err: fmt.Errorf("panic: %v", p)}}
+			}
+			if state.CompareAndSwap(callRunning, callReturned) {
+				res <- ret
+				return
+			}
+			if r.a.obs != nil {
+				r.observe(context.WithoutCancel(ctx), Event{Kind: EventCallAbandoned, Step: step, Tool: call.Name, CallID: call.ID, Key: key,
+					Attempt: attempt, ResultBytes: len(ret.out), Duration: time.Since(started), Err: ret.err})
+			}
+		}()
+		if pv, ok := tool.(prevalidated); ok {
+			// Ours: it only reads the arguments.
+			ret.out, ret.err = pv.callValidated(cctx, stringBytes(call.Arguments))
+		} else {
+			ret.out, ret.err = tool.Call(cctx, json.RawMessage(call.Arguments))
 		}
 	}()
-	if pv, ok := tool.(prevalidated); ok {
-		// Ours: it only reads the arguments.
-		out, err = pv.callValidated(cctx, stringBytes(c.Arguments))
-	} else {
-		out, err = tool.Call(cctx, json.RawMessage(c.Arguments))
+	ret, ok := await(cctx, &state, res)
+	if !ok {
+		if ctx.Err() != nil {
+			return "", context.Cause(ctx) // the step was stopped: left open
+		}
+		return "", &ToolError{Tool: c.Name, CallID: c.ID, Attempt: attempt, Kind: ToolErrorTimeout,
+			Err: fmt.Errorf("no result within %s, and none %s after it: the call was abandoned (the tool ignores its context)", timeout, CallGrace)}
 	}
+	out, err := ret.out, ret.err
 	if err != nil && ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
-		err = &ToolError{Tool: c.Name, CallID: c.ID, Attempt: attempt, Kind: ToolErrorTimeout,
-			Err: fmt.Errorf("no result within %s: %w", timeout, err)}
+		if _, ok := errors.AsType[*ToolError](err); !ok {
+			err = &ToolError{Tool: c.Name, CallID: c.ID, Attempt: attempt, Kind: ToolErrorTimeout,
+				Err: fmt.Errorf("no result within %s: %w", timeout, err)}
+		}
 	}
 	return out, err
 }
