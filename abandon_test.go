@@ -178,3 +178,56 @@ func TestSchedulerStopHoldsWhenAToolIgnoresItsContext(t *testing.T) {
 	})
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 }
+
+// cancelOnStart is a store that calls cancel during the append of a batch
+// holding a tool_started record, as a caller's deadline may end while the
+// batch is being persisted.
+type cancelOnStart struct {
+	store.Store
+	cancel context.CancelFunc
+}
+
+func (s cancelOnStart) Append(ctx context.Context, b store.Batch) error {
+	for i, d := range b.Records {
+		if rec, err := ratchet.DecodeRecord(b.Expected+uint64(i)+1, d); err == nil && rec.Kind == ratchet.RecToolStarted {
+			s.cancel()
+		}
+	}
+	return s.Store.Append(ctx, b)
+}
+
+// TestCallCancelledBeforeItStartedIsNotUnknown: when the step's context
+// ends while the response batch with its lone call's tool_started is being
+// persisted, the call is recorded as not started, never ran, and runs
+// normally on resume: the model is not told its outcome is unknown.
+func TestCallCancelledBeforeItStartedIsNotUnknown(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var pays int
+	b.tools = append(b.tools, ratchet.NewTool("pay", "Pays.", func(context.Context, struct{}) (string, error) {
+		pays++
+		return "paid", nil
+	}))
+	m := ratchettest.NewModel(t, ratchettest.ToolCalls(ratchettest.Call{Name: "pay", Args: `{}`}), ratchettest.Text("ok"))
+	a := b.agent(t, m, func(c *ratchet.Config) { c.Store = cancelOnStart{b.store, cancel} })
+	run, err := a.Start(context.Background(), "go", nil)
+	require.NoError(t, err)
+	_, err = run.Step(ctx)
+	require.ErrorIs(t, err, context.Canceled)
+	require.Zero(t, pays, "the call did not start")
+	require.Equal(t, []ratchet.RecordKind{ratchet.RecRunStarted, ratchet.RecModelResponded, ratchet.RecToolStarted, ratchet.RecToolFailed},
+		kindsOf(logOf(t, b.store, "run-1")))
+
+	a2 := b.agent(t, m, nil)
+	r2, err := a2.Resume(context.Background(), "run-1", nil)
+	require.NoError(t, err)
+	out, err := r2.Wait(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, "ok", out)
+	require.Equal(t, 1, pays, "run once, on resume")
+	fin := ofKind(logOf(t, b.store, "run-1"), ratchet.RecToolFinished)
+	require.Len(t, fin, 1)
+	require.Equal(t, "paid", fin[0].Result.Content)
+}

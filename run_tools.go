@@ -195,6 +195,10 @@ func finishRec(runID string, step, i int, c ToolCall, res ToolResult) *Record {
 func (r *Run) runCall(parent, gctx context.Context, slot *deadlineCtx, scratch *callRecs, started time.Time, step, i int, key string, c ToolCall, tool Tool, pol *ToolPolicy, attempt int, pause *error) error {
 	// A call whose turn comes after the step was cancelled does not start.
 	if parent.Err() != nil {
+		if !started.IsZero() {
+			// Its tool_started went in with the response, but it never ran.
+			return r.notStarted(parent, step, i, key, &c, attempt)
+		}
 		return nil // left open; runCalls reports the cancellation
 	}
 	if gctx.Err() != nil {
@@ -212,6 +216,10 @@ func (r *Run) runCall(parent, gctx context.Context, slot *deadlineCtx, scratch *
 			var err error
 			if start, err = r.appendLockedAt(parent, r.a.cfg.Clock.Now(), &recs.started); err != nil {
 				return err
+			}
+			if parent.Err() != nil {
+				// Stopped while tool_started was persisted: it never ran.
+				return r.notStarted(parent, step, i, key, &c, attempt)
 			}
 		}
 		callCtx := gctx // the call's, and its event's
@@ -235,6 +243,23 @@ func (r *Run) runCall(parent, gctx context.Context, slot *deadlineCtx, scratch *
 		}
 	}
 }
+
+// notStarted records that attempt of call i, whose tool_started is in the
+// log, never started because the step was stopped first: a tool_failed
+// marks it not started, so that a resume runs it as usual rather than
+// treating its outcome as unknown. It returns nil: runCalls reports the
+// cancellation.
+//
+//go:noinline
+func (r *Run) notStarted(ctx context.Context, step, i int, key string, c *ToolCall, attempt int) error {
+	rec := &Record{Kind: RecToolFailed, Step: step, Call: callRecord(i, key, c, attempt),
+		Error: &ErrorInfo{Kind: errKindNotStarted, Message: "the step was stopped before the call started"}}
+	return r.appendLocked(ctx, rec)
+}
+
+// errKindNotStarted is the ErrorInfo kind of a call attempt that never
+// started (see notStarted).
+const errKindNotStarted = "not_started"
 
 // callCancelled records that call i did not run, or ran no further,
 // because a sibling call failed the run.
