@@ -1,6 +1,7 @@
 package ratchet
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -155,8 +156,8 @@ func NewAgent(cfg Config) (*Agent, error) {
 	if cfg.Output != nil && cfg.Output.err != nil {
 		errs = append(errs, cfg.Output.err)
 	}
-	if cfg.MaxParallelTools < 0 || cfg.LeaseTTL < 0 {
-		errs = append(errs, errors.New("MaxParallelTools or LeaseTTL is negative"))
+	if cfg.MaxParallelTools < 0 || cfg.LeaseTTL < 0 || cfg.Parse.MaxCallsPerResponse < 0 {
+		errs = append(errs, errors.New("MaxParallelTools, LeaseTTL or Parse.MaxCallsPerResponse is negative"))
 	}
 	if !cfg.OnToolError.valid() {
 		errs = append(errs, fmt.Errorf("unknown OnToolError action %q", cfg.OnToolError))
@@ -185,6 +186,7 @@ func NewAgent(cfg Config) (*Agent, error) {
 	if cfg.Parse.MaxRepairs == 0 {
 		cfg.Parse.MaxRepairs = MaxRepairsDefault
 	}
+	cfg.Parse.MaxCallsPerResponse = cmp.Or(cfg.Parse.MaxCallsPerResponse, MaxCallsPerResponseDefault)
 	cfg.Budget = cfg.Budget.withDefaults()
 	if cfg.LeaseTTL == 0 {
 		cfg.LeaseTTL = LeaseTTLDefault

@@ -264,4 +264,13 @@ type ParsePolicy struct {
 	// MaxRepairs defaults to 2 (MaxRepairsDefault); a negative value allows
 	// no repair turn (the first unusable output fails the run).
 	MaxRepairs int
+	// MaxCallsPerResponse is the most tool calls one response may ask
+	// for. A response with more is unusable output: none of its calls
+	// runs, they are not persisted (only their number), and the model
+	// gets a repair turn asking for fewer. Defaults to 128
+	// (MaxCallsPerResponseDefault).
+	MaxCallsPerResponse int
 }
+
+// MaxCallsPerResponseDefault is ParsePolicy.MaxCallsPerResponse's default.
+const MaxCallsPerResponseDefault = 128

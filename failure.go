@@ -185,11 +185,12 @@ type ParseKind string
 
 // The parse kinds.
 const (
-	ParseArguments   ParseKind = "arguments"    // tool arguments not JSON or off-schema
-	ParseUnknownTool ParseKind = "unknown_tool" // a call of a tool the agent lacks
-	ParseEmpty       ParseKind = "empty"        // no text and no tool calls
-	ParseOutput      ParseKind = "output"       // a final answer off the output schema
-	ParseServer      ParseKind = "server"       // the server failed to parse the output
+	ParseArguments    ParseKind = "arguments"      // tool arguments not JSON or off-schema
+	ParseUnknownTool  ParseKind = "unknown_tool"   // a call of a tool the agent lacks
+	ParseEmpty        ParseKind = "empty"          // no text and no tool calls
+	ParseOutput       ParseKind = "output"         // a final answer off the output schema
+	ParseServer       ParseKind = "server"         // the server failed to parse the output
+	ParseTooManyCalls ParseKind = "too_many_calls" // more calls than ParsePolicy.MaxCallsPerResponse
 )
 
 // ParseError is model output that stayed unusable after the parse policy's

@@ -342,7 +342,9 @@ func (r *Run) commit(ctx context.Context, now time.Time, recs []*Record) error {
 	if r.step != nil {
 		r.step.Records = append(r.step.Records, recs...)
 	}
-	if r.state.Seq-r.state.SnapshotSeq >= uint64(r.a.cfg.SnapshotEvery) && recs[len(recs)-1].Kind != RecSnapshot {
+	// Snapshots are taken between steps' calls, never while a step's calls
+	// are open: a response with many calls would copy them all each time.
+	if r.state.Seq-r.state.SnapshotSeq >= uint64(r.a.cfg.SnapshotEvery) && r.state.Calls == nil && recs[len(recs)-1].Kind != RecSnapshot {
 		return r.appendSnapshot(ctx)
 	}
 	return nil
@@ -635,7 +637,20 @@ func (r *Run) handleResponse(ctx context.Context, st *Step, resp *Response) erro
 	recs := []*Record{rec}
 	var parseErr *ParseError
 	calls := resp.Message.ToolCalls
-	if len(calls) == 0 {
+	if max := r.a.cfg.Parse.MaxCallsPerResponse; len(calls) > max {
+		// Unusable as a whole: persisted without its calls (they could
+		// pass the record limit), and repaired.
+		parseErr = &ParseError{Kind: ParseTooManyCalls, Reason: fmt.Sprintf("the response asked for %d tool calls; at most %d are allowed in one response", len(calls), max)}
+		trimmed := *resp
+		trimmed.Message.ToolCalls = nil
+		rec.Response = &trimmed
+		rec.Repair = true
+		r.rawCalls = nil
+		msg := fmt.Sprintf("Your last response asked for %d tool calls at once; at most %d are allowed in one response, so none of them ran. "+
+			"Ask for at most %d calls, and continue with the rest once you have their results.", len(calls), max, max)
+		recs = append(recs, &Record{Kind: RecRepair, Step: n, Message: &Message{Role: RoleUser, Content: msg}})
+		calls = nil
+	} else if len(calls) == 0 {
 		next, pe, err := r.finalAnswer(resp, n)
 		if err != nil {
 			return r.fail(ctx, err, recs...)
