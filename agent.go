@@ -58,7 +58,13 @@ type Config struct {
 	MaxParallelTools int
 	// MaxToolOutputBytes caps a tool result; longer results are cut and
 	// marked (TruncationMarker). Defaults to 64 KiB
-	// (MaxToolOutputBytesDefault); Unlimited lifts the cap.
+	// (MaxToolOutputBytesDefault); Unlimited lifts the cap. Of a longer
+	// result the runtime copies and keeps only the cap: a string or
+	// json.RawMessage result costs no more than that. What it cannot bound
+	// is the tool's own memory, and a NewTool result of another type,
+	// which encoding/json encodes whole (about twice its size, briefly)
+	// before it is cut: return a string or json.RawMessage, or cut inside
+	// the tool, for results that may be large.
 	MaxToolOutputBytes int
 	// ToolTimeout bounds one tool call unless the tool sets its own.
 	// Defaults to 2m (ToolTimeoutDefault).

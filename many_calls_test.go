@@ -2,7 +2,10 @@ package ratchet_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -82,4 +85,50 @@ func TestManyCallsCostLinearMemory(t *testing.T) {
 	small, big := alloc(1000), alloc(4000)
 	t.Logf("1000 calls: %d KiB, 4000 calls: %d KiB", small>>10, big>>10)
 	require.Less(t, big, 6*small, "4x the calls cost %.1fx the memory", float64(big)/float64(small))
+}
+
+// TestLargeToolResultsKeepOnlyTheCap: a tool result far over its cap costs
+// about the cap, not the result's size, when it is a string or raw JSON
+// (a typed result is encoded whole by encoding/json first: about twice its
+// size, once). Not parallel: it reads the process's allocation counter.
+func TestLargeToolResultsKeepOnlyTheCap(t *testing.T) {
+	const size, limit = 64 << 20, 64 << 10
+	big := strings.Repeat("x", size)
+	raw := json.RawMessage(`"` + big + `"`)
+	type out struct {
+		Text string `json:"text"`
+	}
+	typed := out{Text: big}
+	run := func(tool ratchet.Tool) (uint64, string) {
+		m := ratchettest.NewModel(t, ratchettest.ToolCalls(ratchettest.Call{Name: tool.Spec().Name, Args: `{}`}), ratchettest.Text("ok"))
+		st := store.NewMemory()
+		a, err := ratchet.NewAgent(ratchet.Config{Name: "big", Model: m, Store: st, Tools: []ratchet.Tool{tool}, MaxToolOutputBytes: limit})
+		require.NoError(t, err)
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		r, err := a.Start(context.Background(), "go", nil)
+		require.NoError(t, err)
+		_, err = r.Wait(context.Background())
+		runtime.ReadMemStats(&after)
+		require.NoError(t, err)
+		msgs := r.State().Messages
+		return after.TotalAlloc - before.TotalAlloc, msgs[len(msgs)-2].Content
+	}
+	for name, tool := range map[string]ratchet.Tool{
+		"string": ratchet.NewTool("s", "Big.", func(context.Context, struct{}) (string, error) { return big, nil }),
+		"raw":    ratchet.NewTool("r", "Big.", func(context.Context, struct{}) (json.RawMessage, error) { return raw, nil }),
+		"typed":  ratchet.NewTool("t", "Big.", func(context.Context, struct{}) (out, error) { return typed, nil }),
+	} {
+		alloc, res := run(tool)
+		t.Logf("%s: %d KiB allocated", name, alloc>>10)
+		require.Contains(t, res, ratchet.TruncationMarker)
+		require.LessOrEqual(t, len(res), limit+100)
+		if name == "typed" {
+			require.Less(t, alloc, uint64(5*size/2), name)
+			require.Contains(t, res, fmt.Sprintf("of %d bytes]", size+len(`{"text":""}`)))
+			continue
+		}
+		require.Less(t, alloc, uint64(4<<20), name)
+	}
 }

@@ -226,7 +226,7 @@ func (r *Run) runCall(parent, gctx context.Context, slot *deadlineCtx, scratch *
 		if r.a.callObs != nil {
 			callCtx = r.startToolCall(gctx, start, step, &c, key, attempt)
 		}
-		out, err := r.invoke(callCtx, slot, r.realNow(start), step, tool, &c, key, pol.Timeout, attempt)
+		out, err := r.invoke(callCtx, slot, r.realNow(start), step, tool, &c, key, pol.Timeout, pol.MaxOutputBytes, attempt)
 		slot, scratch, started = nil, nil, time.Time{} // a retry makes its own
 		end := r.a.cfg.Clock.Now()
 		dur := end.Sub(start)
@@ -234,7 +234,7 @@ func (r *Run) runCall(parent, gctx context.Context, slot *deadlineCtx, scratch *
 			r.observeToolCall(callCtx, step, &c, key, attempt, len(out), dur, err)
 		}
 		if err == nil {
-			recs.finish(truncateOutput(out, pol.MaxOutputBytes), dur)
+			recs.finish(out, dur) // cut by invoke
 			_, err := r.appendLockedAt(parent, end, &recs.finished)
 			return err
 		}
@@ -449,7 +449,7 @@ type toolReturn struct {
 // in its context, recovering a panic into a *ToolError. The tool runs in
 // its own goroutine, so that a tool that ignores its context cannot hold
 // the step past its deadline (see CallGrace).
-func (r *Run) invoke(ctx context.Context, slot *deadlineCtx, now time.Time, step int, tool Tool, c *ToolCall, key string, timeout time.Duration, attempt int) (string, error) {
+func (r *Run) invoke(ctx context.Context, slot *deadlineCtx, now time.Time, step int, tool Tool, c *ToolCall, key string, timeout time.Duration, limit, attempt int) (string, error) {
 	var cctx context.Context
 	if timeout > 0 { // Unlimited: no timeout
 		if dc := withDeadline(slot, ctx, now, timeout, nil); dc != nil {
@@ -483,9 +483,10 @@ func (r *Run) invoke(ctx context.Context, slot *deadlineCtx, now time.Time, step
 		}()
 		if pv, ok := tool.(prevalidated); ok {
 			// Ours: it only reads the arguments.
-			ret.out, ret.err = pv.callValidated(cctx, stringBytes(call.Arguments))
+			ret.out, ret.err = pv.callValidated(cctx, stringBytes(call.Arguments), limit)
 		} else {
 			ret.out, ret.err = tool.Call(cctx, json.RawMessage(call.Arguments))
+			ret.out = truncateOutput(ret.out, limit)
 		}
 	}()
 	ret, ok := await(cctx, &state, res)
@@ -507,7 +508,10 @@ func (r *Run) invoke(ctx context.Context, slot *deadlineCtx, now time.Time, step
 }
 
 // prevalidated is implemented by tools whose arguments the runtime has
-// already validated (through argValidator) before calling.
+// already validated (through argValidator) before calling. limit, when
+// positive, is the result's size limit: a longer result is cut to it, with
+// the truncation marker (as truncateOutput does), keeping no more of it
+// than that.
 type prevalidated interface {
-	callValidated(ctx context.Context, args json.RawMessage) (string, error)
+	callValidated(ctx context.Context, args json.RawMessage, limit int) (string, error)
 }

@@ -1,6 +1,7 @@
 package ratchet
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -176,7 +177,7 @@ func (t *funcTool[In, Out]) Call(ctx context.Context, args json.RawMessage) (str
 	if err := t.validateArgs(args); err != nil {
 		return "", err
 	}
-	return t.callValidated(ctx, args)
+	return t.callValidated(ctx, args, 0)
 }
 
 func (t *funcTool[In, Out]) validateArgs(args json.RawMessage) error {
@@ -192,7 +193,7 @@ func (t *funcTool[In, Out]) validateArgs(args json.RawMessage) error {
 	return nil
 }
 
-func (t *funcTool[In, Out]) callValidated(ctx context.Context, args json.RawMessage) (string, error) {
+func (t *funcTool[In, Out]) callValidated(ctx context.Context, args json.RawMessage, limit int) (string, error) {
 	if isBlank(args) {
 		args = emptyObject
 	}
@@ -206,15 +207,51 @@ func (t *funcTool[In, Out]) callValidated(ctx context.Context, args json.RawMess
 	}
 	switch t.outKind {
 	case outString:
-		return any(out).(string), nil
+		return truncateOutput(any(out).(string), limit), nil
 	case outRaw:
-		return string(any(out).(json.RawMessage)), nil
+		raw := any(out).(json.RawMessage)
+		if limit > 0 && len(raw) > limit {
+			return cutOutput(raw[:limit+1], len(raw), limit), nil // one copy, of what is kept
+		}
+		return string(raw), nil
 	}
-	b, err := json.Marshal(out)
-	if err != nil {
+	// encoding/json encodes the whole value before it writes: what is
+	// kept is bounded, the encoding itself is not.
+	w := &cappedBuffer{max: limit}
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(out); err != nil {
 		return "", fmt.Errorf("encoding result of %s: %w", t.spec.Name, err)
 	}
-	return unsafe.String(unsafe.SliceData(b), len(b)), nil // b is ours alone
+	return w.result(), nil
+}
+
+// cappedBuffer keeps the first max+1 bytes written to it (all when max is
+// not positive) and counts them all.
+type cappedBuffer struct {
+	max int
+	buf []byte
+	n   int
+}
+
+func (w *cappedBuffer) Write(p []byte) (int, error) {
+	w.n += len(p)
+	keep := len(p)
+	if w.max > 0 {
+		keep = min(keep, max(w.max+1-len(w.buf), 0))
+	}
+	w.buf = append(w.buf, p[:keep]...)
+	return len(p), nil
+}
+
+// result returns what was written, without the encoder's final newline,
+// cut to max bytes with its marker when longer.
+func (w *cappedBuffer) result() string {
+	total := w.n - 1 // the newline
+	if w.max <= 0 || total <= w.max {
+		return string(bytes.TrimSuffix(w.buf, []byte("\n")))
+	}
+	return cutOutput(w.buf, total, w.max)
 }
 
 var emptyObject = json.RawMessage("{}")
@@ -299,11 +336,18 @@ func truncateOutput(s string, max int) string {
 	if max <= 0 || len(s) <= max {
 		return s
 	}
+	return cutOutput(s, len(s), max)
+}
+
+// cutOutput returns the first max bytes of prefix (which holds more than
+// max bytes of a result of total bytes), cut back to a UTF-8 boundary,
+// with the truncation marker.
+func cutOutput[S ~string | ~[]byte](prefix S, total, max int) string {
 	cut := max
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
+	for cut > 0 && !utf8.RuneStart(prefix[cut]) {
 		cut--
 	}
-	return s[:cut] + TruncationMarker + ": showing " + strconv.Itoa(cut) + " of " + strconv.Itoa(len(s)) + " bytes]"
+	return string(prefix[:cut]) + TruncationMarker + ": showing " + strconv.Itoa(cut) + " of " + strconv.Itoa(total) + " bytes]"
 }
 
 // idempotencyKeyType is the context key for IdempotencyKey.
