@@ -264,7 +264,10 @@ type RunOptions struct {
 	// ID names the run; it must pass store.ValidateID. Defaults to
 	// Config.NewID().
 	ID string
-	// Labels are stored in the run index, for listing.
+	// Labels are stored in the run index, for listing, and in the
+	// run_started record. With a Redactor, their values are stored
+	// redacted (their keys as given): a query (store.Query.Labels) then
+	// matches the redacted values.
 	Labels map[string]string
 	// Messages, when not empty, are the run's input instead of one user
 	// message.
@@ -331,7 +334,8 @@ func (a *Agent) start(ctx context.Context, input string, opts *RunOptions) (*Run
 	if err := r.state.Apply(rec); err != nil {
 		return nil, err
 	}
-	info := store.RunInfo{ID: id, Agent: a.cfg.Name, Labels: o.Labels, CreatedAt: now, Meta: runMeta(&r.state)}
+	// The index gets the labels as the record has them: redacted.
+	info := store.RunInfo{ID: id, Agent: a.cfg.Name, Labels: rec.Labels, CreatedAt: now, Meta: runMeta(&r.state)}
 	if err := a.cfg.Store.Create(ctx, info, r.encData); err != nil {
 		return nil, fmt.Errorf("ratchet: start run %s: %w", id, err)
 	}

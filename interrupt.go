@@ -329,7 +329,17 @@ func appendAfter(ctx context.Context, st store.Store, clock Clock, cur *State, r
 // schema, becomes the call's result. It returns ErrAlreadyAnswered for an
 // interrupt answered before (an answer is used exactly once),
 // ErrUnknownInterrupt, ErrInvalidAnswer, or ErrRunEnded.
+//
+// AnswerRun has no Agent and so no Redactor: the answer is persisted as
+// given (as the ratchet CLI's answer command gives it). Scheduler.Answer
+// passes it through the Redactor of the run's agent.
 func AnswerRun(ctx context.Context, st store.Store, clock Clock, runID, interruptID string, ans Answer) error {
+	return answerRun(ctx, st, clock, runID, interruptID, ans, nil)
+}
+
+// answerRun is AnswerRun persisting the answer passed through red, when
+// not nil, once it has been checked against the question's schema.
+func answerRun(ctx context.Context, st store.Store, clock Clock, runID, interruptID string, ans Answer, red Redactor) error {
 	if clock == nil {
 		clock = SystemClock()
 	}
@@ -360,7 +370,11 @@ func AnswerRun(ctx context.Context, st store.Store, clock Clock, runID, interrup
 		if pi.Kind == InterruptQuestion && ans.Value != nil && !json.Valid(ans.Value) {
 			return nil, fmt.Errorf("%w: value is not JSON", ErrInvalidAnswer)
 		}
-		return &Record{Kind: RecAnswered, Step: pi.Step, Answer: &AnswerRecord{ID: interruptID, Answer: ans}}, nil
+		rec := &Record{Kind: RecAnswered, Step: pi.Step, Answer: &AnswerRecord{ID: interruptID, Answer: ans}}
+		if red != nil {
+			rec = redactRecord(red, rec)
+		}
+		return rec, nil
 	})
 	return err
 }

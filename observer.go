@@ -60,7 +60,8 @@ const (
 )
 
 // Event is one thing that happened in a run. Only the fields that belong to
-// its Kind are set. Error texts are passed through the agent's Redactor.
+// its Kind are set. With a Redactor, the texts a model, a tool or a server
+// may have written (Err, Model, Tool, CallID) are passed through it.
 type Event struct {
 	Kind   EventKind
 	Time   time.Time
@@ -210,13 +211,53 @@ func (o slogObserver) Observe(ctx context.Context, e Event) {
 
 // Redactor rewrites text before the runtime persists, logs or traces it,
 // to keep secrets out of stores, logs and traces. It must be safe for
-// concurrent use.
+// concurrent use, and should be idempotent (Redact(Redact(s)) ==
+// Redact(s)): some text passes through it twice, an event sent through a
+// Scheduler's inbox or the State of a snapshot.
 //
-// Redaction applies to every string of every record (messages, tool
-// arguments and results, errors, outputs) and to event errors. The State is
-// the fold of the persisted records, so the run itself continues with the
-// redacted text: a tool still receives the model's raw arguments in the step
-// that produced them, but after a resume it gets the redacted ones.
+// What passes through it, set as Config.Redactor:
+//
+//   - Every text of every record a run appends, of every kind: input and
+//     assistant messages (content, refusals, tool call IDs, tool names and
+//     arguments), the model name a provider reports, tool results, repair
+//     and wind-down messages, history summaries, final outputs, error
+//     messages (model failures, tool errors, pauses, failures), interrupts
+//     (the tool's arguments, the prompt, the answer schema and default,
+//     the event waited for), answers (the value and the reason), events
+//     (name and data), and the State of snapshots.
+//   - The labels of RunOptions.Labels, in the run_started record and in
+//     the store's index: their values are redacted, their keys are not.
+//     Keys are names the application writes in its code and queries by,
+//     the runtime's own labels among them (InboxLabel, LabelPeriodic), and
+//     two keys redacted into one would lose a label; a value is data.
+//   - The input and label values of a PeriodicSpec, in the schedule's log,
+//     when its agent has a Redactor.
+//   - Through a Scheduler with the run's agent registered: the events of
+//     Scheduler.Send, before they are stored in the run's log or its inbox,
+//     and the answers of Scheduler.Answer (after they are checked against
+//     the question's schema, which sees them as given).
+//   - Observer events, and so the slog observer and package ratchetotel:
+//     error texts (Event.Err is a redacted view that unwraps to the
+//     original), the model name, tool names and tool call IDs.
+//
+// What it does not cover:
+//
+//   - Identifiers and classifications that the runtime makes or matches
+//     on, and that hold no text of a model, a tool or a server: record
+//     kinds, roles, statuses, finish reasons, error and result kinds, the
+//     run ID, the agent name, idempotency keys and interrupt IDs.
+//   - Records appended without an Agent: CancelRun's reason, AnswerRun's
+//     answer and RetryRun (and so the ratchet CLI's cancel, answer and
+//     retry) persist what the operator gave, as given. Use
+//     Scheduler.Answer to have an answer redacted.
+//   - Text the application writes to the store itself, the errors Step
+//     and Wait return to it, and what its own tools, models and loggers
+//     do with the text they are given.
+//
+// The State is the fold of the persisted records, so the run itself
+// continues with the redacted text: a tool still receives the model's raw
+// arguments in the step that produced them, but after a resume it gets the
+// redacted ones.
 type Redactor interface {
 	Redact(s string) string
 }
@@ -244,6 +285,20 @@ func (a *Agent) eventErr(err error) error {
 	return &redactedError{msg: a.cfg.Redactor.Redact(err.Error()), err: err}
 }
 
+// redactEvent passes the texts of e that a model, a tool or a server may
+// have written through the agent's Redactor: its error, model name, tool
+// name and call ID.
+func (a *Agent) redactEvent(e *Event) {
+	red := a.cfg.Redactor
+	if red == nil {
+		return
+	}
+	e.Err = a.eventErr(e.Err)
+	e.Model = red.Redact(e.Model)
+	e.Tool = red.Redact(e.Tool)
+	e.CallID = red.Redact(e.CallID)
+}
+
 // observe sends e, stamped with the run's identity, when an Observer is set.
 // Callers check r.a.obs != nil first so that no Event is built otherwise.
 func (r *Run) observe(ctx context.Context, e Event) {
@@ -252,7 +307,7 @@ func (r *Run) observe(ctx context.Context, e Event) {
 	if e.Time.IsZero() {
 		e.Time = r.a.cfg.Clock.Now()
 	}
-	e.Err = r.a.eventErr(e.Err)
+	r.a.redactEvent(&e)
 	r.a.obs.Observe(ctx, e)
 }
 
@@ -265,6 +320,7 @@ func (r *Run) observe(ctx context.Context, e Event) {
 func (r *Run) startCall(ctx context.Context, e Event) context.Context {
 	e.RunID = r.id
 	e.Agent = r.a.cfg.Name
+	r.a.redactEvent(&e)
 	return r.a.callObs.StartCall(ctx, e)
 }
 

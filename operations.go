@@ -42,6 +42,8 @@ func (e *RunStatusError) Is(target error) bool { return target == ErrRunEnded &&
 // out at its next append (store.ErrConflict) and stops. It returns a
 // *RunStatusError for a run that has already ended, and errors wrapping
 // store.ErrNotFound for an unknown run. A nil clock means SystemClock().
+// It has no Agent and so no Redactor: reason is persisted as given (as the
+// ratchet CLI's cancel command gives it).
 func CancelRun(ctx context.Context, st store.Store, clock Clock, runID, reason string) (State, error) {
 	return appendExternal(ctx, st, clockOr(clock), runID, 0, func(s *State) (*Record, error) {
 		if s.Status.Ended() {
@@ -97,4 +99,19 @@ func clockOr(c Clock) Clock {
 		return SystemClock()
 	}
 	return c
+}
+
+// Cancel cancels a run from this scheduler (see CancelRun), with reason
+// passed through the Redactor of the run's agent, if registered with s,
+// before it is persisted. A worker of s stepping the run stops at its
+// next append.
+func (s *Scheduler) Cancel(ctx context.Context, runID, reason string) (State, error) {
+	red, err := s.runRedactor(ctx, runID)
+	if err != nil {
+		return State{}, err
+	}
+	if red != nil {
+		reason = red.Redact(reason)
+	}
+	return CancelRun(ctx, s.cfg.Store, s.cfg.Clock, runID, reason)
 }

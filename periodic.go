@@ -169,17 +169,20 @@ func (spec PeriodicSpec) withDefaults() (PeriodicSpec, Schedule, error) {
 // Each slot is fired by exactly one scheduler: firing appends to the
 // schedule's log with optimistic concurrency, and the loser of a race
 // skips the slot. The agent must be registered with s (ErrUnknownAgent).
+// When it has a Redactor, spec's Input and label values are stored (and
+// compared, and started) passed through it.
 func (s *Scheduler) AddPeriodic(ctx context.Context, spec PeriodicSpec) error {
 	spec, sch, err := spec.withDefaults()
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
-	_, ok := s.agents[spec.Agent]
+	sa, ok := s.agents[spec.Agent]
 	s.mu.Unlock()
 	if !ok {
 		return fmt.Errorf("%w: %q (periodic %s)", ErrUnknownAgent, spec.Agent, spec.ID)
 	}
+	spec = redactPeriodic(sa.a.cfg.Redactor, spec)
 	now := s.cfg.Clock.Now()
 	pid := periodicRunID(spec.ID)
 	rec := &periodicRecord{Kind: periodicDefined, Spec: spec, Next: sch.Next(now)}

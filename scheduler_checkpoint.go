@@ -93,12 +93,17 @@ func eventRecord(st *State, ev RunEvent) *Record {
 // the run, if it can go on, for a worker of this scheduler; a scheduler in
 // another process finds it at its next poll. It returns
 // ErrAlreadyAnswered when the interrupt was answered before: the second
-// answer changes nothing.
+// answer changes nothing. The answer is checked as given and persisted
+// passed through the Redactor of the run's agent, if registered with s.
 func (s *Scheduler) Answer(ctx context.Context, runID, interruptID string, ans Answer) error {
 	if err := store.ValidateID(runID); err != nil {
 		return fmt.Errorf("ratchet: answer: %w", err)
 	}
-	if err := AnswerRun(ctx, s.cfg.Store, s.cfg.Clock, runID, interruptID, ans); err != nil {
+	red, err := s.runRedactor(ctx, runID)
+	if err != nil {
+		return err
+	}
+	if err := answerRun(ctx, s.cfg.Store, s.cfg.Clock, runID, interruptID, ans, red); err != nil {
 		return err
 	}
 	s.notifyStored(ctx, runID)
@@ -126,10 +131,16 @@ func (s *Scheduler) notifyStored(ctx context.Context, runID string) {
 //   - Otherwise Send appends the event to the run itself, under a short
 //     lease, after any events still in its inbox.
 //
-// It returns ErrRunEnded for a run that has ended.
+// The event's name and data are passed through the Redactor of the run's
+// agent, if registered with s, before they are persisted anywhere. It
+// returns ErrRunEnded for a run that has ended.
 func (s *Scheduler) Send(ctx context.Context, runID string, ev RunEvent) error {
 	if err := store.ValidateID(runID); err != nil {
 		return fmt.Errorf("ratchet: send: %w", err)
+	}
+	ev, err := s.redactSend(ctx, runID, ev)
+	if err != nil {
+		return err
 	}
 	for {
 		s.mu.Lock()

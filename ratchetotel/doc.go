@@ -68,9 +68,10 @@
 // A span whose event carries an error gets status Error, with the error's
 // text as description, and error.type set by ErrorType. A suspension
 // (paused, waiting or sleeping) is not an error: its cause goes in
-// ratchet.reason and the status is left unset. Error texts have already
-// passed through the agent's Redactor. No prompt, completion, tool argument
-// or tool result text is recorded, only sizes.
+// ratchet.reason and the status is left unset. Error texts, model names,
+// tool names and tool call IDs have already passed through the agent's
+// Redactor, when it has one (see ratchet.Redactor). No prompt, completion,
+// tool argument or tool result text is recorded, only sizes.
 //
 // # Concurrency and lifetime
 //
