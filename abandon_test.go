@@ -125,32 +125,6 @@ func TestStepTimeoutHoldsWhenAToolIgnoresItsContext(t *testing.T) {
 	require.Empty(t, ofKind(recs, ratchet.RecToolFinished), "left open: a resume applies its unknown-outcome policy")
 }
 
-// TestModelIgnoringItsContextTimesOut: a Model that ignores its context
-// is abandoned after its timeout and the grace: the attempt fails as a
-// model timeout.
-func TestModelIgnoringItsContextTimesOut(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
-	release := make(chan struct{})
-	t.Cleanup(func() { close(release) })
-	m := ratchettest.NewModelFunc(t, func(context.Context, int, *ratchet.Request) ratchettest.Reply {
-		<-release
-		return ratchettest.Text("late")
-	})
-	a := b.agent(t, m, func(c *ratchet.Config) {
-		c.Budget.ModelTimeout = 100 * time.Millisecond
-		c.Retry = ratchet.RetryPolicy{MaxAttempts: 1}
-	})
-	ctx := context.Background()
-	run, err := a.Start(ctx, "go", nil)
-	require.NoError(t, err)
-	err = within(t, 5*time.Second, func() error { _, err := run.Step(ctx); return err })
-	me, ok := err.(*ratchet.ModelError)
-	require.True(t, ok, "%T %v", err, err)
-	require.Equal(t, ratchet.ModelTimeout, me.Kind)
-	require.Equal(t, ratchet.StatusPaused, run.Status())
-}
-
 // TestSchedulerStopHoldsWhenAToolIgnoresItsContext: Stop with a short
 // deadline returns soon although a step's tool call does not return.
 func TestSchedulerStopHoldsWhenAToolIgnoresItsContext(t *testing.T) {

@@ -9,8 +9,10 @@ import (
 // openai, or a user's own) implement it; ratchettest.Model is a scripted fake.
 //
 // Generate must be safe for concurrent use: one Model value is shared by
-// every run of an Agent. It must not retain or modify req after it returns.
-// Errors should be classified at the boundary into a *ModelError so that the
+// every run of an Agent. It must not retain or modify req after it returns,
+// and it must return soon once ctx ends: the step waits for it (the model
+// timeout, the step timeout and a Scheduler's Stop deadline hold only as
+// far as Generate honours ctx). Errors should be classified at the boundary into a *ModelError so that the
 // retry policy can decide; any other error is treated as transient.
 type Model interface {
 	Generate(ctx context.Context, req *Request) (*Response, error)

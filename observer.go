@@ -53,9 +53,9 @@ const (
 	EventToolCall      EventKind = "tool_call"      // one tool call attempt ended
 	EventCheckpoint    EventKind = "checkpoint"     // records were appended to the store
 	EventBudgetWarning EventKind = "budget_warning" // a budget passed 80% of its limit
-	// EventCallAbandoned: a model or tool call that the runtime abandoned
-	// after its deadline (see CallGrace) returned late; its result (Err,
-	// ResultBytes, Usage) was discarded. Duration is how long it ran.
+	// EventCallAbandoned: a tool call that the runtime abandoned after its
+	// deadline (see CallGrace) returned late; its result (Err,
+	// ResultBytes) was discarded. Duration is how long it ran.
 	EventCallAbandoned EventKind = "call_abandoned"
 )
 

@@ -395,15 +395,16 @@ func trimPrefix(s string) string {
 	return s
 }
 
-// CallGrace is how long the runtime waits for a tool or model call to
-// return once its context has ended (its timeout, the step's timeout, the
+// CallGrace is how long the runtime waits for a tool call to return once
+// its context has ended (its timeout, the step's timeout, the
 // caller's cancellation, a Scheduler's Stop deadline). A call that ignores
 // its context and has not returned by then is abandoned: the step goes on
 // without it (a tool call ends as a timeout *ToolError, or is left open
 // when the step itself was stopped), its goroutine is left to finish on its
 // own, and its late result is discarded and reported to the Observer
 // (EventCallAbandoned). A tool that ignores its context may thus still act
-// after its call was reported as timed out.
+// after its call was reported as timed out. (Model calls are not
+// abandoned: a Model must return once its context ends.)
 const CallGrace = 250 * time.Millisecond
 
 // The states of an abandonable call (see await).
