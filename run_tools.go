@@ -221,7 +221,7 @@ func (r *Run) runCall(parent, gctx context.Context, slot *deadlineCtx, scratch *
 			r.observeToolCall(callCtx, step, &c, key, attempt, len(out), dur, err)
 		}
 		if err == nil {
-			recs.finish(truncateOutput(out, pol.MaxOutputBytes), dur)
+			recs.finish(out, pol.MaxOutputBytes, dur)
 			_, err := r.appendLockedAt(parent, end, &recs.finished)
 			return err
 		}
@@ -320,9 +320,10 @@ func (recs *callRecs) reset(step, i int, key string, c *ToolCall, attempt int) {
 }
 
 // finish fills in recs' tool_finished record for a call that returned out
-// in dur.
-func (recs *callRecs) finish(out string, dur time.Duration) {
-	recs.res.Content, recs.res.Duration = out, dur
+// in dur, cut to max bytes (see fitOutput).
+func (recs *callRecs) finish(out string, max int, dur time.Duration) {
+	recs.res.Content, recs.res.OriginalBytes = fitOutput(out, max)
+	recs.res.Duration = dur
 	recs.finished.Kind, recs.finished.Step, recs.finished.Call, recs.finished.Result = RecToolFinished, recs.started.Step, &recs.call, &recs.res
 }
 
