@@ -57,8 +57,10 @@ type Config struct {
 	// Defaults to 8 (MaxParallelToolsDefault).
 	MaxParallelTools int
 	// MaxToolOutputBytes caps a tool result; longer results are cut and
-	// marked (TruncationMarker). Defaults to 64 KiB
-	// (MaxToolOutputBytesDefault); Unlimited lifts the cap.
+	// marked (TruncationMarker), and the cut recorded
+	// (ToolResult.OriginalBytes). Defaults to 64 KiB
+	// (MaxToolOutputBytesDefault); Unlimited lifts the cap, but a result
+	// is always cut to fit in one store record (see RecordSizer).
 	MaxToolOutputBytes int
 	// ToolTimeout bounds one tool call unless the tool sets its own.
 	// Defaults to 2m (ToolTimeoutDefault).
@@ -106,7 +108,12 @@ type Config struct {
 	Owner string
 
 	// SnapshotEvery is how many records a run appends between snapshot
-	// records. Defaults to 256 (SnapshotEveryDefault).
+	// records. Defaults to 256 (SnapshotEveryDefault). A snapshot is
+	// written between steps; it holds the state without its history and
+	// the messages added since the previous snapshot, or, when those would
+	// make it larger than SnapshotMaxBytes, none of them (then loading
+	// folds the records since the previous snapshot). So snapshots are
+	// bounded and add to the log in proportion to what the steps add.
 	SnapshotEvery int
 	// Clock is the source of time. Defaults to SystemClock().
 	Clock Clock
