@@ -1,6 +1,7 @@
 package ratchet
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/rand"
@@ -57,9 +58,11 @@ type Config struct {
 	// Defaults to 8 (MaxParallelToolsDefault).
 	MaxParallelTools int
 	// MaxToolOutputBytes caps a tool result; longer results are cut and
-	// marked (TruncationMarker). Defaults to 64 KiB
-	// (MaxToolOutputBytesDefault); Unlimited lifts the cap. Of a longer
-	// result the runtime copies and keeps only the cap: a string or
+	// marked (TruncationMarker), and the cut recorded
+	// (ToolResult.OriginalBytes). Defaults to 64 KiB
+	// (MaxToolOutputBytesDefault); Unlimited lifts the cap, but a result
+	// is always cut to fit in one store record (see RecordSizer). Of a
+	// longer result the runtime copies and keeps only the cap: a string or
 	// json.RawMessage result costs no more than that. What it cannot bound
 	// is the tool's own memory, and a NewTool result of another type,
 	// which encoding/json encodes whole (about twice its size, briefly)
@@ -112,7 +115,12 @@ type Config struct {
 	Owner string
 
 	// SnapshotEvery is how many records a run appends between snapshot
-	// records. Defaults to 256 (SnapshotEveryDefault).
+	// records. Defaults to 256 (SnapshotEveryDefault). A snapshot is
+	// written between steps; it holds the state without its history and
+	// the messages added since the previous snapshot, or, when those would
+	// make it larger than SnapshotMaxBytes, none of them (then loading
+	// folds the records since the previous snapshot). So snapshots are
+	// bounded and add to the log in proportion to what the steps add.
 	SnapshotEvery int
 	// Clock is the source of time. Defaults to SystemClock().
 	Clock Clock
@@ -418,39 +426,118 @@ func (a *Agent) load(ctx context.Context, runID string, opts *RunOptions) (*Run,
 	return r, nil
 }
 
-// LoadState reads a run's State from s: the latest snapshot and the records
-// after it.
+// LoadState reads a run's State from s.
+//
+// It reads the whole log, as snapshots are incremental (see RecSnapshot):
+// it decodes the snapshot records, the latest one that holds the whole
+// history (an older version's full snapshot, or the run's first), and each
+// later one's new messages, and folds only the records that no snapshot
+// covers: those after the latest snapshot, and those before a snapshot
+// that left its messages out. What it decodes is about the history once,
+// plus the records since the latest snapshot.
 func LoadState(ctx context.Context, s store.Store, runID string) (State, error) {
 	if err := store.ValidateID(runID); err != nil {
 		return State{}, fmt.Errorf("ratchet: load run: %w", err)
 	}
-	info, err := s.Get(ctx, runID)
+	if _, err := s.Get(ctx, runID); err != nil {
+		return State{}, fmt.Errorf("ratchet: load run %s: %w", runID, err)
+	}
+	recs, err := s.Read(ctx, runID, 1)
 	if err != nil {
 		return State{}, fmt.Errorf("ratchet: load run %s: %w", runID, err)
 	}
-	from := info.SnapshotSeq
-	if from == 0 {
-		from = 1
-	}
-	recs, err := s.Read(ctx, runID, from)
+	st, err := foldLog(recs)
 	if err != nil {
 		return State{}, fmt.Errorf("ratchet: load run %s: %w", runID, err)
-	}
-	st := State{RunID: runID}
-	for _, sr := range recs {
-		rec, err := DecodeRecord(sr.Seq, sr.Data)
-		if err != nil {
-			return State{}, fmt.Errorf("ratchet: load run %s: %w", runID, err)
-		}
-		if err := st.Apply(rec); err != nil {
-			return State{}, fmt.Errorf("ratchet: load run %s: %w", runID, err)
-		}
 	}
 	if st.Status == "" {
 		return State{}, fmt.Errorf("ratchet: load run %s: %w: no records", runID, ErrCorruptLog)
 	}
 	st.RunID = runID
 	return st, nil
+}
+
+// foldLog folds a run's whole log, recs, skipping the records that
+// snapshots cover (see LoadState).
+func foldLog(recs []store.Record) (State, error) {
+	type snapAt struct {
+		i   int
+		rec *Record
+	}
+	var snaps []snapAt
+	base := -1 // in snaps: the latest snapshot holding the whole history
+	for i, sr := range recs {
+		if !maybeSnapshot(sr.Data) {
+			continue
+		}
+		rec, err := DecodeRecord(sr.Seq, sr.Data)
+		if err != nil {
+			return State{}, err
+		}
+		if rec.Kind != RecSnapshot {
+			continue
+		}
+		if rec.MessagesFrom == 0 && !rec.NoMessages {
+			base = len(snaps)
+		}
+		snaps = append(snaps, snapAt{i, rec})
+	}
+	var st State
+	fold := func(from, to int) error {
+		for _, sr := range recs[from:to] {
+			rec, err := DecodeRecord(sr.Seq, sr.Data)
+			if err != nil {
+				return err
+			}
+			if err := st.Apply(rec); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	next := 0 // the first record not folded or skipped
+	if base >= 0 {
+		snaps = snaps[base:]
+	} else {
+		snaps = nil // no snapshot to start from: fold everything
+	}
+	for k, sn := range snaps {
+		// A snapshot that holds its messages from where the state is
+		// (the previous snapshot) covers the records before it.
+		covered := k == 0 || !sn.rec.NoMessages && sn.rec.MessagesFrom == len(st.Messages) && st.SnapshotSeq == recs[next-1].Seq
+		if !covered {
+			if err := fold(next, sn.i); err != nil {
+				return State{}, err
+			}
+		}
+		if err := st.Apply(sn.rec); err != nil {
+			return State{}, err
+		}
+		next = sn.i + 1
+	}
+	if err := fold(next, len(recs)); err != nil {
+		return State{}, err
+	}
+	return st, nil
+}
+
+// maybeSnapshot reports whether data may be a snapshot record: false only
+// for a record that starts as this code writes every record,
+// {"v":N,"kind":"K", with another kind K.
+func maybeSnapshot(data []byte) bool {
+	const v, k = `{"v":`, `,"kind":"`
+	if !bytes.HasPrefix(data, []byte(v)) {
+		return true
+	}
+	i := len(v)
+	for i < len(data) && data[i] >= '0' && data[i] <= '9' {
+		i++
+	}
+	rest := data[i:]
+	if !bytes.HasPrefix(rest, []byte(k)) {
+		return true
+	}
+	return bytes.HasPrefix(rest[len(k):], []byte(string(RecSnapshot)+`"`))
 }
 
 // Run starts a run toward input and steps it to its end. It returns the

@@ -585,6 +585,10 @@ func (d *decoder) record(r *Record) {
 			ptr(d, &r.Error, (*decoder).errorInfo)
 		case "state":
 			ptr(d, &r.State, (*decoder).state)
+		case "messages_from":
+			d.int(&r.MessagesFrom)
+		case "no_messages":
+			d.bool(&r.NoMessages)
 		case "interrupt":
 			ptr(d, &r.Interrupt, (*decoder).interrupt)
 		case "answer":
@@ -703,6 +707,8 @@ func (d *decoder) toolResult(r *ToolResult) {
 			d.str(&r.Error)
 		case "duration":
 			d.duration(&r.Duration)
+		case "original_bytes":
+			d.int(&r.OriginalBytes)
 		default:
 			d.fail()
 		}
@@ -774,6 +780,8 @@ func (d *decoder) state(s *State) {
 			d.int(&s.SummaryUpTo)
 		case "snapshot_seq":
 			d.uint64(&s.SnapshotSeq)
+		case "snapshot_messages":
+			d.int(&s.SnapshotMessages)
 		case "usage":
 			d.usage(&s.Usage)
 		case "cost_usd":

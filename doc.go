@@ -27,10 +27,21 @@
 //
 // Each Step's records are in the store before Step returns.
 //
+// # Size
+//
+// A store limits the size of one record (4 MiB for store.Memory and
+// store.File by default; see RecordSizer). No record the runtime appends
+// is over it, whatever the size of the run: persisted state grows by each
+// step's delta. Snapshots are incremental (the messages since the previous
+// one) and bounded (SnapshotMaxBytes); a tool result is cut to fit
+// (ToolResult.OriginalBytes records the cut); a model response too large
+// to persist is a *ModelError of kind ModelResponseTooLarge, its usage
+// counted, and pauses the run after the retry policy.
+//
 // # Resume
 //
-// Agent.Resume loads a run (the latest snapshot plus the records after it)
-// into a fresh Run. After model_responded the model is not called again;
+// Agent.Resume loads a run (its snapshots, and the records no snapshot
+// covers; see LoadState) into a fresh Run. After model_responded the model is not called again;
 // after tool_finished that tool is not run again. A call found between
 // tool_started and tool_finished runs again if its tool is idempotent (with
 // the same idempotency key, see IdempotencyKey), and otherwise gets its

@@ -23,7 +23,8 @@ func EncodeRecord(r *Record) ([]byte, error) {
 func appendEncodedRecord(b []byte, r *Record) ([]byte, error) {
 	if r.State != nil || r.Labels != nil || r.Trimmed != nil ||
 		r.Interrupt != nil || r.Answer != nil || r.Event != nil || r.InboxSeq != 0 ||
-		r.Response != nil && r.Response.Message.ToolCallID != "" || badFloat(r.CostUSD) || r.Budget != nil {
+		r.Response != nil && r.Response.Message.ToolCallID != "" || badFloat(r.CostUSD) || r.Budget != nil ||
+		r.MessagesFrom != 0 || r.NoMessages {
 		j, err := json.Marshal(r)
 		if err != nil {
 			return b, err
@@ -110,6 +111,7 @@ func appendRecord(b []byte, r *Record) []byte {
 			b = appendString(b, res.Error)
 		}
 		b = appendIntField(b, "duration", int64(res.Duration))
+		b = appendIntField(b, "original_bytes", int64(res.OriginalBytes))
 		b = append(b, '}')
 	}
 	if r.Repair {

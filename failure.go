@@ -40,8 +40,12 @@ const (
 	ModelInvalidOutput ModelErrorKind = "invalid_output"
 	// ModelResponseTooLarge: the response (its body, a stream, or one
 	// line of a stream) exceeded the adapter's size limit, and reading
-	// stopped there. Not retried: the same request would likely get the
-	// same answer.
+	// stopped there; or the runtime could not persist it, as its
+	// model_responded record would be over the store's record limit (its
+	// usage is then recorded and counted). Not retried by default: the
+	// same request would likely get the same answer (a Classify may retry
+	// it). Retries spent, the run pauses; Step does not call the model for
+	// a run paused so until an operator resumes it (RetryRun).
 	ModelResponseTooLarge ModelErrorKind = "response_too_large"
 )
 

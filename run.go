@@ -92,6 +92,12 @@ type Run struct {
 	jobBuf [1]callJob
 	// batch holds appendStarting's records.
 	batch [2]*Record
+	// learnedLimit, when not zero, is a record size limit lower than the
+	// store's that the store's ErrTooLarge taught (see recordLimit).
+	learnedLimit int
+	// noSnapshotUntil is the sequence before which no snapshot is tried
+	// again, after a state too large for one (see appendSnapshot).
+	noSnapshotUntil uint64
 	// preCall, when not nil, holds the records of the step's only call,
 	// whose tool_started was appended with model_responded (see
 	// appendStarting); runCalls takes it.
@@ -233,6 +239,11 @@ func (r *Run) append(ctx context.Context, recs ...*Record) error {
 // that the step's record times never go back. (Records that another
 // process or clock wrote, an operator's answer say, are not compared.)
 func (r *Run) appendAt(ctx context.Context, now time.Time, recs ...*Record) error {
+	return r.appendTry(ctx, now, 0, recs)
+}
+
+// appendTry is appendAt's try'th try (see retryTooLarge).
+func (r *Run) appendTry(ctx context.Context, now time.Time, try int, recs []*Record) error {
 	now, err := r.beginBatch(now)
 	if err != nil {
 		return err
@@ -244,10 +255,17 @@ func (r *Run) appendAt(ctx context.Context, now time.Time, recs ...*Record) erro
 	}
 	for i, rec := range recs {
 		if err := r.stage(now, i, rec); err != nil {
+			if _, ok := errors.AsType[*RecordTooLargeError](err); ok && i > 0 {
+				return r.afterTooLarge(ctx, err) // staging may have changed r.state's memory
+			}
 			return err
 		}
 	}
-	return r.commit(ctx, now, recs)
+	err = r.commit(ctx, now, recs)
+	if err != nil && r.retryTooLarge(err, recs, try) {
+		return r.appendTry(ctx, now, try+1, recs) // the limit is lower now
+	}
+	return err
 }
 
 // An append is a batch: beginBatch, then stage for each record, then
@@ -293,6 +311,11 @@ func (r *Run) stage(now time.Time, i int, rec *Record) error {
 	if err != nil {
 		return fmt.Errorf("ratchet: run %s: encode %s: %w", r.ID(), rec.Kind, err)
 	}
+	if size := len(buf) - len(r.encBuf); size > r.recordLimit() {
+		if buf, err = r.fitRecord(rec, r.encBuf, size); err != nil {
+			return err
+		}
+	}
 	r.encBuf, r.encEnds = buf, append(r.encEnds, len(buf))
 	if err := r.next.Apply(rec); err != nil {
 		return fmt.Errorf("ratchet: run %s: %w", r.ID(), err)
@@ -320,6 +343,9 @@ func (r *Run) commit(ctx context.Context, now time.Time, recs []*Record) error {
 		Meta:     runMeta(&r.next),
 		Fence:    r.fence,
 	})
+	if err != nil && errors.Is(err, store.ErrTooLarge) {
+		return r.afterTooLarge(ctx, &RecordTooLargeError{Kind: recs[0].Kind, Size: maxLen(data), Err: err})
+	}
 	if err != nil && errors.Is(err, store.ErrConflict) && r.fence != 0 && onlyResults(recs) {
 		// Another writer appended (an operator's cancel, say) while this
 		// Run, still holding the lease, ran calls: their results go in
@@ -344,7 +370,8 @@ func (r *Run) commit(ctx context.Context, now time.Time, recs []*Record) error {
 	}
 	// Snapshots are taken between steps' calls, never while a step's calls
 	// are open: a response with many calls would copy them all each time.
-	if r.state.Seq-r.state.SnapshotSeq >= uint64(r.a.cfg.SnapshotEvery) && r.state.Calls == nil && recs[len(recs)-1].Kind != RecSnapshot {
+	if r.state.Seq-r.state.SnapshotSeq >= uint64(r.a.cfg.SnapshotEvery) && r.state.Calls == nil &&
+		r.state.Seq >= r.noSnapshotUntil && recs[len(recs)-1].Kind != RecSnapshot {
 		return r.appendSnapshot(ctx)
 	}
 	return nil
@@ -410,13 +437,17 @@ func (r *Run) mergeResults(ctx context.Context, recs []*Record) error {
 	return err
 }
 
-// appendSnapshot appends a snapshot of the state (out of line: see the
-// observe* helpers).
+// appendSnapshot appends a snapshot of the state, bounded in size (see
+// SnapshotMaxBytes), between steps (out of line: see the observe* helpers).
 //
 //go:noinline
 func (r *Run) appendSnapshot(ctx context.Context) error {
-	snap := r.state.Clone()
-	return r.appendQuiet(ctx, &Record{Kind: RecSnapshot, State: &snap})
+	rec := r.snapshotRecord()
+	if rec == nil {
+		r.noSnapshotUntil = r.state.Seq + uint64(r.a.cfg.SnapshotEvery)
+		return nil
+	}
+	return r.appendQuiet(ctx, rec)
 }
 
 // The observe* helpers build observer events out of line, so that the
@@ -586,6 +617,9 @@ var errStepTimeout = fmt.Errorf("ratchet: step timeout: %w", context.DeadlineExc
 func (r *Run) step1(ctx context.Context, st *Step) error {
 	s := &r.state
 	if s.Status == StatusPaused {
+		if err := stuckTooLarge(s); err != nil {
+			return err // no model call: see stuckTooLarge
+		}
 		if be := r.budget.check(s, s.Calls == nil); be != nil {
 			return be
 		}
@@ -675,13 +709,13 @@ func (r *Run) handleResponse(ctx context.Context, st *Step, resp *Response) erro
 		// The usual step: one call, valid. Its tool_started goes in the
 		// same batch as model_responded, if the budgets let it start.
 		if err := r.appendStarting(ctx, rec, &calls[0]); err != nil {
-			return err
+			return r.notStored(ctx, st, resp, err)
 		}
 		if r.preCall != nil {
 			return r.runCalls(ctx, st) // the checks below were made
 		}
 	} else if err := r.append(ctx, recs...); err != nil {
-		return err
+		return r.notStored(ctx, st, resp, err)
 	}
 	if rec.Repair {
 		max := max(r.a.cfg.Parse.MaxRepairs, 0)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"strings"
 	"time"
 )
 
@@ -47,11 +48,14 @@ func (r *Run) callModel(ctx context.Context, st *Step, windDown bool) (*Response
 			callCtx = r.startModelCall(ctx, start, st.Number, attempt)
 		}
 		resp, err := r.generate(callCtx, r.realNow(start), req)
+		var spent []*Record // a response too large to persist: its spend
 		if err == nil {
-			if r.a.obs != nil {
-				r.observeModelCall(callCtx, st.Number, attempt, start, resp)
+			if spent, err = r.checkResponse(st.Number, attempt, resp); err == nil {
+				if r.a.obs != nil {
+					r.observeModelCall(callCtx, st.Number, attempt, start, resp)
+				}
+				return resp, nil
 			}
-			return resp, nil
 		}
 		if ctx.Err() != nil {
 			// The run's context ended: nothing was persisted for this
@@ -104,11 +108,11 @@ func (r *Run) callModel(ctx context.Context, st *Step, windDown bool) (*Response
 		if retry {
 			rec.Delay = delay
 		}
-		if aerr := r.appendAttempt(ctx, callCtx, start, err, rec); aerr != nil {
+		if aerr := r.appendAttempt(ctx, callCtx, start, err, rec, spent...); aerr != nil {
 			return nil, aerr
 		}
 		if !retry {
-			if me != nil && (me.Retryable() || me.Kind == ModelAuth) {
+			if me != nil && (me.Retryable() || me.Kind == ModelAuth || me.Kind == ModelResponseTooLarge) {
 				// Retries ran out on an error that time or an operator can
 				// fix: pause, resumable.
 				return nil, r.pause(ctx, err)
@@ -203,4 +207,61 @@ func (r *Run) modelName(resp *Response) string {
 		return resp.Model
 	}
 	return r.a.cfg.ModelName
+}
+
+// checkResponse returns a *ModelError of kind ModelResponseTooLarge when
+// resp, the response of attempt for step, would make a model_responded
+// record over the store's record limit, with the usage record of its
+// spend first (counted in the run's totals and budgets like any call's).
+func (r *Run) checkResponse(step, attempt int, resp *Response) ([]*Record, error) {
+	lim := r.recordLimit()
+	rec := Record{Kind: RecModelResponded, Step: step, Response: resp, Attempt: attempt}
+	size := sizeOfResponse(&rec, lim)
+	if size <= lim {
+		return nil, nil
+	}
+	return r.responseTooLarge(resp, size, lim)
+}
+
+// responseTooLarge returns the error and the spend records of resp, a
+// response of size bytes as a record, over the limit lim (0: unknown).
+//
+//go:noinline
+func (r *Run) responseTooLarge(resp *Response, size, lim int) ([]*Record, error) {
+	msg := fmt.Sprintf("the response is %d bytes as a record, over the store's record limit", size)
+	if lim > 0 {
+		msg += fmt.Sprintf(" of %d bytes", lim)
+	}
+	model := r.modelName(resp)
+	use := &Record{Kind: RecUsage, Step: r.state.Step, Response: &Response{Model: resp.Model, Usage: resp.Usage},
+		CostUSD: r.a.cfg.Pricing.Cost(model, resp.Usage)}
+	return []*Record{use}, &ModelError{Kind: ModelResponseTooLarge, Message: msg + "; its usage is counted, nothing else of it is kept"}
+}
+
+// responseNotStored handles the response of step st whose model_responded
+// the store refused as too large (tl): the attempt is recorded failed with
+// its spend, and the run paused (not retried: the Run had found the
+// response within the limit it knew).
+//
+//go:noinline
+func (r *Run) responseNotStored(ctx context.Context, st *Step, resp *Response, tl *RecordTooLargeError) error {
+	spent, err := r.responseTooLarge(resp, tl.Size, tl.Limit)
+	rec := &Record{Kind: RecModelFailed, Step: st.Number, Attempt: st.Attempts, Error: errorInfo(err)}
+	if aerr := r.append(ctx, append([]*Record{rec}, spent...)...); aerr != nil {
+		return errors.Join(err, aerr)
+	}
+	st.Response, st.Usage = nil, resp.Usage
+	return r.pause(ctx, err)
+}
+
+// stuckTooLarge returns the error of a run paused because the model's
+// response was too large to persist (nil for another pause): stepping it
+// again would call the model again for the same answer, so it stays
+// paused until an operator resumes it (RetryRun, ratchet retry).
+func stuckTooLarge(s *State) error {
+	if s.Status != StatusPaused || s.Error == nil || s.Error.Kind != "model:"+string(ModelResponseTooLarge) {
+		return nil
+	}
+	const prefix = "ratchet: model " + string(ModelResponseTooLarge) + ": "
+	return &ModelError{Kind: ModelResponseTooLarge, Message: strings.TrimPrefix(s.Error.Message, prefix)}
 }

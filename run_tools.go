@@ -226,7 +226,7 @@ func (r *Run) runCall(parent, gctx context.Context, slot *deadlineCtx, scratch *
 		if r.a.callObs != nil {
 			callCtx = r.startToolCall(gctx, start, step, &c, key, attempt)
 		}
-		out, err := r.invoke(callCtx, slot, r.realNow(start), step, tool, &c, key, pol.Timeout, pol.MaxOutputBytes, attempt)
+		out, orig, err := r.invoke(callCtx, slot, r.realNow(start), step, tool, &c, key, pol.Timeout, pol.MaxOutputBytes, attempt)
 		slot, scratch, started = nil, nil, time.Time{} // a retry makes its own
 		end := r.a.cfg.Clock.Now()
 		dur := end.Sub(start)
@@ -234,7 +234,7 @@ func (r *Run) runCall(parent, gctx context.Context, slot *deadlineCtx, scratch *
 			r.observeToolCall(callCtx, step, &c, key, attempt, len(out), dur, err)
 		}
 		if err == nil {
-			recs.finish(out, dur) // cut by invoke
+			recs.finish(out, orig, dur) // cut by invoke
 			_, err := r.appendLockedAt(parent, end, &recs.finished)
 			return err
 		}
@@ -354,9 +354,10 @@ func (recs *callRecs) reset(step, i int, key string, c *ToolCall, attempt int) {
 }
 
 // finish fills in recs' tool_finished record for a call that returned out
-// in dur.
-func (recs *callRecs) finish(out string, dur time.Duration) {
-	recs.res.Content, recs.res.Duration = out, dur
+// in dur, cut to max bytes (see fitOutput).
+func (recs *callRecs) finish(out string, orig int, dur time.Duration) {
+	recs.res.Content, recs.res.OriginalBytes = out, orig
+	recs.res.Duration = dur
 	recs.finished.Kind, recs.finished.Step, recs.finished.Call, recs.finished.Result = RecToolFinished, recs.started.Step, &recs.call, &recs.res
 }
 
@@ -441,8 +442,9 @@ func await[T any](ctx context.Context, state *atomic.Int32, res <-chan T) (T, bo
 
 // toolReturn is what a tool call returned.
 type toolReturn struct {
-	out string
-	err error
+	out  string
+	orig int // the result's size when out was cut to its limit, or 0
+	err  error
 }
 
 // invoke calls the tool under its timeout (from now, a reading of
@@ -450,7 +452,7 @@ type toolReturn struct {
 // in its context, recovering a panic into a *ToolError. The tool runs in
 // its own goroutine, so that a tool that ignores its context cannot hold
 // the step past its deadline (see CallGrace).
-func (r *Run) invoke(ctx context.Context, slot *deadlineCtx, now time.Time, step int, tool Tool, c *ToolCall, key string, timeout time.Duration, limit, attempt int) (string, error) {
+func (r *Run) invoke(ctx context.Context, slot *deadlineCtx, now time.Time, step int, tool Tool, c *ToolCall, key string, timeout time.Duration, limit, attempt int) (string, int, error) {
 	var cctx context.Context
 	if timeout > 0 { // Unlimited: no timeout
 		if dc := withDeadline(slot, ctx, now, timeout, nil); dc != nil {
@@ -470,7 +472,7 @@ func (r *Run) invoke(ctx context.Context, slot *deadlineCtx, now time.Time, step
 		var ret toolReturn
 		defer func() {
 			if p := recover(); p != nil {
-				ret = toolReturn{"", &ToolError{Tool: call.Name, CallID: call.ID, Attempt: attempt, Kind: ToolErrorPanic,
+				ret = toolReturn{"", 0, &ToolError{Tool: call.Name, CallID: call.ID, Attempt: attempt, Kind: ToolErrorPanic,
 					Stack: debug.Stack(), Err: fmt.Errorf("panic: %v", p)}}
 			}
 			if state.CompareAndSwap(callRunning, callReturned) {
@@ -484,28 +486,28 @@ func (r *Run) invoke(ctx context.Context, slot *deadlineCtx, now time.Time, step
 		}()
 		if pv, ok := tool.(prevalidated); ok {
 			// Ours: it only reads the arguments.
-			ret.out, ret.err = pv.callValidated(cctx, stringBytes(call.Arguments), limit)
+			ret.out, ret.orig, ret.err = pv.callValidated(cctx, stringBytes(call.Arguments), limit)
 		} else {
 			ret.out, ret.err = tool.Call(cctx, json.RawMessage(call.Arguments))
-			ret.out = truncateOutput(ret.out, limit)
+			ret.out, ret.orig = fitOutput(ret.out, limit)
 		}
 	}()
 	ret, ok := await(cctx, &state, res)
 	if !ok {
 		if ctx.Err() != nil {
-			return "", context.Cause(ctx) // the step was stopped: left open
+			return "", 0, context.Cause(ctx) // the step was stopped: left open
 		}
-		return "", &ToolError{Tool: c.Name, CallID: c.ID, Attempt: attempt, Kind: ToolErrorTimeout,
+		return "", 0, &ToolError{Tool: c.Name, CallID: c.ID, Attempt: attempt, Kind: ToolErrorTimeout,
 			Err: fmt.Errorf("no result within %s, and none %s after it: the call was abandoned (the tool ignores its context)", timeout, CallGrace)}
 	}
-	out, err := ret.out, ret.err
+	out, orig, err := ret.out, ret.orig, ret.err
 	if err != nil && ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
 		if _, ok := errors.AsType[*ToolError](err); !ok {
 			err = &ToolError{Tool: c.Name, CallID: c.ID, Attempt: attempt, Kind: ToolErrorTimeout,
 				Err: fmt.Errorf("no result within %s: %w", timeout, err)}
 		}
 	}
-	return out, err
+	return out, orig, err
 }
 
 // prevalidated is implemented by tools whose arguments the runtime has
@@ -514,5 +516,5 @@ func (r *Run) invoke(ctx context.Context, slot *deadlineCtx, now time.Time, step
 // the truncation marker (as truncateOutput does), keeping no more of it
 // than that.
 type prevalidated interface {
-	callValidated(ctx context.Context, args json.RawMessage, limit int) (string, error)
+	callValidated(ctx context.Context, args json.RawMessage, limit int) (out string, orig int, err error)
 }

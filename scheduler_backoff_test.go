@@ -129,11 +129,12 @@ func (b *schedBundle) untilStatus(t *testing.T, d time.Duration, want ratchet.St
 }
 
 // TestSchedulerPausesRunOnRecordTooLarge: an idempotent tool whose result
-// is over the store's record limit ran again at every poll, forever. A
-// permanent store failure now pauses the run at once, with the failure in
-// the pause record (kind store:too_large), an observer event, and the
-// store's index (runs -status paused); the tool ran once, the model was
-// called once.
+// is over the store's record limit ran again at every poll, forever. Its
+// result is now cut to fit (it ran once); the model's answer, which echoes
+// it and is over the limit, pauses the run at once with a model error
+// (kind model:response_too_large) in the pause record, an observer event,
+// and the store's index (runs -status paused); polls do not call the
+// model again.
 func TestSchedulerPausesRunOnRecordTooLarge(t *testing.T) {
 	t.Parallel()
 	b := setupSched(t, &ratchet.SchedulerConfig{Store: store.NewMemoryWithOptions(&store.MemoryOptions{MaxRecordSize: 4096}), PollInterval: time.Second})
@@ -157,14 +158,14 @@ func TestSchedulerPausesRunOnRecordTooLarge(t *testing.T) {
 	mu.Lock()
 	require.EqualValues(t, 1, calls, "the tool ran again")
 	mu.Unlock()
-	require.Equal(t, 1, m.Calls())
+	require.Equal(t, 2, m.Calls(), "the model was called again")
 
 	st, err := ratchet.LoadState(ctx, b.store, id)
 	require.NoError(t, err)
 	require.Equal(t, ratchet.StatusPaused, st.Status)
 	require.NotNil(t, st.Error)
-	require.Equal(t, "store:too_large", st.Error.Kind)
-	require.Contains(t, st.Error.Message, "record too large")
+	require.Equal(t, "model:response_too_large", st.Error.Kind)
+	require.Contains(t, st.Error.Message, "record limit of 4096 bytes")
 	paused, err := b.store.List(ctx, store.Query{Statuses: []string{string(ratchet.StatusPaused)}})
 	require.NoError(t, err)
 	require.Len(t, paused, 1)
@@ -173,7 +174,7 @@ func TestSchedulerPausesRunOnRecordTooLarge(t *testing.T) {
 	require.NotEmpty(t, ev)
 	var ei *ratchet.ErrorInfo
 	require.ErrorAs(t, ev[len(ev)-1].Err, &ei)
-	require.Equal(t, "store:too_large", ei.Kind)
+	require.Equal(t, "model:response_too_large", ei.Kind)
 	waitReleased(t, b.store, id)
 }
 

@@ -91,8 +91,14 @@ const (
 	// call's Usage (and Model), CostUSD its cost. It adds to the run's
 	// totals and budgets, and to nothing else.
 	RecUsage RecordKind = "usage"
-	// RecSnapshot holds the whole State as of the record before it, so
-	// that loading a long run need not fold every record.
+	// RecSnapshot holds the State as of the record before it, so that
+	// loading a long run need not decode every record. Its message history
+	// is incremental: State.Messages holds only the messages from index
+	// MessagesFrom on (those added since the previous snapshot), or, with
+	// NoMessages, none (the records since the previous snapshot rebuild
+	// them). Snapshots written by this code are bounded in size (see
+	// Config.SnapshotEvery); those of older versions hold the whole
+	// history (MessagesFrom 0), and load as before.
 	RecSnapshot RecordKind = "snapshot"
 )
 
@@ -149,6 +155,15 @@ type Record struct {
 
 	// snapshot
 	State *State `json:"state,omitempty"`
+	// MessagesFrom, on a snapshot, is the index in the run's history of
+	// State.Messages' first message: the messages before it are those of
+	// the state the snapshot follows (0: State.Messages is the whole
+	// history).
+	MessagesFrom int `json:"messages_from,omitempty"`
+	// NoMessages, on a snapshot, says that State.Messages is left out: the
+	// history is the one the records before the snapshot build (its length
+	// is State.SnapshotMessages).
+	NoMessages bool `json:"no_messages,omitempty"`
 
 	// interrupted, answered, event_received (see interrupt.go)
 	Interrupt *PendingInterrupt `json:"interrupt,omitempty"`
@@ -185,6 +200,11 @@ type ToolResult struct {
 	Error string `json:"error,omitempty"`
 	// Duration is how long the call ran.
 	Duration time.Duration `json:"duration,omitempty"`
+	// OriginalBytes, when not zero, says that Content was cut (and ends
+	// with TruncationMarker's note): it is the length in bytes of the
+	// output the tool returned. A result is cut at the tool's
+	// MaxOutputBytes, and always to fit in one store record.
+	OriginalBytes int `json:"original_bytes,omitempty"`
 }
 
 // ErrorInfo is the persisted form of an error. It is an error itself, so
@@ -245,6 +265,9 @@ type State struct {
 	SummaryUpTo int    `json:"summary_up_to,omitempty"`
 	// SnapshotSeq is the sequence of the latest snapshot record applied.
 	SnapshotSeq uint64 `json:"snapshot_seq,omitempty"`
+	// SnapshotMessages is the length of Messages as of that snapshot: the
+	// next snapshot holds the messages after it.
+	SnapshotMessages int `json:"snapshot_messages,omitempty"`
 
 	Usage     Usage         `json:"usage,omitzero"`
 	CostUSD   float64       `json:"cost_usd,omitempty"`
@@ -307,9 +330,38 @@ func (s *State) Apply(r *Record) error {
 // Budget.
 //
 //go:noinline
-func (s *State) applySnapshot(r *Record) {
-	*s = r.State.Clone()
+func (s *State) applySnapshot(r *Record) error {
+	snap := r.State
+	msgs := s.Messages
+	switch {
+	case r.NoMessages:
+		if len(msgs) != snap.SnapshotMessages {
+			return fmt.Errorf("snapshot of a history of %d messages follows %d", snap.SnapshotMessages, len(msgs))
+		}
+	case r.MessagesFrom < 0 || r.MessagesFrom > len(msgs):
+		return fmt.Errorf("snapshot of messages from %d follows %d", r.MessagesFrom, len(msgs))
+	case len(msgs) == r.MessagesFrom+len(snap.Messages) && r.MessagesFrom > 0:
+		// The state already holds them (the snapshot was just made from
+		// it, or the records before it were folded): keep them.
+	case len(msgs) == r.MessagesFrom && r.MessagesFrom > 0:
+		// Loading: the state is the previous snapshot's, and the records
+		// between the two were not folded.
+		msgs = append(msgs, snap.Messages...)
+	default:
+		m := make([]Message, 0, r.MessagesFrom+len(snap.Messages)+8)
+		m = append(m, msgs[:r.MessagesFrom]...)
+		msgs = append(m, snap.Messages...)
+	}
+	if !r.NoMessages && snap.SnapshotMessages != 0 && snap.SnapshotMessages != len(msgs) {
+		return fmt.Errorf("snapshot says %d messages, holds %d", snap.SnapshotMessages, len(msgs))
+	}
+	rest := *snap
+	rest.Messages = nil
+	*s = rest.Clone()
+	s.Messages = msgs
 	s.SnapshotSeq = r.Seq
+	s.SnapshotMessages = len(msgs)
+	return nil
 }
 
 //go:noinline
@@ -345,7 +397,9 @@ func (s *State) apply(r *Record) error {
 		if r.State == nil {
 			return fmt.Errorf("snapshot without state")
 		}
-		s.applySnapshot(r)
+		if err := s.applySnapshot(r); err != nil {
+			return err
+		}
 	case RecModelFailed:
 		if r.Repair {
 			s.Repairs++

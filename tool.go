@@ -177,7 +177,8 @@ func (t *funcTool[In, Out]) Call(ctx context.Context, args json.RawMessage) (str
 	if err := t.validateArgs(args); err != nil {
 		return "", err
 	}
-	return t.callValidated(ctx, args, 0)
+	out, _, err := t.callValidated(ctx, args, 0)
+	return out, err
 }
 
 func (t *funcTool[In, Out]) validateArgs(args json.RawMessage) error {
@@ -193,27 +194,28 @@ func (t *funcTool[In, Out]) validateArgs(args json.RawMessage) error {
 	return nil
 }
 
-func (t *funcTool[In, Out]) callValidated(ctx context.Context, args json.RawMessage, limit int) (string, error) {
+func (t *funcTool[In, Out]) callValidated(ctx context.Context, args json.RawMessage, limit int) (string, int, error) {
 	if isBlank(args) {
 		args = emptyObject
 	}
 	var in In
 	if err := json.Unmarshal(args, &in); err != nil {
-		return "", &ArgumentError{Tool: t.spec.Name, Reason: err.Error(), Err: err}
+		return "", 0, &ArgumentError{Tool: t.spec.Name, Reason: err.Error(), Err: err}
 	}
 	out, err := t.fn(ctx, in)
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	switch t.outKind {
 	case outString:
-		return truncateOutput(any(out).(string), limit), nil
+		s, orig := fitOutput(any(out).(string), limit)
+		return s, orig, nil
 	case outRaw:
 		raw := any(out).(json.RawMessage)
 		if limit > 0 && len(raw) > limit {
-			return cutOutput(raw[:limit+1], len(raw), limit), nil // one copy, of what is kept
+			return cutOutput(raw[:limit+1], len(raw), limit), len(raw), nil // one copy, of what is kept
 		}
-		return string(raw), nil
+		return string(raw), 0, nil
 	}
 	// encoding/json encodes the whole value before it writes: what is
 	// kept is bounded, the encoding itself is not.
@@ -221,9 +223,9 @@ func (t *funcTool[In, Out]) callValidated(ctx context.Context, args json.RawMess
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(out); err != nil {
-		return "", fmt.Errorf("encoding result of %s: %w", t.spec.Name, err)
+		return "", 0, fmt.Errorf("encoding result of %s: %w", t.spec.Name, err)
 	}
-	return w.result(), nil
+	return w.result()
 }
 
 // cappedBuffer keeps the first max+1 bytes written to it (all when max is
@@ -245,13 +247,14 @@ func (w *cappedBuffer) Write(p []byte) (int, error) {
 }
 
 // result returns what was written, without the encoder's final newline,
-// cut to max bytes with its marker when longer.
-func (w *cappedBuffer) result() string {
+// cut to max bytes with its marker when longer, and the size it was cut
+// from (0 when it was not).
+func (w *cappedBuffer) result() (string, int, error) {
 	total := w.n - 1 // the newline
 	if w.max <= 0 || total <= w.max {
-		return string(bytes.TrimSuffix(w.buf, []byte("\n")))
+		return string(bytes.TrimSuffix(w.buf, []byte("\n"))), 0, nil
 	}
-	return cutOutput(w.buf, total, w.max)
+	return cutOutput(w.buf, total, w.max), total, nil
 }
 
 var emptyObject = json.RawMessage("{}")

@@ -15,6 +15,17 @@
 // another owner has taken the lease over, the stale writer's appends fail
 // with ErrConflict.
 //
+// # Record size
+//
+// A store limits the size of one record: Create and Append refuse a larger
+// one with ErrTooLarge and write nothing. Memory and File take records of
+// up to 4 MiB (MaxRecordSizeDefault; MemoryOptions.MaxRecordSize,
+// FileOptions.MaxRecordSize) and say so with a MaxRecordSize method, which
+// the ratchet runtime looks for (ratchet.RecordSizer): it keeps every
+// record within it, cutting tool results to fit, bounding snapshots and
+// recording a model response over it as a failed call. A store without
+// the method is taken to accept 4 MiB.
+//
 // # Implementations
 //
 // Memory keeps everything in memory (tests, embedded use). File is the

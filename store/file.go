@@ -300,6 +300,10 @@ func (f *File) Append(ctx context.Context, b Batch) error {
 	return f.submit(ctx, r)
 }
 
+// MaxRecordSize returns the size in bytes of the largest record Create and
+// Append accept (FileOptions.MaxRecordSize).
+func (f *File) MaxRecordSize() int { return f.maxRecord }
+
 // Read implements Store.Read. It reads only the frames that hold records
 // from from on, through the in-memory index, and verifies their checksums.
 func (f *File) Read(ctx context.Context, runID string, from uint64) ([]Record, error) {

@@ -136,6 +136,10 @@ func NewMemoryWithOptions(opts *MemoryOptions) *Memory {
 	return m
 }
 
+// MaxRecordSize returns the size in bytes of the largest record Create and
+// Append accept (MemoryOptions.MaxRecordSize).
+func (m *Memory) MaxRecordSize() int { return m.maxRecord }
+
 // Create implements Store.Create.
 func (m *Memory) Create(ctx context.Context, info RunInfo, records [][]byte) error {
 	if err := ctx.Err(); err != nil {

@@ -34,7 +34,11 @@ var (
 	ErrInvalidID = errors.New("store: invalid run id")
 
 	// ErrTooLarge is returned by Create and Append when one record exceeds
-	// the store's record size limit. Nothing was written.
+	// the store's record size limit (4 MiB by default for Memory and File,
+	// MaxRecordSizeDefault; see their MaxRecordSize methods). Nothing was
+	// written. The ratchet runtime keeps its records within the limit: it
+	// cuts tool results to fit, bounds snapshots, and records a model
+	// response over the limit as a failed model call.
 	ErrTooLarge = errors.New("store: record too large")
 
 	// ErrCorrupt is returned when stored data fails its integrity checks
@@ -151,7 +155,8 @@ type Meta struct {
 	// WakeAt is when a sleeping or waiting run is next due; zero for none.
 	WakeAt time.Time `json:"wake_at,omitzero"`
 	// SnapshotSeq is the sequence of the latest snapshot record, 0 for
-	// none; a reader can start there instead of at 1.
+	// none. (Snapshots of the ratchet runtime are incremental: its loader
+	// reads from 1 and decodes only what they do not cover.)
 	SnapshotSeq uint64 `json:"snapshot_seq,omitempty"`
 	Totals      Totals `json:"totals,omitzero"`
 }
