@@ -45,9 +45,10 @@ func TestMain(m *testing.M) {
 
 // child is a started child process.
 type child struct {
-	cmd *exec.Cmd
-	out *bytes.Buffer
-	err *bytes.Buffer
+	cmd    *exec.Cmd
+	out    *bytes.Buffer
+	err    *bytes.Buffer
+	copied chan struct{} // closed once out has all of stdout
 }
 
 // start starts a child in mode on dir and waits for it to be ready.
@@ -59,20 +60,24 @@ func start(t *testing.T, dir, mode string, env ...string) *child {
 	cmd.Env = append(os.Environ(), append([]string{"LEASE_DIR=" + dir, "LEASE_MODE=" + mode}, env...)...)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	c := &child{cmd: cmd, out: new(bytes.Buffer), err: new(bytes.Buffer)}
+	c := &child{cmd: cmd, out: new(bytes.Buffer), err: new(bytes.Buffer), copied: make(chan struct{})}
 	cmd.Stderr = c.err
 	require.NoError(t, cmd.Start())
 	rd := bufio.NewReader(stdout)
 	line, err := rd.ReadString('\n')
 	require.NoError(t, err, "child %s: %s", mode, c.err)
 	require.Equal(t, "ready\n", line)
-	go func() { _, _ = io.Copy(c.out, rd) }()
+	go func() {
+		defer close(c.copied)
+		_, _ = io.Copy(c.out, rd)
+	}()
 	return c
 }
 
 // wait waits for the child and returns what it printed after "ready".
 func (c *child) wait(t *testing.T) string {
 	t.Helper()
+	<-c.copied // stdout ends when the child exits; Wait closes the pipe
 	err := c.cmd.Wait()
 	require.NoError(t, err, "child failed: %s", c.err)
 	return strings.TrimSpace(c.out.String())
