@@ -2,6 +2,7 @@ package ratchet_test
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -210,6 +211,8 @@ type scenarioSettings struct {
 	budget     ratchet.Budget
 	parse      ratchet.ParsePolicy
 	retryTries int
+	onToolErr  ratchet.ToolErrorAction
+	owner      string // scenarioOwner when empty
 }
 
 func newScenario(t *testing.T) *scenario {
@@ -226,18 +229,21 @@ func (s *scenario) open() {
 	require.NoError(s.t, err)
 	s.file = f
 	s.proc = &scenarioStore{Store: f, died: func(what string) { s.event("%s", what) }}
-	s.newAgent()
+	require.NoError(s.t, s.newAgent())
 }
 
-func (s *scenario) newAgent() {
+func (s *scenario) newAgent() error {
 	a, err := ratchet.NewAgent(ratchet.Config{
 		Name: "scenario", Model: ratchettest.NewModelFunc(s.t, s.generate), Tools: s.tools(), Store: s.proc,
 		Clock: s.clock, NewID: func() string { return s.runID }, Random: func() float64 { return 0 },
-		Owner: scenarioOwner, LeaseTTL: time.Hour, MaxParallelTools: 1,
+		Owner: cmp.Or(s.set.owner, scenarioOwner), LeaseTTL: time.Hour, MaxParallelTools: 1, OnToolError: s.set.onToolErr,
 		Budget: s.set.budget, Parse: s.set.parse, Retry: ratchet.RetryPolicy{MaxAttempts: s.set.retryTries},
 	})
-	require.NoError(s.t, err)
+	if err != nil {
+		return err
+	}
 	s.agent = a
+	return nil
 }
 
 func (s *scenario) event(format string, args ...any) {
@@ -465,8 +471,10 @@ var scenarioKinds = []ratchet.RecordKind{
 // exec runs one command and returns its output. The commands:
 //
 //	agent [max_steps=N] [max_tool_calls=N] [wind_down] [max_repairs=N]
-//	      [max_calls=N] [retry_attempts=N]
-//	                        configure the agent (from now on, and after crashes)
+//	      [max_calls=N] [retry_attempts=N] [tool_errors=ACTION] [owner=NAME]
+//	                        configure the agent (from now on, and after crashes);
+//	                        owner=NAME makes it another process's (lease owner)
+//	advance D               move the fake clock forward by D
 //	model tool NAME ARGS [NAME ARGS ...]
 //	                        queue a reply asking for tool calls (ARGS raw, no spaces)
 //	model text WORDS        queue a final answer
@@ -511,7 +519,7 @@ func (s *scenario) exec(line string) (string, error) {
 	case "start":
 		r, err := s.agent.Start(ctx, "go", nil)
 		if err != nil {
-			return "error: " + err.Error() + "\n", nil
+			return "error: " + scenarioErr(err) + "\n", nil
 		}
 		s.run = r
 		return s.describeRun(), nil
@@ -545,6 +553,16 @@ func (s *scenario) exec(line string) (string, error) {
 		s.proc.kind, s.proc.after = ratchet.RecordKind(args[1]), args[0] == "after"
 		s.proc.mu.Unlock()
 		return "", nil
+	case "advance":
+		if len(args) != 1 {
+			return "", errors.New("usage: advance DURATION")
+		}
+		d, err := time.ParseDuration(args[0])
+		if err != nil {
+			return "", err
+		}
+		s.clock.Advance(d)
+		return "", nil
 	case "crash":
 		s.proc.mu.Lock()
 		s.proc.dead = true
@@ -556,7 +574,7 @@ func (s *scenario) exec(line string) (string, error) {
 	case "resume":
 		r, err := s.agent.Resume(ctx, s.runID, nil)
 		if err != nil {
-			return "error: " + err.Error() + "\n", nil
+			return "error: " + scenarioErr(err) + "\n", nil
 		}
 		s.run = r
 		return s.describeRun(), nil
@@ -565,7 +583,7 @@ func (s *scenario) exec(line string) (string, error) {
 	case "cancel":
 		st, err := ratchet.CancelRun(ctx, s.proc, s.clock, s.runID, strings.Join(args, " "))
 		if err != nil {
-			return "error: " + err.Error() + "\n", nil
+			return "error: " + scenarioErr(err) + "\n", nil
 		}
 		return fmt.Sprintf("run %s status=%s\n", s.runID, st.Status), nil
 	case "retry":
@@ -575,7 +593,7 @@ func (s *scenario) exec(line string) (string, error) {
 		}
 		st, err := ratchet.RetryRun(ctx, s.proc, s.clock, s.runID, &b)
 		if err != nil {
-			return "error: " + err.Error() + "\n", nil
+			return "error: " + scenarioErr(err) + "\n", nil
 		}
 		return fmt.Sprintf("run %s status=%s\n", s.runID, st.Status), nil
 	case "pending":
@@ -632,6 +650,14 @@ func (s *scenario) exec(line string) (string, error) {
 func (s *scenario) configure(args []string) error {
 	for _, a := range args {
 		k, v, _ := strings.Cut(a, "=")
+		switch k {
+		case "owner":
+			s.set.owner = v
+			continue
+		case "tool_errors":
+			s.set.onToolErr = ratchet.ToolErrorAction(v)
+			continue
+		}
 		n, err := strconv.Atoi(v)
 		if v != "" && err != nil {
 			return fmt.Errorf("%s: %v", a, err)
@@ -649,8 +675,7 @@ func (s *scenario) configure(args []string) error {
 			}
 		}
 	}
-	s.newAgent()
-	return nil
+	return s.newAgent()
 }
 
 // scenarioBudget sets the fields of b named in args.
@@ -784,12 +809,16 @@ func scenarioErr(err error) string {
 	if errors.As(err, &me) {
 		kinds = append(kinds, "ModelError")
 	}
+	if _, ok := errors.AsType[*ratchet.RunStatusError](err); ok {
+		kinds = append(kinds, "RunStatusError")
+	}
 	for _, sentinel := range []struct {
 		err  error
 		name string
 	}{
 		{ratchet.ErrRunBroken, "ErrRunBroken"}, {ratchet.ErrRunEnded, "ErrRunEnded"}, {ratchet.ErrRunBusy, "ErrRunBusy"},
-		{context.Canceled, "context.Canceled"}, {store.ErrConflict, "store.ErrConflict"}, {errScenarioDied, "died"},
+		{ratchet.ErrAlreadyAnswered, "ErrAlreadyAnswered"}, {ratchet.ErrInvalidAnswer, "ErrInvalidAnswer"},
+		{ratchet.ErrUnknownInterrupt, "ErrUnknownInterrupt"}, {context.Canceled, "context.Canceled"}, {store.ErrConflict, "store.ErrConflict"}, {errScenarioDied, "died"},
 	} {
 		if errors.Is(err, sentinel.err) {
 			kinds = append(kinds, sentinel.name)
@@ -818,7 +847,7 @@ func (s *scenario) answer(args []string) (string, error) {
 		return "", fmt.Errorf("unknown answer %q", args[1])
 	}
 	if err := ratchet.AnswerRun(context.Background(), s.proc, s.clock, s.runID, args[0], a); err != nil {
-		return "error: " + err.Error() + "\n", nil
+		return "error: " + scenarioErr(err) + "\n", nil
 	}
 	return s.describeIndex(), nil
 }
@@ -841,4 +870,16 @@ func (s *scenario) describeIndex() string {
 		lease = info.Lease.Owner
 	}
 	return fmt.Sprintf("stored %s status=%s last_seq=%d lease=%s\n", info.ID, info.Status, info.LastSeq, lease)
+}
+
+// TestScenarioParse checks the transcript format: comments stay with their
+// block, a block may hold several commands, and an output runs to the next
+// blank line (or the end of the file).
+func TestScenarioParse(t *testing.T) {
+	t.Parallel()
+	blocks := parseScenario(t, "x.txt", "# one\n# two\nmodel text hi\nstart\n----\nrun r1\n  more\n\n\nstep\n----\n")
+	require.Equal(t, []scenarioBlock{
+		{line: 3, comments: []string{"# one", "# two"}, cmds: []string{"model text hi", "start"}, want: "run r1\n  more"},
+		{line: 10, cmds: []string{"step"}, want: ""},
+	}, blocks)
 }
