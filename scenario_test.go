@@ -468,7 +468,9 @@ var scenarioKinds = []ratchet.RecordKind{
 	ratchet.RecRunCompleted, ratchet.RecRunFailed, ratchet.RecInterrupted, ratchet.RecAnswered,
 }
 
-// exec runs one command and returns its output. The commands:
+// exec runs one command and returns its output. The tools are add
+// (idempotent), note (not idempotent), deploy (needs approval) and ask (a
+// question); the run is r1. The commands:
 //
 //	agent [max_steps=N] [max_tool_calls=N] [wind_down] [max_repairs=N]
 //	      [max_calls=N] [retry_attempts=N] [tool_errors=ACTION] [owner=NAME]
