@@ -677,6 +677,11 @@ func (r *Run) handleResponse(ctx context.Context, st *Step, resp *Response) erro
 		parseErr = &ParseError{Kind: ParseTooManyCalls, Reason: fmt.Sprintf("the response asked for %d tool calls; at most %d are allowed in one response", len(calls), max)}
 		trimmed := *resp
 		trimmed.Message.ToolCalls = nil
+		if trimmed.Message.Content == "" {
+			// Providers refuse an assistant message with neither text nor
+			// calls: what the model asked for stays in history as text.
+			trimmed.Message.Content = fmt.Sprintf("[%d tool calls, none run: more than %d in one response]", len(calls), max)
+		}
 		rec.Response = &trimmed
 		rec.Repair = true
 		r.rawCalls = nil
