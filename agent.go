@@ -142,9 +142,6 @@ type Agent struct {
 	specs     []ToolSpec
 	// validators pre-checks arguments of tools that expose one.
 	validators []argValidator
-	// realClock is set when cfg.Clock is SystemClock(): a reading of it
-	// then also serves to set call deadlines (which use real time).
-	realClock bool
 }
 
 // argValidator is implemented by tools that can validate arguments before
@@ -251,7 +248,6 @@ func NewAgent(cfg Config) (*Agent, error) {
 		v, _ := t.(argValidator)
 		a.validators = append(a.validators, v)
 	}
-	_, a.realClock = cfg.Clock.(systemClock)
 	return a, nil
 }
 

@@ -315,8 +315,6 @@ func (r *Run) observe(ctx context.Context, e Event) {
 // returns the context the call runs with (out of line, like the observe*
 // helpers). It reads nothing of the run's state: tool calls start from
 // goroutines of their own while siblings append.
-//
-//go:noinline
 func (r *Run) startCall(ctx context.Context, e Event) context.Context {
 	e.RunID = r.id
 	e.Agent = r.a.cfg.Name

@@ -65,31 +65,9 @@ type Run struct {
 	// dropRecords is set by a Scheduler, which ignores the Step that Step
 	// returns: its Records are not collected.
 	dropRecords bool
-	// appendCtx is context.WithoutCancel(appendOf), or of a context with
-	// the same values, kept for the appends of one step, which mostly
-	// share their context; guarded like append.
-	appendCtx, appendOf context.Context
-	// noCancel is context.WithoutCancel(noCancelOf): the context Step was
-	// last called with. Kept from step to step (a caller, a Scheduler's
-	// worker, passes the same one) to make appendCtx.
-	noCancel, noCancelOf context.Context
 	// next is appendAt's scratch State. After a successful append it holds
 	// what state holds, so it keeps nothing else alive.
 	next State
-	// stepBuf holds the Step in progress (Step returns a copy).
-	stepBuf Step
-	// req is the Request of the step's model call, reused: a Model must
-	// not keep a Request after Generate returns.
-	req Request
-	// dls are the deadline contexts of the step in progress, or nil.
-	dls *stepDeadlines
-	// scratch holds records reused from step to step when the Step's
-	// records are not collected (dropRecords): once appended and applied,
-	// nothing refers to them.
-	scratch *stepScratch
-	// jobBuf holds the step's only call to run, the usual case, while it
-	// runs (out of runCalls' frame; cleared after).
-	jobBuf [1]callJob
 	// batch holds appendStarting's records.
 	batch [2]*Record
 	// learnedLimit, when not zero, is a record size limit lower than the
@@ -102,52 +80,6 @@ type Run struct {
 	// whose tool_started was appended with model_responded (see
 	// appendStarting); runCalls takes it.
 	preCall *callRecs
-}
-
-// stepScratch is the reusable space of Run.scratch.
-type stepScratch struct {
-	resp Record   // model_responded
-	call callRecs // a step's only call's first attempt
-}
-
-// scratchSpace returns r.scratch, made on first use.
-func (r *Run) scratchSpace() *stepScratch {
-	if r.scratch == nil {
-		r.scratch = new(stepScratch)
-	}
-	return r.scratch
-}
-
-// scratchRecord returns a Record for the step's model_responded record:
-// reused when the step's records are not collected, new otherwise.
-func (r *Run) scratchRecord() *Record {
-	if !r.dropRecords {
-		return new(Record)
-	}
-	return &r.scratchSpace().resp
-}
-
-// scratchCall returns the records for the first attempt of a step's only
-// tool call when they can be reused (see scratchRecord), nil otherwise:
-// when the step has more calls, the state keeps a finished call's result
-// (it shares the record's) until all are done, maybe across steps.
-func (r *Run) scratchCall(calls int) *callRecs {
-	if !r.dropRecords || calls != 1 {
-		return nil
-	}
-	return &r.scratchSpace().call
-}
-
-// sameContext reports whether a and b are the same context value. A
-// context type that is not comparable makes == panic; such a context is
-// simply never the same.
-func sameContext(a, b context.Context) (same bool) {
-	defer func() {
-		if recover() != nil {
-			same = false
-		}
-	}()
-	return a == b
 }
 
 func (a *Agent) newRun(id string, b *Budget) *Run {
@@ -213,16 +145,6 @@ func runMeta(s *State) store.Meta {
 			CostUSD:      s.CostUSD,
 		},
 	}
-}
-
-// realNow returns t, a reading of the run's Clock, when that clock is the
-// real one, and time.Now() otherwise: deadlines of contexts are in real
-// time.
-func (r *Run) realNow(t time.Time) time.Time {
-	if r.a.realClock {
-		return t
-	}
-	return time.Now()
 }
 
 // append persists recs as one batch and then applies them to the state.
@@ -333,10 +255,7 @@ func (r *Run) commit(ctx context.Context, now time.Time, recs []*Record) error {
 		start = end
 	}
 	r.encData = data
-	if !sameContext(r.appendOf, ctx) {
-		r.appendCtx, r.appendOf = context.WithoutCancel(ctx), ctx
-	}
-	err := r.a.cfg.Store.Append(r.appendCtx, store.Batch{
+	err := r.a.cfg.Store.Append(context.WithoutCancel(ctx), store.Batch{
 		RunID:    r.ID(),
 		Expected: r.state.Seq,
 		Records:  data,
@@ -439,8 +358,6 @@ func (r *Run) mergeResults(ctx context.Context, recs []*Record) error {
 
 // appendSnapshot appends a snapshot of the state, bounded in size (see
 // SnapshotMaxBytes), between steps (out of line: see the observe* helpers).
-//
-//go:noinline
 func (r *Run) appendSnapshot(ctx context.Context) error {
 	rec := r.snapshotRecord()
 	if rec == nil {
@@ -454,7 +371,6 @@ func (r *Run) appendSnapshot(ctx context.Context) error {
 // frames of the step loop (on the stack of every run being stepped) do not
 // hold Event values.
 
-//go:noinline
 func (r *Run) observeCheckpoint(ctx context.Context, now time.Time, before Status, records int) {
 	s := &r.state
 	r.observe(ctx, Event{Kind: EventCheckpoint, Time: now, Step: s.Step, Status: s.Status, Seq: s.Seq, Records: records})
@@ -462,7 +378,6 @@ func (r *Run) observeCheckpoint(ctx context.Context, now time.Time, before Statu
 	r.budgetWarnings(ctx)
 }
 
-//go:noinline
 func (r *Run) observeStep(ctx context.Context, kind EventKind, step int, err error) {
 	r.observe(ctx, Event{Kind: kind, Step: step, Status: r.state.Status, Err: err})
 }
@@ -514,16 +429,14 @@ func (r *Run) Step(ctx context.Context) (_ Step, stepErr error) {
 	if r.broken != nil || (s.Status != StatusRunning && s.Status != StatusPaused) || ctx.Err() != nil {
 		return r.cannotStep(ctx)
 	}
-	st := &r.stepBuf
-	*st = Step{} // (a literal with fields would be built on the stack first)
-	st.Number = s.Step
+	st := &Step{Number: s.Step}
 	if !r.dropRecords {
 		st.Records = make([]*Record, 0, 4)
 		r.step = st
 	}
 	r.mark = r.a.cfg.Clock.Now()
 	defer func() {
-		r.step, r.mark, r.rawCalls, r.appendCtx, r.appendOf, r.dls, r.preCall = nil, time.Time{}, nil, nil, nil, nil, nil
+		r.step, r.mark, r.rawCalls, r.preCall = nil, time.Time{}, nil, nil
 	}()
 	start := r.mark
 	if r.own != nil {
@@ -547,19 +460,11 @@ func (r *Run) Step(ctx context.Context) (_ Step, stepErr error) {
 			}
 		}()
 	}
-	if !sameContext(r.noCancelOf, ctx) {
-		r.noCancel, r.noCancelOf = context.WithoutCancel(ctx), ctx
-	}
 	if r.budget.StepTimeout > 0 { // Unlimited: no step timeout
-		r.dls = new(stepDeadlines)
-		if dc := withDeadline(&r.dls.step, ctx, r.realNow(start), r.budget.StepTimeout, errStepTimeout); dc != nil {
-			ctx = dc
-			defer dc.cancel()
-		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, r.budget.StepTimeout, errStepTimeout)
+		defer cancel()
 	}
-	// The step's context has ctx's values: appends made with it use
-	// noCancel.
-	r.appendCtx, r.appendOf = r.noCancel, ctx
 
 	if r.a.obs != nil {
 		r.observeStep(ctx, EventStepStarted, s.Step+1, nil)
@@ -577,8 +482,6 @@ func (r *Run) Step(ctx context.Context) (_ Step, stepErr error) {
 // cannotStep returns what Step returns for a run that cannot take a step:
 // broken, ended, not running or paused, or with ctx already done. (Out of
 // line, so that Step's frame, under every model call, stays small.)
-//
-//go:noinline
 func (r *Run) cannotStep(ctx context.Context) (Step, error) {
 	if r.broken != nil {
 		return Step{}, r.broken
@@ -600,8 +503,6 @@ func (r *Run) cannotStep(ctx context.Context) (Step, error) {
 
 // stepTimedOut pauses the run whose step timeout (not the caller's
 // deadline) fired, and returns the step's error.
-//
-//go:noinline
 func (r *Run) stepTimedOut(ctx context.Context, st *Step, start time.Time) error {
 	be := &BudgetError{Budget: BudgetStepTime, Limit: r.budget.StepTimeout.Seconds(), Used: r.a.cfg.Clock.Now().Sub(start).Seconds()}
 	if perr := r.append(ctx, &Record{Kind: RecRunPaused, Step: r.state.Step, Error: errorInfo(be)}); perr != nil {
@@ -663,8 +564,7 @@ func (r *Run) handleResponse(ctx context.Context, st *Step, resp *Response) erro
 	if model == "" {
 		model = r.a.cfg.ModelName
 	}
-	rec := r.scratchRecord()
-	*rec = Record{Kind: RecModelResponded, Step: n, Response: resp, Attempt: st.Attempts, CostUSD: r.a.cfg.Pricing.Cost(model, resp.Usage)}
+	rec := &Record{Kind: RecModelResponded, Step: n, Response: resp, Attempt: st.Attempts, CostUSD: r.a.cfg.Pricing.Cost(model, resp.Usage)}
 	if r.a.cfg.Redactor != nil {
 		r.rawCalls = resp.Message.ToolCalls // persisted redacted; run as produced
 	}
@@ -786,12 +686,9 @@ func (r *Run) appendStarting(ctx context.Context, rec *Record, c *ToolCall) erro
 		return err
 	}
 	if ctx.Err() == nil && r.callBudgets(&r.next, 1) == nil {
-		pc := r.scratchCall(1)
-		if pc == nil {
-			pc = new(callRecs)
-		}
+		pc := new(callRecs)
 		step := r.next.Step
-		pc.reset(step, 0, idempotencyKey(r.ID(), step, 0), c, 1)
+		pc.reset(&callJob{step: step, key: idempotencyKey(r.ID(), step, 0), call: *c, attempt: 1})
 		recs = append(recs, &pc.started) // a tool_started has nothing to redact
 		if err := r.stage(now, 1, &pc.started); err != nil {
 			return err

@@ -12,8 +12,7 @@ import (
 // buildRequest makes the request for the next model call from the state.
 func (r *Run) buildRequest(windDown bool) *Request {
 	cfg := &r.a.cfg
-	req := &r.req
-	*req = Request{
+	req := &Request{
 		Model:           cfg.ModelName,
 		Messages:        r.view(),
 		ToolChoice:      cfg.ToolChoice,
@@ -47,7 +46,7 @@ func (r *Run) callModel(ctx context.Context, st *Step, windDown bool) (*Response
 		if r.a.callObs != nil {
 			callCtx = r.startModelCall(ctx, start, st.Number, attempt)
 		}
-		resp, err := r.generate(callCtx, r.realNow(start), req)
+		resp, err := r.generate(callCtx, req)
 		var spent []*Record // a response too large to persist: its spend
 		if err == nil {
 			if spent, err = r.checkResponse(st.Number, attempt, resp); err == nil {
@@ -125,15 +124,14 @@ func (r *Run) callModel(ctx context.Context, st *Step, windDown bool) (*Response
 	}
 }
 
-// generate makes one model call attempt under the model timeout (from now,
-// a reading of time.Now) and classifies its error.
-func (r *Run) generate(ctx context.Context, now time.Time, req *Request) (resp *Response, err error) {
+// generate makes one model call attempt under the model timeout and
+// classifies its error.
+func (r *Run) generate(ctx context.Context, req *Request) (resp *Response, err error) {
 	cctx := ctx
 	if r.budget.ModelTimeout > 0 { // Unlimited: no model timeout
-		if dc := withDeadline(r.dls.takeModel(), ctx, now, r.budget.ModelTimeout, nil); dc != nil {
-			cctx = dc
-			defer dc.cancel()
-		}
+		var cancel context.CancelFunc
+		cctx, cancel = context.WithTimeout(ctx, r.budget.ModelTimeout)
+		defer cancel()
 	}
 	resp, err = r.generateDirect(cctx, req)
 	if err == nil && resp == nil {
@@ -169,7 +167,6 @@ func (r *Run) generateDirect(cctx context.Context, req *Request) (resp *Response
 	return r.a.cfg.Model.Generate(cctx, req)
 }
 
-//go:noinline
 func (r *Run) observeModelCall(ctx context.Context, step, attempt int, start time.Time, resp *Response) {
 	r.observe(ctx, Event{Kind: EventModelCall, Step: step, Status: r.state.Status, Model: r.modelName(resp),
 		Attempt: attempt, Latency: r.a.cfg.Clock.Now().Sub(start), Usage: resp.Usage,
@@ -186,16 +183,12 @@ func (r *Run) appendAttempt(ctx, callCtx context.Context, start time.Time, err e
 }
 
 // startModelCall is startCall for a model call attempt.
-//
-//go:noinline
 func (r *Run) startModelCall(ctx context.Context, start time.Time, step, attempt int) context.Context {
 	return r.startCall(ctx, Event{Kind: EventModelCall, Time: start, Step: step, Status: r.state.Status, Model: r.a.cfg.ModelName, Attempt: attempt})
 }
 
 // observeModelFailure reports a model call attempt that failed with err
 // (to be retried after delay, if not zero).
-//
-//go:noinline
 func (r *Run) observeModelFailure(ctx context.Context, step, attempt int, start time.Time, delay time.Duration, err error) {
 	r.observe(ctx, Event{Kind: EventModelCall, Step: step, Status: r.state.Status, Model: r.a.cfg.ModelName,
 		Attempt: attempt, Latency: r.a.cfg.Clock.Now().Sub(start), RetryDelay: delay, Err: err})
@@ -225,8 +218,6 @@ func (r *Run) checkResponse(step, attempt int, resp *Response) ([]*Record, error
 
 // responseTooLarge returns the error and the spend records of resp, a
 // response of size bytes as a record, over the limit lim (0: unknown).
-//
-//go:noinline
 func (r *Run) responseTooLarge(resp *Response, size, lim int) ([]*Record, error) {
 	msg := fmt.Sprintf("the response is %d bytes as a record, over the store's record limit", size)
 	if lim > 0 {
@@ -242,8 +233,6 @@ func (r *Run) responseTooLarge(resp *Response, size, lim int) ([]*Record, error)
 // the store refused as too large (tl): the attempt is recorded failed with
 // its spend, and the run paused (not retried: the Run had found the
 // response within the limit it knew).
-//
-//go:noinline
 func (r *Run) responseNotStored(ctx context.Context, st *Step, resp *Response, tl *RecordTooLargeError) error {
 	spent, err := r.responseTooLarge(resp, tl.Size, tl.Limit)
 	rec := &Record{Kind: RecModelFailed, Step: st.Number, Attempt: st.Attempts, Error: errorInfo(err)}

@@ -728,8 +728,6 @@ func (s *Scheduler) workRun(id string, sr *schedRun) (again bool) {
 // takeRun leases run id for a worker and loads it (the Run StartRun made,
 // if nothing was appended since): leased is false when the lease could not
 // be had, r is nil when the run could not be loaded.
-//
-//go:noinline
 func (s *Scheduler) takeRun(ctx context.Context, cancel context.CancelCauseFunc, id string, sr *schedRun, sa *schedAgent) (r *Run, leased bool) {
 	s.mu.Lock()
 	fresh := sr.started != nil
@@ -804,8 +802,6 @@ func (s *Scheduler) takeRun(ctx context.Context, cancel context.CancelCauseFunc,
 // letGo releases the worker's lease on run id (r, if not nil, is the run
 // as the worker left it) and returns again, set if the run's inbox holds
 // events a sender left to it meanwhile.
-//
-//go:noinline
 func (s *Scheduler) letGo(ctx context.Context, id string, sr *schedRun, r *Run, again bool) bool {
 	s.mu.Lock()
 	l := sr.lease
@@ -825,8 +821,6 @@ func (s *Scheduler) letGo(ctx context.Context, id string, sr *schedRun, r *Run, 
 
 // reloadAfter returns the run loaded again when err is a conflict and the
 // lease is still this scheduler's (see reload), or nil.
-//
-//go:noinline
 func (s *Scheduler) reloadAfter(ctx context.Context, sa *schedAgent, id string, sr *schedRun, err error) *Run {
 	if !errors.Is(err, store.ErrConflict) {
 		return nil
@@ -859,8 +853,6 @@ func (s *Scheduler) reload(ctx context.Context, sa *schedAgent, id string, sr *s
 
 // logError is out of line: inlined, each call would add its arguments'
 // array to the caller's frame (workRun's is on every worker's stack).
-//
-//go:noinline
 func (s *Scheduler) logError(op, runID string, err error) {
 	if s.cfg.Logger != nil {
 		s.cfg.Logger.Error("ratchet scheduler: "+op, "run", runID, "owner", s.cfg.Owner, "err", err)

@@ -297,8 +297,6 @@ func (s *Scheduler) backoffDue(now time.Time) time.Time {
 // a transient write failure counts for the circuit, and the run is due a
 // pause when its failures call for one. With settle set, a due pause is
 // written at once (the worker still holds the lease).
-//
-//go:noinline
 func (s *Scheduler) storeFailed(ctx context.Context, id string, sr *schedRun, sa *schedAgent, r *Run, op string, err error, settle bool) {
 	kind := ClassifyStoreError(err)
 	if kind == "" {
@@ -360,8 +358,6 @@ func (s *Scheduler) storeFailed(ctx context.Context, id string, sr *schedRun, sa
 // (a usage record); its due pause; or, owing nothing, a probe append of no
 // records. It returns r when the run may step, nil otherwise (a write
 // failed, or the run is paused now).
-//
-//go:noinline
 func (s *Scheduler) settle(ctx context.Context, id string, sr *schedRun, sa *schedAgent, r *Run) *Run {
 	s.mu.Lock()
 	e := s.backoff[id]
@@ -466,8 +462,6 @@ func (s *Scheduler) closeCircuitLocked() {
 
 // stepped records that run id, which had failed, took a step: its failures
 // are over.
-//
-//go:noinline
 func (s *Scheduler) stepped(id string, sr *schedRun) {
 	s.mu.Lock()
 	if e := s.backoff[id]; e != nil && e.spend == nil && e.pause == nil {
@@ -513,8 +507,6 @@ func (s *Scheduler) afterWorkLocked(id string) {
 // corrupt, say) and is due a pause, under the worker's lease: it appends
 // run_paused after the run's last record and sets its index status to
 // paused, so that the poll leaves it to an operator.
-//
-//go:noinline
 func (s *Scheduler) pauseUnloaded(ctx context.Context, id string, sr *schedRun, sa *schedAgent) {
 	s.mu.Lock()
 	var pause *ErrorInfo

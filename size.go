@@ -91,8 +91,6 @@ func (e *RecordTooLargeError) Is(target error) bool { return target == store.Err
 // is over the record limit: it returns buf with an encoding of rec that
 // fits, a tool result cut (rec.Result is replaced), or a
 // *RecordTooLargeError.
-//
-//go:noinline
 func (r *Run) fitRecord(rec *Record, buf []byte, size int) ([]byte, error) {
 	lim := r.recordLimit()
 	if rec.Kind == RecToolFinished && rec.Result != nil {
@@ -127,8 +125,6 @@ const tooLargeRetries = 4
 // result to cut, and it was not tried tooLargeRetries times. It lowers the
 // run's limit to half the batch's largest record (for the rest of the
 // run).
-//
-//go:noinline
 func (r *Run) retryTooLarge(err error, recs []*Record, try int) bool {
 	tl, ok := errors.AsType[*RecordTooLargeError](err)
 	if !ok || tl.Err == nil || r.broken != nil || try >= tooLargeRetries {
@@ -145,8 +141,6 @@ func (r *Run) retryTooLarge(err error, recs []*Record, try int) bool {
 
 // snapshotRecord returns the snapshot record of the run's state, or nil
 // when even a snapshot without messages would be over SnapshotMaxBytes.
-//
-//go:noinline
 func (r *Run) snapshotRecord() *Record {
 	s := &r.state
 	lim := min(SnapshotMaxBytes, r.recordLimit()/2)
@@ -276,10 +270,8 @@ func sizeOfResponse(rec *Record, lim int) int {
 // append that wrote nothing (ErrTooLarge) but may have changed memory the
 // state shares with the batch's staged state. It returns err, or the run's
 // broken error when the state cannot be loaded.
-//
-//go:noinline
 func (r *Run) afterTooLarge(ctx context.Context, err error) error {
-	st, lerr := LoadState(r.appendCtxOr(ctx), r.a.cfg.Store, r.ID())
+	st, lerr := LoadState(context.WithoutCancel(ctx), r.a.cfg.Store, r.ID())
 	if lerr == nil && st.Seq != r.state.Seq {
 		lerr = fmt.Errorf("the log is at %d, the run at %d", st.Seq, r.state.Seq)
 	}
@@ -289,13 +281,6 @@ func (r *Run) afterTooLarge(ctx context.Context, err error) error {
 	}
 	r.state = st
 	return err
-}
-
-func (r *Run) appendCtxOr(ctx context.Context) context.Context {
-	if r.appendCtx != nil {
-		return r.appendCtx
-	}
-	return context.WithoutCancel(ctx)
 }
 
 // maxLen returns the length of the longest of data.

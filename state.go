@@ -328,8 +328,6 @@ func (s *State) Apply(r *Record) error {
 // applySnapshot and overlayBudget are out of line so that apply's frame,
 // on the stack of every run being stepped, does not hold a State or a
 // Budget.
-//
-//go:noinline
 func (s *State) applySnapshot(r *Record) error {
 	snap := r.State
 	msgs := s.Messages
@@ -364,7 +362,6 @@ func (s *State) applySnapshot(r *Record) error {
 	return nil
 }
 
-//go:noinline
 func (s *State) overlayBudget(o *Budget) {
 	var b Budget
 	if s.Budget != nil {
