@@ -174,8 +174,13 @@ func checkRun(t *testing.T, dir string, pid int) {
 // TestTwoProcessesResumeOneRun: two processes resume the same run at the
 // same moment, 50 times: exactly one steps it, the other gets the busy
 // error, and the run's log and tool effects show one owner.
+//
+// On a loaded machine one process may be scheduled so late that the other
+// has finished the run before it looks ("ended": it did not step either);
+// most rounds must see the contention.
 func TestTwoProcessesResumeOneRun(t *testing.T) {
 	t.Parallel()
+	busy := 0
 	for i := range 50 {
 		dir := t.TempDir()
 		create(t, dir)
@@ -187,9 +192,15 @@ func TestTwoProcessesResumeOneRun(t *testing.T) {
 		outs[outB] = b
 		stepper, ok := outs["stepped"]
 		require.True(t, ok, "round %d: nobody stepped: %v", i, outs)
-		require.Contains(t, outs, "busy", "round %d", i)
+		if _, ok := outs["busy"]; ok {
+			busy++
+		} else {
+			require.Contains(t, outs, "ended", "round %d", i)
+		}
 		checkRun(t, dir, stepper.cmd.Process.Pid)
 	}
+	t.Logf("%d of 50 rounds contended (the other process got ErrRunBusy)", busy)
+	require.GreaterOrEqual(t, busy, 40)
 }
 
 // TestResumeWhileASchedulerHoldsTheRun: a process resumes a run that a

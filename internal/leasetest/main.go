@@ -12,8 +12,9 @@
 //
 // "resume" and "sched" print "ready" and wait for the go file in LEASE_DIR
 // to exist before they start, so that the test can release them at once. "resume"
-// then prints "stepped" when it stepped the run to its end, or "busy"
-// when the run's lease was held by someone else. Every tool call appends
+// then prints "stepped" when it stepped the run to its end, "busy" when
+// the run's lease was held by someone else, or "ended" when the run had
+// ended before it looked. Every tool call appends
 // "B KEY TOOL PID NANOS" before its effect and "E KEY TOOL PID NANOS"
 // after it to LEASE_DIR/tools.log.
 package main
@@ -39,7 +40,7 @@ const RunID = "contended"
 const Steps = 4
 
 // ToolTime is how long each tool call takes.
-const ToolTime = 15 * time.Millisecond
+const ToolTime = 25 * time.Millisecond
 
 func main() {
 	if err := run(context.Background()); err != nil {
@@ -120,6 +121,10 @@ func run(ctx context.Context) error {
 		}
 		if err != nil {
 			return err
+		}
+		if r.Status().Ended() {
+			fmt.Println("ended") // the other process was done before this one looked
+			return nil
 		}
 		if _, err := r.Wait(ctx); err != nil {
 			return err
