@@ -325,14 +325,10 @@ func (a *Agent) start(ctx context.Context, input string, opts *RunOptions) (*Run
 	if a.cfg.Redactor != nil {
 		rec = redactRecord(a.cfg.Redactor, rec)
 	}
-	// Encoded into the run's encoding buffers (a Store does not retain
-	// what it is given), which its steps go on with.
-	data, err := appendEncodedRecord(make([]byte, 0, 1024), rec)
+	data, err := appendEncodedRecord(nil, rec)
 	if err != nil {
 		return nil, fmt.Errorf("ratchet: start run %s: %w", id, err)
 	}
-	r.encBuf, r.encEnds = data[:0], r.encArrays.ends[:0]
-	r.encData = append(r.encArrays.data[:0], data)
 	r.state.RunID = id
 	rec.Seq = 1
 	if err := r.state.Apply(rec); err != nil {
@@ -340,7 +336,7 @@ func (a *Agent) start(ctx context.Context, input string, opts *RunOptions) (*Run
 	}
 	// The index gets the labels as the record has them: redacted.
 	info := store.RunInfo{ID: id, Agent: a.cfg.Name, Labels: rec.Labels, CreatedAt: now, Meta: runMeta(&r.state)}
-	if err := a.cfg.Store.Create(ctx, info, r.encData); err != nil {
+	if err := a.cfg.Store.Create(ctx, info, [][]byte{data}); err != nil {
 		return nil, fmt.Errorf("ratchet: start run %s: %w", id, err)
 	}
 	if a.obs != nil {

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/ratchet-run/ratchet/store"
 )
 
 // Run is one execution of an Agent toward one goal. Make one with
@@ -39,17 +37,6 @@ type Run struct {
 	// produced them, before redaction; nil when no Redactor is set or
 	// after a resume.
 	rawCalls []ToolCall
-	// encBuf, encEnds and encData are reused to encode records for the
-	// store: the records of a batch, where each ends in encBuf, and
-	// encBuf cut at those ends.
-	encBuf  []byte
-	encEnds []int
-	encData [][]byte
-	// encArrays back encEnds and encData until a batch has more records.
-	encArrays struct {
-		ends [4]int
-		data [4][]byte
-	}
 	// viewBuf is reused for request messages: a Model must not retain a
 	// Request after Generate returns.
 	viewBuf []Message
@@ -65,11 +52,9 @@ type Run struct {
 	// dropRecords is set by a Scheduler, which ignores the Step that Step
 	// returns: its Records are not collected.
 	dropRecords bool
-	// next is appendAt's scratch State. After a successful append it holds
-	// what state holds, so it keeps nothing else alive.
-	next State
-	// batch holds appendStarting's records.
-	batch [2]*Record
+	// lost is the batch whose append failed (and broke the run), for the
+	// Scheduler to account its spend; nil otherwise.
+	lost *batch
 	// learnedLimit, when not zero, is a record size limit lower than the
 	// store's that the store's ErrTooLarge taught (see recordLimit).
 	learnedLimit int
@@ -128,281 +113,6 @@ func (r *Run) Wait(ctx context.Context) (_ string, err error) {
 			return "", fmt.Errorf("ratchet: run %s is %s", r.ID(), st.Status)
 		}
 	}
-}
-
-// runMeta is the index entry of a run in state s.
-func runMeta(s *State) store.Meta {
-	return store.Meta{
-		Status:      string(s.Status),
-		UpdatedAt:   s.UpdatedAt,
-		SnapshotSeq: s.SnapshotSeq,
-		WakeAt:      s.wakeAt(),
-		Totals: store.Totals{
-			Steps:        int64(s.Step),
-			InputTokens:  s.Usage.InputTokens,
-			OutputTokens: s.Usage.OutputTokens,
-			ToolCalls:    int64(s.ToolCalls),
-			CostUSD:      s.CostUSD,
-		},
-	}
-}
-
-// append persists recs as one batch and then applies them to the state.
-// Callers running tool calls in parallel hold r.mu. Appends use a context
-// that is not cancelled with ctx: work that was done is saved even when the
-// run is being cancelled.
-func (r *Run) append(ctx context.Context, recs ...*Record) error {
-	return r.appendAt(ctx, r.a.cfg.Clock.Now(), recs...)
-}
-
-// appendAt is append with the time now (from the run's Clock) read by the
-// caller. Within a step, a time before the step's last append (a parallel
-// call's reading taken before a sibling appended) is moved up to it, so
-// that the step's record times never go back. (Records that another
-// process or clock wrote, an operator's answer say, are not compared.)
-func (r *Run) appendAt(ctx context.Context, now time.Time, recs ...*Record) error {
-	return r.appendTry(ctx, now, 0, recs)
-}
-
-// appendTry is appendAt's try'th try (see retryTooLarge).
-func (r *Run) appendTry(ctx context.Context, now time.Time, try int, recs []*Record) error {
-	now, err := r.beginBatch(now)
-	if err != nil {
-		return err
-	}
-	if red := r.a.cfg.Redactor; red != nil {
-		for i, rec := range recs {
-			recs[i] = redactRecord(red, rec)
-		}
-	}
-	for i, rec := range recs {
-		if err := r.stage(now, i, rec); err != nil {
-			if _, ok := errors.AsType[*RecordTooLargeError](err); ok && i > 0 {
-				return r.afterTooLarge(ctx, err) // staging may have changed r.state's memory
-			}
-			return err
-		}
-	}
-	err = r.commit(ctx, now, recs)
-	if err != nil && r.retryTooLarge(err, recs, try) {
-		return r.appendTry(ctx, now, try+1, recs) // the limit is lower now
-	}
-	return err
-}
-
-// An append is a batch: beginBatch, then stage for each record, then
-// commit. Between them, r.next is the state the staged records lead to.
-
-// beginBatch starts a batch at now (a reading of the run's Clock) and
-// returns the time its records get: now, or, when now is before the
-// step's last append (a parallel call's reading taken before a sibling
-// appended), that append's, so that the step's record times never go
-// back. (Records that another process or clock wrote, an operator's
-// answer say, are not compared.)
-func (r *Run) beginBatch(now time.Time) (time.Time, error) {
-	if r.broken != nil {
-		return now, r.broken
-	}
-	if !r.mark.IsZero() && now.Before(r.mark) {
-		now = r.mark
-	}
-	// next lives in the Run, not in a frame on every stepping goroutine's
-	// stack. Shallow: see the note on failure in commit.
-	r.next = r.state
-	r.encBuf, r.encEnds = r.encBuf[:0], r.encEnds[:0]
-	if r.encBuf == nil {
-		// Room for a step's records, which are encoded in this buffer one
-		// batch at a time. (The buffers are reused: a Store does not
-		// retain them.)
-		r.encBuf = make([]byte, 0, 1024)
-		r.encEnds, r.encData = r.encArrays.ends[:0], r.encArrays.data[:0]
-	}
-	return now, nil
-}
-
-// stage encodes rec, the batch's record i, at now, and applies it to
-// r.next.
-func (r *Run) stage(now time.Time, i int, rec *Record) error {
-	rec.Version = FormatVersion
-	rec.Time = now
-	rec.Seq = r.state.Seq + uint64(i) + 1
-	if i == 0 && !r.mark.IsZero() {
-		rec.Active = now.Sub(r.mark)
-	}
-	buf, err := appendEncodedRecord(r.encBuf, rec)
-	if err != nil {
-		return fmt.Errorf("ratchet: run %s: encode %s: %w", r.ID(), rec.Kind, err)
-	}
-	if size := len(buf) - len(r.encBuf); size > r.recordLimit() {
-		if buf, err = r.fitRecord(rec, r.encBuf, size); err != nil {
-			return err
-		}
-	}
-	r.encBuf, r.encEnds = buf, append(r.encEnds, len(buf))
-	if err := r.next.Apply(rec); err != nil {
-		return fmt.Errorf("ratchet: run %s: %w", r.ID(), err)
-	}
-	return nil
-}
-
-// commit persists the staged records, recs, as one batch and makes r.next
-// the run's state.
-func (r *Run) commit(ctx context.Context, now time.Time, recs []*Record) error {
-	before := r.state.Status
-	data, start := r.encData[:0], 0
-	for _, end := range r.encEnds {
-		data = append(data, r.encBuf[start:end:end])
-		start = end
-	}
-	r.encData = data
-	err := r.a.cfg.Store.Append(context.WithoutCancel(ctx), store.Batch{
-		RunID:    r.ID(),
-		Expected: r.state.Seq,
-		Records:  data,
-		Meta:     runMeta(&r.next),
-		Fence:    r.fence,
-	})
-	if err != nil && errors.Is(err, store.ErrTooLarge) {
-		return r.afterTooLarge(ctx, &RecordTooLargeError{Kind: recs[0].Kind, Size: maxLen(data), Err: err})
-	}
-	if err != nil && errors.Is(err, store.ErrConflict) && r.fence != 0 && onlyResults(recs) {
-		// Another writer appended (an operator's cancel, say) while this
-		// Run, still holding the lease, ran calls: their results go in
-		// after what it wrote, so that no finished call looks unknown.
-		err = r.mergeResults(ctx, recs)
-	}
-	if err != nil {
-		// next may share slices with r.state, so the in-memory state is no
-		// longer trusted: the run must be loaded again.
-		r.broken = fmt.Errorf("%w: run %s: %w", ErrRunBroken, r.ID(), err)
-		return r.broken
-	}
-	r.state = r.next
-	if !r.mark.IsZero() {
-		r.mark = now
-	}
-	if r.a.obs != nil {
-		r.observeCheckpoint(ctx, now, before, len(recs))
-	}
-	if r.step != nil {
-		r.step.Records = append(r.step.Records, recs...)
-	}
-	// Snapshots are taken between steps' calls, never while a step's calls
-	// are open: a response with many calls would copy them all each time.
-	if r.state.Seq-r.state.SnapshotSeq >= uint64(r.a.cfg.SnapshotEvery) && r.state.Calls == nil &&
-		r.state.Seq >= r.noSnapshotUntil && recs[len(recs)-1].Kind != RecSnapshot {
-		return r.appendSnapshot(ctx)
-	}
-	return nil
-}
-
-// onlyResults reports whether recs are tool results only.
-func onlyResults(recs []*Record) bool {
-	for _, rec := range recs {
-		if rec.Kind != RecToolFinished {
-			return false
-		}
-	}
-	return true
-}
-
-// mergeResults appends recs, tool results whose append found that another
-// writer had appended first (store.ErrConflict), after what that writer
-// appended, if this Run still holds the run's lease: operators' verbs
-// (CancelRun, RetryRun, AnswerRun) append without the lease, and must not
-// make a finished call of the lease holder look unknown. On success r.next
-// is the state after them (loaded from the store), and a run that the
-// other writer ended has its step cancelled. It returns store.ErrConflict
-// when the lease was lost or the results no longer apply.
-func (r *Run) mergeResults(ctx context.Context, recs []*Record) error {
-	st := r.a.cfg.Store
-	ctx = context.WithoutCancel(ctx)
-	var err error
-	for range ExternalAppendAttempts {
-		info, gerr := st.Get(ctx, r.ID())
-		if gerr != nil {
-			return gerr
-		}
-		if info.Lease.Owner == "" || info.Lease.Token != r.fence {
-			return fmt.Errorf("%w: the lease was lost", store.ErrConflict)
-		}
-		next, lerr := LoadState(ctx, st, r.ID())
-		if lerr != nil {
-			return lerr
-		}
-		data := make([][]byte, len(recs))
-		for i, rec := range recs {
-			rec.Seq = next.Seq + 1
-			if aerr := next.Apply(rec); aerr != nil {
-				return fmt.Errorf("%w: %w", store.ErrConflict, aerr)
-			}
-			if data[i], err = appendEncodedRecord(nil, rec); err != nil {
-				return err
-			}
-		}
-		err = st.Append(ctx, store.Batch{RunID: r.ID(), Expected: next.Seq - uint64(len(recs)), Records: data, Meta: runMeta(&next), Fence: r.fence})
-		if errors.Is(err, store.ErrConflict) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		r.next = next
-		if next.Status != StatusRunning && r.stepCancel != nil {
-			r.stepCancel(fmt.Errorf("ratchet: run %s is %s", r.ID(), next.Status))
-		}
-		return nil
-	}
-	return err
-}
-
-// appendSnapshot appends a snapshot of the state, bounded in size (see
-// SnapshotMaxBytes), between steps (out of line: see the observe* helpers).
-func (r *Run) appendSnapshot(ctx context.Context) error {
-	rec := r.snapshotRecord()
-	if rec == nil {
-		r.noSnapshotUntil = r.state.Seq + uint64(r.a.cfg.SnapshotEvery)
-		return nil
-	}
-	return r.appendQuiet(ctx, rec)
-}
-
-// The observe* helpers build observer events out of line, so that the
-// frames of the step loop (on the stack of every run being stepped) do not
-// hold Event values.
-
-func (r *Run) observeCheckpoint(ctx context.Context, now time.Time, before Status, records int) {
-	s := &r.state
-	r.observe(ctx, Event{Kind: EventCheckpoint, Time: now, Step: s.Step, Status: s.Status, Seq: s.Seq, Records: records})
-	r.statusEvent(ctx, before, s.Status)
-	r.budgetWarnings(ctx)
-}
-
-func (r *Run) observeStep(ctx context.Context, kind EventKind, step int, err error) {
-	r.observe(ctx, Event{Kind: kind, Step: step, Status: r.state.Status, Err: err})
-}
-
-// appendQuiet appends without adding to the current Step's records.
-func (r *Run) appendQuiet(ctx context.Context, recs ...*Record) error {
-	st := r.step
-	r.step = nil
-	defer func() { r.step = st }()
-	return r.append(ctx, recs...)
-}
-
-func (r *Run) appendLocked(ctx context.Context, recs ...*Record) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.append(ctx, recs...)
-}
-
-// appendLockedAt is appendAt under r.mu; it returns the time the record
-// was given (the state's last update).
-func (r *Run) appendLockedAt(ctx context.Context, now time.Time, rec *Record) (time.Time, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	err := r.appendAt(ctx, now, rec)
-	return r.state.UpdatedAt, err
 }
 
 // Step performs exactly one step of the run, synchronously, and returns
@@ -467,8 +177,10 @@ func (r *Run) Step(ctx context.Context) (_ Step, stepErr error) {
 	}
 
 	if r.a.obs != nil {
-		r.observeStep(ctx, EventStepStarted, s.Step+1, nil)
-		defer func() { r.observeStep(ctx, EventStepFinished, st.Number, stepErr) }()
+		r.observe(ctx, Event{Kind: EventStepStarted, Step: s.Step + 1, Status: s.Status})
+		defer func() {
+			r.observe(ctx, Event{Kind: EventStepFinished, Step: st.Number, Status: r.state.Status, Err: stepErr})
+		}()
 	}
 	err := r.step1(ctx, st)
 	st.Status = r.state.Status
@@ -666,43 +378,6 @@ func (r *Run) canStartAlone(c *ToolCall) bool {
 	return ok && !r.a.policies[ti].NeedsApproval
 }
 
-// appendStarting appends rec, the model_responded record of a step whose
-// only call, c, can start (canStartAlone), and in the same batch that
-// call's tool_started when the budgets let it start (then r.preCall holds
-// its records; the call started at its tool_started's time). One batch, not two: the response
-// and the start are persisted before the call runs either way, and a
-// crash finds both or neither.
-func (r *Run) appendStarting(ctx context.Context, rec *Record, c *ToolCall) error {
-	now, err := r.beginBatch(r.a.cfg.Clock.Now())
-	if err != nil {
-		return err
-	}
-	recs := r.batch[:1]
-	recs[0] = rec
-	if red := r.a.cfg.Redactor; red != nil {
-		recs[0] = redactRecord(red, rec)
-	}
-	if err := r.stage(now, 0, recs[0]); err != nil {
-		return err
-	}
-	if ctx.Err() == nil && r.callBudgets(&r.next, 1) == nil {
-		pc := new(callRecs)
-		step := r.next.Step
-		pc.reset(&callJob{step: step, key: idempotencyKey(r.ID(), step, 0), call: *c, attempt: 1})
-		recs = append(recs, &pc.started) // a tool_started has nothing to redact
-		if err := r.stage(now, 1, &pc.started); err != nil {
-			return err
-		}
-		r.preCall = pc
-	}
-	err = r.commit(ctx, now, recs)
-	clear(r.batch[:])
-	if err != nil {
-		r.preCall = nil
-	}
-	return err
-}
-
 // checkCall validates one requested call before anything runs. It returns
 // the message for the model, the parse kind and the validation error, or ""
 // when the call can run.
@@ -777,23 +452,6 @@ func stripCodeFence(s string) string {
 		t = t[nl+1:]
 	}
 	return strings.TrimSpace(t)
-}
-
-// fail appends recs and run_failed for err, and returns err.
-func (r *Run) fail(ctx context.Context, err error, recs ...*Record) error {
-	recs = append(recs, &Record{Kind: RecRunFailed, Step: r.state.Step, Error: errorInfo(err)})
-	if aerr := r.append(ctx, recs...); aerr != nil {
-		return errors.Join(err, aerr)
-	}
-	return err
-}
-
-// pause appends run_paused for err, and returns err.
-func (r *Run) pause(ctx context.Context, err error) error {
-	if aerr := r.append(ctx, &Record{Kind: RecRunPaused, Step: r.state.Step, Error: errorInfo(err)}); aerr != nil {
-		return errors.Join(err, aerr)
-	}
-	return err
 }
 
 // overBudget handles a budget reached before a model call: pause, or the

@@ -151,30 +151,29 @@ func (sp *lostSpend) owes() bool {
 // lostSpendOf returns the batch whose append broke r, with its spend, or
 // nil.
 //
-// It is the bridge to the step loop: it reads the Run's staged state (next,
-// the state the failed batch led to, against state, the last persisted)
-// and its encoded batch (encData). When the Run keeps that spend itself,
-// this reads it from there.
+// It reads the batch the Run kept when its append failed (Run.lost: its
+// encoded records and the state they led to, against the last persisted).
 func lostSpendOf(r *Run) *lostSpend {
-	if r == nil || r.broken == nil || len(r.encData) == 0 {
+	if r == nil || r.broken == nil || r.lost == nil {
 		return nil
 	}
+	b := r.lost
 	sp := &lostSpend{seq: r.state.Seq}
-	for _, d := range r.encData {
+	for _, d := range b.data {
 		sp.batch = append(sp.batch, bytes.Clone(d))
 	}
-	if r.next.Step <= r.state.Step {
+	if b.next.Step <= r.state.Step {
 		return sp // no model response in it
 	}
-	n, p := r.next.Usage, r.state.Usage
+	n, p := b.next.Usage, r.state.Usage
 	sp.usage = Usage{
 		InputTokens:       n.InputTokens - p.InputTokens,
 		CachedInputTokens: n.CachedInputTokens - p.CachedInputTokens,
 		OutputTokens:      n.OutputTokens - p.OutputTokens,
 		ReasoningTokens:   n.ReasoningTokens - p.ReasoningTokens,
 	}
-	sp.cost = r.next.CostUSD - r.state.CostUSD
-	if rec, err := DecodeRecord(sp.seq+1, sp.batch[0]); err == nil && rec.Kind == RecModelResponded && rec.Response != nil {
+	sp.cost = b.next.CostUSD - r.state.CostUSD
+	if rec := b.recs[0]; rec.Kind == RecModelResponded && rec.Response != nil {
 		sp.model = rec.Response.Model
 	}
 	return sp
