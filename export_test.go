@@ -6,9 +6,6 @@ import "context"
 // tests of package ratchet_test.
 var DecodeRecordFast = decodeRecordFast
 
-// DropRecords makes r step as a Scheduler steps it: the Step's records
-// are not collected, and records are reused from step to step.
-func DropRecords(r *Run) { r.dropRecords = true }
 
 // ApplyAnswer appends the answer of interrupt id to the in-memory run, as
 // a Scheduler holding the run does (for a default at a deadline).

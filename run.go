@@ -49,9 +49,6 @@ type Run struct {
 	own *leaseHolder
 	// stepCancel cancels the step in progress (nil between steps).
 	stepCancel context.CancelCauseFunc
-	// dropRecords is set by a Scheduler, which ignores the Step that Step
-	// returns: its Records are not collected.
-	dropRecords bool
 	// lost is the batch whose append failed (and broke the run), for the
 	// Scheduler to account its spend; nil otherwise.
 	lost *batch
@@ -140,10 +137,7 @@ func (r *Run) Step(ctx context.Context) (_ Step, stepErr error) {
 		return r.cannotStep(ctx)
 	}
 	st := &Step{Number: s.Step}
-	if !r.dropRecords {
-		st.Records = make([]*Record, 0, 4)
-		r.step = st
-	}
+	r.step = st
 	r.mark = r.a.cfg.Clock.Now()
 	defer func() {
 		r.step, r.mark, r.rawCalls, r.preCall = nil, time.Time{}, nil, nil

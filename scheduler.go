@@ -790,7 +790,6 @@ func (s *Scheduler) takeRun(ctx context.Context, cancel context.CancelCauseFunc,
 		}
 	}
 	r.fence = lease.Token
-	r.dropRecords = true // the Steps are not looked at
 	if failed {
 		// It failed before: it steps again once a write of its own went
 		// through (its lost spend, or a probe), or is paused now.
@@ -847,7 +846,7 @@ func (s *Scheduler) reload(ctx context.Context, sa *schedAgent, id string, sr *s
 		s.logError("reload", id, err)
 		return nil
 	}
-	r.fence, r.dropRecords = nl.Token, true
+	r.fence = nl.Token
 	return r
 }
 
