@@ -158,6 +158,10 @@ const (
 	// with escapes. Excused when the oracle, with time.Time's parser in
 	// place of its own, agrees, or when the instance has escapes.
 	divDateTime = `format "date-time" follows time.Time`
+	// Compile rejects a schema with a cycle of references that applies a
+	// schema to the same value again (checkInPlaceCycles); the oracle
+	// compiles it and reports the cycle when validation reaches it.
+	divRefCycle = "$ref cycle"
 )
 
 // divergence returns the listed divergence that excuses a disagreement on
