@@ -87,7 +87,14 @@ func (c *compiler) compile(v *jvalue, ptr string) (*node, error) {
 		var err error
 		at := ptr + "/" + escapePointer(m.key)
 		switch m.key {
-		case "$schema", "$id", "$anchor", "$comment", "description", "default", "examples",
+		case "$id":
+			if ptr != "#" {
+				return nil, fmt.Errorf("%w keyword %q at %s: only the root schema may set $id (a nested one changes how the references within it resolve)", ErrUnsupported, m.key, ptr)
+			}
+			if _, err = c.str(m.val, ptr, m.key); err != nil {
+				return nil, err
+			}
+		case "$schema", "$anchor", "$comment", "description", "default", "examples",
 			"deprecated", "readOnly", "writeOnly", "contentMediaType":
 			// Annotations: no effect on validation.
 		case "title":

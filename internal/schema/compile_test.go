@@ -31,6 +31,7 @@ func TestCompileErrors(t *testing.T) {
 		{"tuple items", `{"items":[{"type":"string"}]}`, true, `schema: unsupported form of "items" at #: an array of schemas (tuple validation)`},
 		{"remote ref", `{"$ref":"https://example.com/schema.json"}`, true, `schema: unsupported $ref "https://example.com/schema.json" at #: only references within the schema document (starting with #) are supported`},
 		{"relative ref", `{"oneOf":[{"$ref":"Outer"}]}`, true, `schema: unsupported $ref "Outer" at #/oneOf/0: only references within the schema document (starting with #) are supported`},
+		{"nested $id", `{"$defs":{"A":{"$id":"http://example.com/a","$ref":"#/$defs/B","$defs":{"B":{"type":"string"}}},"B":{"type":"integer"}},"$ref":"#/$defs/A"}`, true, `schema: unsupported keyword "$id" at #/$defs/A: only the root schema may set $id (a nested one changes how the references within it resolve)`},
 		{"anchor ref", `{"$ref":"#foo"}`, true, `schema: unsupported $ref "#foo" at #: anchors are not supported, use a JSON pointer`},
 		{"lookahead", `{"pattern":"^(?=a)"}`, true, "schema: unsupported pattern \"^(?=a)\" at #: error parsing regexp: invalid or unsupported Perl syntax: `(?=`"},
 		{"pattern property lookahead", `{"patternProperties":{"(?!x)":true}}`, true, "schema: unsupported pattern \"(?!x)\" at #: error parsing regexp: invalid or unsupported Perl syntax: `(?!`"},

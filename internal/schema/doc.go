@@ -32,13 +32,19 @@
 //     compared exactly in decimal, not in float64;
 //   - allOf, anyOf, oneOf, not, if/then/else;
 //   - $ref to "#" or to a JSON pointer within the document (usually
-//     "#/$defs/Name"), including recursive references; $defs and
-//     definitions.
+//     "#/$defs/Name"), including recursive references through
+//     properties, items and the other keywords that descend into the
+//     value; $defs and definitions. A cycle of references that applies a
+//     schema to the same value again, such as {"not": {"$ref": "#"}},
+//     would never end, and makes Compile fail.
 //
-// Annotations are ignored: $schema, $id, $anchor, $comment, title,
-// description, default, examples, deprecated, readOnly, writeOnly,
-// contentMediaType, other formats and content encodings, and any keyword
-// starting with "x-". Any other keyword, such as prefixItems, contains,
+// With both enum and const, a value must satisfy both.
+//
+// Annotations are ignored: $schema, $id (on the root schema), $anchor,
+// $comment, title, description, default, examples, deprecated, readOnly,
+// writeOnly, contentMediaType, other formats and content encodings, and
+// any keyword starting with "x-". A nested $id, which would change how the
+// references within it resolve, and any other keyword, such as prefixItems, contains,
 // dependentRequired, propertyNames or unevaluatedProperties, makes Compile
 // fail with an error wrapping ErrUnsupported, as do references to other
 // documents and patterns Go's regexp cannot compile. A schema is never
