@@ -26,8 +26,9 @@
 //     regexp syntax, unanchored as in JSON Schema), format "date-time"
 //     (checked with time.Time's own RFC 3339 parser, on the raw text as
 //     time.Time's UnmarshalJSON does, so a date-time written with escapes
-//     is rejected), contentEncoding "base64" (checked as encoding/json
-//     decodes a []byte);
+//     is rejected; offsets must also be within RFC 3339's range, which
+//     time.Time stretches to -24:00 and +10:60), contentEncoding "base64"
+//     (checked as encoding/json decodes a []byte);
 //   - minimum, maximum, exclusiveMinimum, exclusiveMaximum, multipleOf, all
 //     compared exactly in decimal, not in float64;
 //   - allOf, anyOf, oneOf, not, if/then/else;
@@ -44,10 +45,11 @@
 // $comment, title, description, default, examples, deprecated, readOnly,
 // writeOnly, contentMediaType, other formats and content encodings, and
 // any keyword starting with "x-". A nested $id, which would change how the
-// references within it resolve, and any other keyword, such as prefixItems, contains,
-// dependentRequired, propertyNames or unevaluatedProperties, makes Compile
-// fail with an error wrapping ErrUnsupported, as do references to other
-// documents and patterns Go's regexp cannot compile. A schema is never
+// references within it resolve, and any other keyword, such as
+// prefixItems, contains, dependentRequired, propertyNames or
+// unevaluatedProperties, makes Compile fail with an error wrapping
+// ErrUnsupported, as do references to other documents and patterns Go's
+// regexp cannot compile. A schema is never
 // accepted with a constraint silently dropped.
 //
 // Integers follow JSON Schema: 3.0 and 1e2 are integers, 3.5 is not.
