@@ -2,6 +2,7 @@ package schema
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os/exec"
 	"strings"
@@ -156,7 +157,8 @@ const (
 	// time.Time rejects though RFC 3339 allows it (a leap second, a
 	// lowercase t or z, see TestDateTimeDivergence) and a date-time written
 	// with escapes. Excused when the oracle, with time.Time's parser in
-	// place of its own, agrees, or when the instance has escapes.
+	// place of its own, agrees (Compile's extra offset check agrees with
+	// the RFC), or when the instance has escapes.
 	divDateTime = `format "date-time" follows time.Time`
 	// Compile rejects a schema with a cycle of references that applies a
 	// schema to the same value again (checkInPlaceCycles); the oracle
@@ -264,5 +266,104 @@ func TestOracleStaysOutOfLibrary(t *testing.T) {
 	require.Contains(t, deps, "github.com/ratchet-run/ratchet/internal/schema", "go list saw the module")
 	for _, dep := range deps {
 		require.NotContains(t, dep, "santhosh-tekuri", "a library package imports the test oracle")
+	}
+}
+
+// FuzzAgainstSanthosh checks that whenever Compile and the oracle both
+// compile a schema, Validate and the oracle agree on whether an instance
+// is valid, save the listed divergences. Instances that are not JSON are
+// FuzzValidate's business.
+func FuzzAgainstSanthosh(f *testing.F) {
+	g := newGen(7)
+	for _, s := range handSchemas() {
+		for range 3 {
+			f.Add([]byte(s), []byte(g.value(3)))
+		}
+	}
+	for range 200 {
+		f.Add([]byte(g.schema()), []byte(g.value(3)))
+	}
+	f.Fuzz(func(t *testing.T, schema, instance []byte) {
+		if !json.Valid(instance) || hugeExponent(schema) || hugeExponent(instance) {
+			return
+		}
+		v, err := Compile(schema)
+		if err != nil {
+			return
+		}
+		o, err := compileOracle(schema)
+		if err != nil {
+			return
+		}
+		doc, err := parseDocument(schema)
+		require.NoError(t, err)
+		if msg := agreement(t, v, o, doc, instance); msg != "" {
+			t.Fatalf("schema %s\ninstance %s\n%s", schema, instance, msg)
+		}
+	})
+}
+
+// hugeExponent reports whether data holds a number with an exponent over
+// 1000, which the oracle expands into a big.Rat at a cost that grows with
+// the exponent (1e999999999 takes minutes). Validate compares such
+// numbers in constant space; the fuzz target leaves them out so that the
+// oracle does not stall it.
+func hugeExponent(data []byte) bool {
+	for i := 0; i < len(data); i++ {
+		if data[i] != 'e' && data[i] != 'E' || i == 0 || data[i-1] < '0' || data[i-1] > '9' {
+			continue
+		}
+		j := i + 1
+		if j < len(data) && (data[j] == '+' || data[j] == '-') {
+			j++
+		}
+		k := j
+		for k < len(data) && data[k] == '0' {
+			k++
+		}
+		n := k
+		for n < len(data) && data[n] >= '0' && data[n] <= '9' {
+			n++
+		}
+		if n-k > 4 || (n-k == 4 && string(data[k:n]) > "1000") {
+			return true
+		}
+	}
+	return false
+}
+
+// TestDateTimeDivergence pins divDateTime down: these are the date-times
+// on which Validate and the oracle differ, and the divergence excuses
+// each; the last ones show where they agree.
+func TestDateTimeDivergence(t *testing.T) {
+	t.Parallel()
+
+	const schema = `{"format":"date-time"}`
+	v := compile(t, schema)
+	o, err := compileOracle([]byte(schema))
+	require.NoError(t, err)
+	doc, err := parseDocument([]byte(schema))
+	require.NoError(t, err)
+	tests := []struct {
+		instance     string
+		oracle, ours bool
+	}{
+		{`"1998-12-31T23:59:60Z"`, true, false},        // leap second
+		{`"1963-06-19t08:30:06.283185z"`, true, false}, // lowercase t and z
+		{`"2024-01-02T15:04:05\u005a"`, true, false},   // escaped Z
+		{`"1990-12-31T15:59:59-24:00"`, false, false},
+		{`"1990-12-31T10:00:00+10:60"`, false, false},
+		{`"2024-02-30T00:00:00Z"`, false, false},
+		{`"2024-01-02T15:04:05.999+23:59"`, true, true},
+	}
+	for _, tt := range tests {
+		got, err := o.valid([]byte(tt.instance))
+		require.NoError(t, err)
+		require.Equal(t, tt.oracle, got, "oracle on %s", tt.instance)
+		require.Equal(t, tt.ours, v.Validate([]byte(tt.instance)) == nil, "Validate on %s", tt.instance)
+		if tt.oracle != tt.ours {
+			require.Equal(t, divDateTime, divergence(v, o, doc, []byte(tt.instance)), tt.instance)
+		}
+		require.Empty(t, agreement(t, v, o, doc, []byte(tt.instance)), tt.instance)
 	}
 }
