@@ -45,7 +45,7 @@ var annotationFormats = []string{
 type oracle struct {
 	schema []byte
 	sch    *jsonschema.Schema
-	goTime *jsonschema.Schema // with date-time checked as Compile does; made on demand
+	goTime *jsonschema.Schema // with date-time checked by strictDateTime; made on demand
 }
 
 // compileOracle compiles schema with the oracle as a draft 2020-12 document.
@@ -89,15 +89,25 @@ func oracleSchema(schema []byte, dateTime func(any) error) (*jsonschema.Schema, 
 	return c.Compile(oracleURL)
 }
 
-// goDateTime checks a date-time string as Compile does, with time.Time's
-// parser.
-func goDateTime(v any) error {
-	s, ok := v.(string)
-	if !ok {
-		return nil
+// strictDateTime returns a date-time check that requires both what the
+// oracle requires (RFC 3339) and what time.Time's parser requires: the
+// stricter of the two. Validate must agree with it.
+func strictDateTime() (func(any) error, error) {
+	rfc, err := oracleSchema([]byte(`{"format":"date-time"}`), nil)
+	if err != nil {
+		return nil, err
 	}
-	var t time.Time
-	return t.UnmarshalText([]byte(s))
+	return func(v any) error {
+		s, ok := v.(string)
+		if !ok {
+			return nil
+		}
+		if err := rfc.Validate(s); err != nil {
+			return err
+		}
+		var t time.Time
+		return t.UnmarshalText([]byte(s))
+	}, nil
 }
 
 // valid reports whether the oracle accepts the instance, which must be
@@ -106,10 +116,15 @@ func (o *oracle) valid(instance []byte) (bool, error) {
 	return validWith(o.sch, instance)
 }
 
-// validGoTime is valid with date-time checked by time.Time's parser.
+// validGoTime is valid with date-time checked by both RFC 3339 and
+// time.Time's parser (strictDateTime).
 func (o *oracle) validGoTime(instance []byte) (bool, error) {
 	if o.goTime == nil {
-		sch, err := oracleSchema(o.schema, goDateTime)
+		check, err := strictDateTime()
+		if err != nil {
+			return false, err
+		}
+		sch, err := oracleSchema(o.schema, check)
 		if err != nil {
 			return false, err
 		}
@@ -156,9 +171,10 @@ const (
 	// that a value that passes decodes into a time.Time: it rejects what
 	// time.Time rejects though RFC 3339 allows it (a leap second, a
 	// lowercase t or z, see TestDateTimeDivergence) and a date-time written
-	// with escapes. Excused when the oracle, with time.Time's parser in
-	// place of its own, agrees (Compile's extra offset check agrees with
-	// the RFC), or when the instance has escapes.
+	// with escapes. Excused when the oracle, requiring time.Time's parser
+	// to accept a date-time besides its own check (strictDateTime), agrees,
+	// or when the instance has escapes. Validate must never accept a
+	// date-time the oracle rejects.
 	divDateTime = `format "date-time" follows time.Time`
 	// Compile rejects a schema with a cycle of references that applies a
 	// schema to the same value again (checkInPlaceCycles); the oracle
