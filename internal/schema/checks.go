@@ -33,7 +33,7 @@ func (s *state) stringChecks(n *node, start int, esc bool) bool {
 		// UnmarshalJSON does (it does not unescape), so that a value that
 		// passes also decodes into a time.Time.
 		var t time.Time
-		badTime = t.UnmarshalText(raw) != nil
+		badTime = t.UnmarshalText(raw) != nil || !validOffset(raw)
 	}
 	badBase64 := n.base64 && !validBase64(str)
 	if !(tooShort || tooLong || noMatch || badTime || badBase64) {
@@ -63,6 +63,19 @@ func (s *state) stringChecks(n *node, start int, esc bool) bool {
 		report("contentEncoding", "base64-encoded string", got)
 	}
 	return true
+}
+
+// validOffset reports whether the zone offset of a date-time that
+// time.Time parsed is within RFC 3339's range: time.Time also takes an
+// hour of 24 and a minute of 60.
+func validOffset(raw []byte) bool {
+	n := len(raw)
+	if n < 6 || raw[n-1] == 'Z' || (raw[n-6] != '+' && raw[n-6] != '-') {
+		return true
+	}
+	hour := int(raw[n-5]-'0')*10 + int(raw[n-4]-'0')
+	minute := int(raw[n-2]-'0')*10 + int(raw[n-1]-'0')
+	return hour <= 23 && minute <= 59
 }
 
 // validBase64 reports whether encoding/json would decode b into a []byte:

@@ -6,6 +6,8 @@ import (
 	"math/big"
 	"net/url"
 	"regexp"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -46,6 +48,9 @@ func Compile(schema []byte) (*Validator, error) {
 	if err := c.checkRefCycles(); err != nil {
 		return nil, err
 	}
+	if err := c.checkInPlaceCycles(root); err != nil {
+		return nil, err
+	}
 	return &Validator{root: root}, nil
 }
 
@@ -75,12 +80,21 @@ func (c *compiler) compile(v *jvalue, ptr string) (*node, error) {
 	var (
 		props    *jvalue
 		required *jvalue
+		enumV    *jvalue
+		constV   *jvalue
 	)
 	for _, m := range v.obj {
 		var err error
 		at := ptr + "/" + escapePointer(m.key)
 		switch m.key {
-		case "$schema", "$id", "$anchor", "$comment", "description", "default", "examples",
+		case "$id":
+			if ptr != "#" {
+				return nil, fmt.Errorf("%w keyword %q at %s: only the root schema may set $id (a nested one changes how the references within it resolve)", ErrUnsupported, m.key, ptr)
+			}
+			if _, err = c.str(m.val, ptr, m.key); err != nil {
+				return nil, err
+			}
+		case "$schema", "$anchor", "$comment", "description", "default", "examples",
 			"deprecated", "readOnly", "writeOnly", "contentMediaType":
 			// Annotations: no effect on validation.
 		case "title":
@@ -105,16 +119,9 @@ func (c *compiler) compile(v *jvalue, ptr string) (*node, error) {
 			if m.val.kind != jArray {
 				return nil, c.invalid(ptr, m.key, "an array", m.val)
 			}
-			n.enum = make([]*constant, 0, len(m.val.arr))
-			for _, e := range m.val.arr {
-				n.enum = append(n.enum, newConstant(e))
-			}
-			if len(n.enum) == 0 {
-				n.never = true
-			}
+			enumV = m.val
 		case "const":
-			n.enum = []*constant{newConstant(m.val)}
-			n.isConst = true
+			constV = m.val
 		case "properties":
 			if m.val.kind != jObject {
 				return nil, c.invalid(ptr, m.key, "an object", m.val)
@@ -239,6 +246,7 @@ func (c *compiler) compile(v *jvalue, ptr string) (*node, error) {
 	if err := c.objectKeys(n, props, required, ptr); err != nil {
 		return nil, err
 	}
+	enumKeywords(n, enumV, constV)
 	if n.ifN != nil && n.thenN == nil && n.elseN == nil {
 		n.ifN = nil // "if" alone asserts nothing
 	}
@@ -311,6 +319,27 @@ func (c *compiler) objectKeys(n *node, props, required *jvalue, ptr string) erro
 	return nil
 }
 
+// enumKeywords sets n's enum from the enum and const keywords, either of
+// which may be nil. With both, a value must equal const and be a member of
+// enum: that is const when enum holds it, and nothing otherwise.
+func enumKeywords(n *node, enumV, constV *jvalue) {
+	switch {
+	case constV != nil && enumV != nil && !slices.ContainsFunc(enumV.arr, func(e *jvalue) bool { return jEqual(e, constV) }):
+		n.enum = []*constant{}
+	case constV != nil:
+		n.enum = []*constant{newConstant(constV)}
+		n.isConst = true
+	case enumV != nil:
+		n.enum = make([]*constant, 0, len(enumV.arr))
+		for _, e := range enumV.arr {
+			n.enum = append(n.enum, newConstant(e))
+		}
+	}
+	if n.enum != nil && len(n.enum) == 0 {
+		n.never = true
+	}
+}
+
 // resolveRef resolves a $ref within the document: "#" or a JSON pointer
 // such as "#/$defs/Address".
 func (c *compiler) resolveRef(ref, ptr string) (*node, error) {
@@ -358,6 +387,53 @@ func (c *compiler) checkRefCycles() error {
 			seen++
 			if seen > len(c.nodes) {
 				return fmt.Errorf("schema: invalid schema at %s: $ref cycle that never reaches a schema", n.ptr)
+			}
+		}
+	}
+	return nil
+}
+
+// checkInPlaceCycles rejects references that come back to a schema
+// already being applied to the same value, such as {"not": {"$ref": "#"}}
+// or {"anyOf": [{"type": "null"}, {"$ref": "#"}]}: validating would recurse
+// without end (and overflow the stack). Recursion through properties,
+// items and other keywords that descend into the value is fine: the value
+// gets smaller at each step.
+func (c *compiler) checkInPlaceCycles(root *node) error {
+	const (
+		unvisited = iota
+		onPath
+		done
+	)
+	color := make(map[*node]int, len(c.nodes))
+	var visit func(n *node) error
+	visit = func(n *node) error {
+		color[n] = onPath
+		for _, m := range n.inPlace() {
+			switch color[m] {
+			case onPath:
+				return fmt.Errorf("schema: invalid schema at %s: $ref cycle that applies the schema at %s to the same value again, without end", n.ptr, m.ptr)
+			case unvisited:
+				if err := visit(m); err != nil {
+					return err
+				}
+			}
+		}
+		color[n] = done
+		return nil
+	}
+	if err := visit(root); err != nil {
+		return err
+	}
+	ptrs := make([]string, 0, len(c.nodes))
+	for ptr := range c.nodes {
+		ptrs = append(ptrs, ptr)
+	}
+	sort.Strings(ptrs)
+	for _, ptr := range ptrs {
+		if n := c.nodes[ptr]; color[n] == unvisited {
+			if err := visit(n); err != nil {
+				return err
 			}
 		}
 	}

@@ -26,22 +26,30 @@
 //     regexp syntax, unanchored as in JSON Schema), format "date-time"
 //     (checked with time.Time's own RFC 3339 parser, on the raw text as
 //     time.Time's UnmarshalJSON does, so a date-time written with escapes
-//     is rejected), contentEncoding "base64" (checked as encoding/json
-//     decodes a []byte);
+//     is rejected; offsets must also be within RFC 3339's range, which
+//     time.Time stretches to -24:00 and +10:60), contentEncoding "base64"
+//     (checked as encoding/json decodes a []byte);
 //   - minimum, maximum, exclusiveMinimum, exclusiveMaximum, multipleOf, all
 //     compared exactly in decimal, not in float64;
 //   - allOf, anyOf, oneOf, not, if/then/else;
 //   - $ref to "#" or to a JSON pointer within the document (usually
-//     "#/$defs/Name"), including recursive references; $defs and
-//     definitions.
+//     "#/$defs/Name"), including recursive references through
+//     properties, items and the other keywords that descend into the
+//     value; $defs and definitions. A cycle of references that applies a
+//     schema to the same value again, such as {"not": {"$ref": "#"}},
+//     would never end, and makes Compile fail.
 //
-// Annotations are ignored: $schema, $id, $anchor, $comment, title,
-// description, default, examples, deprecated, readOnly, writeOnly,
-// contentMediaType, other formats and content encodings, and any keyword
-// starting with "x-". Any other keyword, such as prefixItems, contains,
-// dependentRequired, propertyNames or unevaluatedProperties, makes Compile
-// fail with an error wrapping ErrUnsupported, as do references to other
-// documents and patterns Go's regexp cannot compile. A schema is never
+// With both enum and const, a value must satisfy both.
+//
+// Annotations are ignored: $schema, $id (on the root schema), $anchor,
+// $comment, title, description, default, examples, deprecated, readOnly,
+// writeOnly, contentMediaType, other formats and content encodings, and
+// any keyword starting with "x-". A nested $id, which would change how the
+// references within it resolve, and any other keyword, such as
+// prefixItems, contains, dependentRequired, propertyNames or
+// unevaluatedProperties, makes Compile fail with an error wrapping
+// ErrUnsupported, as do references to other documents and patterns Go's
+// regexp cannot compile. A schema is never
 // accepted with a constraint silently dropped.
 //
 // Integers follow JSON Schema: 3.0 and 1e2 are integers, 3.5 is not.

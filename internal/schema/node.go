@@ -188,6 +188,24 @@ func (n *node) resolve() *node {
 	return n
 }
 
+// inPlace returns the schemas that apply to the same value as n: its $ref
+// target, combinators and conditionals.
+func (n *node) inPlace() []*node {
+	if n.refOnly {
+		return []*node{n.ref}
+	}
+	out := make([]*node, 0, len(n.allOf)+len(n.anyOf)+len(n.oneOf)+4)
+	out = append(out, n.allOf...)
+	out = append(out, n.anyOf...)
+	out = append(out, n.oneOf...)
+	for _, m := range []*node{n.not, n.ifN, n.thenN, n.elseN} {
+		if m != nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 // lookup returns the index of the key name in n.keys, or -1.
 func (n *node) lookup(name []byte) int {
 	if n.keyIndex != nil {
