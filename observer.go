@@ -312,9 +312,9 @@ func (r *Run) observe(ctx context.Context, e Event) {
 }
 
 // startCall gives the agent's CallObserver e, a call about to start, and
-// returns the context the call runs with (out of line, like the observe*
-// helpers). It reads nothing of the run's state: tool calls start from
-// goroutines of their own while siblings append.
+// returns the context the call runs with. It reads nothing of the run's
+// state: tool calls start from goroutines of their own while siblings
+// append.
 func (r *Run) startCall(ctx context.Context, e Event) context.Context {
 	e.RunID = r.id
 	e.Agent = r.a.cfg.Name

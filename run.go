@@ -176,7 +176,7 @@ func (r *Run) Step(ctx context.Context) (_ Step, stepErr error) {
 			r.observe(ctx, Event{Kind: EventStepFinished, Step: st.Number, Status: r.state.Status, Err: stepErr})
 		}()
 	}
-	err := r.step1(ctx, st)
+	err := r.takeStep(ctx, st)
 	st.Status = r.state.Status
 	st.Output = r.state.Output
 	if err != nil && r.broken == nil && errors.Is(err, context.DeadlineExceeded) && context.Cause(ctx) == errStepTimeout {
@@ -186,8 +186,7 @@ func (r *Run) Step(ctx context.Context) (_ Step, stepErr error) {
 }
 
 // cannotStep returns what Step returns for a run that cannot take a step:
-// broken, ended, not running or paused, or with ctx already done. (Out of
-// line, so that Step's frame, under every model call, stays small.)
+// broken, ended, not running or paused, or with ctx already done.
 func (r *Run) cannotStep(ctx context.Context) (Step, error) {
 	if r.broken != nil {
 		return Step{}, r.broken
@@ -221,7 +220,9 @@ func (r *Run) stepTimedOut(ctx context.Context, st *Step, start time.Time) error
 // errStepTimeout is the cause of a step's context when its timeout fires.
 var errStepTimeout = fmt.Errorf("ratchet: step timeout: %w", context.DeadlineExceeded)
 
-func (r *Run) step1(ctx context.Context, st *Step) error {
+// takeStep is the step itself (Step's numbered list), once the step's
+// context, lease and observer events are set up.
+func (r *Run) takeStep(ctx context.Context, st *Step) error {
 	s := &r.state
 	if s.Status == StatusPaused {
 		if err := stuckTooLarge(s); err != nil {

@@ -615,8 +615,7 @@ func (s *Scheduler) work(id string, sr *schedRun) {
 
 // workRun leases and steps the run; it reports whether the run should be
 // looked at again at once: also when, after it let the run go, the run's
-// store inbox holds events that a sender left to it. Its frame is on every
-// worker's stack under the step: the rare paths are out of line.
+// store inbox holds events that a sender left to it.
 func (s *Scheduler) workRun(id string, sr *schedRun) (again bool) {
 	s.mu.Lock()
 	parent := s.workCtx
@@ -850,8 +849,7 @@ func (s *Scheduler) reload(ctx context.Context, sa *schedAgent, id string, sr *s
 	return r
 }
 
-// logError is out of line: inlined, each call would add its arguments'
-// array to the caller's frame (workRun's is on every worker's stack).
+// logError logs a failed operation on run runID, if a Logger is set.
 func (s *Scheduler) logError(op, runID string, err error) {
 	if s.cfg.Logger != nil {
 		s.cfg.Logger.Error("ratchet scheduler: "+op, "run", runID, "owner", s.cfg.Owner, "err", err)

@@ -325,9 +325,8 @@ func (s *State) Apply(r *Record) error {
 	return nil
 }
 
-// applySnapshot and overlayBudget are out of line so that apply's frame,
-// on the stack of every run being stepped, does not hold a State or a
-// Budget.
+// applySnapshot applies a snapshot record: the state it holds, and the
+// messages it carries (see SnapshotMaxBytes).
 func (s *State) applySnapshot(r *Record) error {
 	snap := r.State
 	msgs := s.Messages
