@@ -136,7 +136,7 @@ func (r *Run) Step(ctx context.Context) (_ Step, stepErr error) {
 	if r.broken != nil || (s.Status != StatusRunning && s.Status != StatusPaused) || ctx.Err() != nil {
 		return r.cannotStep(ctx)
 	}
-	st := &Step{Number: s.Step}
+	st := &Step{Number: s.Step, Records: make([]*Record, 0, 4)}
 	r.step = st
 	r.mark = r.a.cfg.Clock.Now()
 	defer func() {

@@ -19,8 +19,12 @@ import (
 type batch struct {
 	now  time.Time // the records' time
 	recs []*Record
-	data [][]byte // recs encoded
-	next State    // the state recs lead to
+	data [][]byte // recs encoded, slices of buf
+	buf  []byte
+	next State // the state recs lead to
+	// room for recs and data, enough for nearly every batch
+	recs0 [2]*Record
+	data0 [2][]byte
 }
 
 // newBatch starts a batch at now (a reading of the run's Clock). Within a
@@ -36,7 +40,11 @@ func (r *Run) newBatch(now time.Time) (*batch, error) {
 		now = r.mark
 	}
 	// next starts as a shallow copy of the state: see commit on failure.
-	return &batch{now: now, next: r.state}, nil
+	// One buffer for the batch's encodings: a step's batches are one to
+	// three records of a few hundred bytes.
+	b := &batch{now: now, next: r.state, buf: make([]byte, 0, 1024)}
+	b.recs, b.data = b.recs0[:0], b.data0[:0]
+	return b, nil
 }
 
 // stage adds rec to b: it encodes rec (cut to fit the record limit, see
@@ -49,19 +57,20 @@ func (r *Run) stage(b *batch, rec *Record) error {
 	if i == 0 && !r.mark.IsZero() {
 		rec.Active = b.now.Sub(r.mark)
 	}
-	data, err := appendEncodedRecord(nil, rec)
+	buf, err := appendEncodedRecord(b.buf, rec)
 	if err != nil {
 		return fmt.Errorf("ratchet: run %s: encode %s: %w", r.ID(), rec.Kind, err)
 	}
-	if len(data) > r.recordLimit() {
-		if data, err = r.fitRecord(rec, nil, len(data)); err != nil {
+	if size := len(buf) - len(b.buf); size > r.recordLimit() {
+		if buf, err = r.fitRecord(rec, b.buf, size); err != nil {
 			return err
 		}
 	}
 	if err := b.next.Apply(rec); err != nil {
 		return fmt.Errorf("ratchet: run %s: %w", r.ID(), err)
 	}
-	b.recs, b.data = append(b.recs, rec), append(b.data, data)
+	b.recs, b.data = append(b.recs, rec), append(b.data, buf[len(b.buf):len(buf):len(buf)])
+	b.buf = buf
 	return nil
 }
 
