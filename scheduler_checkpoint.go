@@ -62,7 +62,14 @@ func (s *Scheduler) checkpoint(ctx context.Context, r *Run, sr *schedRun) error 
 	sr.inbox = nil
 	sr.mu.Unlock()
 	for i, it := range inbox {
-		err := r.append(ctx, eventRecord(&r.state, it.ev))
+		var err error
+		if r.state.Status.Ended() {
+			// Sent while the run took its last step: nothing reads it.
+			err = fmt.Errorf("%w: run %s %s", ErrRunEnded, r.ID(), r.state.Status)
+			it.done <- err
+			continue
+		}
+		err = r.append(ctx, eventRecord(&r.state, it.ev))
 		it.done <- err
 		if err != nil {
 			for _, rest := range inbox[i+1:] {

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ratchet-run/ratchet"
+	"github.com/ratchet-run/ratchet/ratchettest"
 )
 
 func TestSendToWaitingAndBusyRuns(t *testing.T) {
@@ -72,4 +73,47 @@ func TestSendToWaitingAndBusyRuns(t *testing.T) {
 	require.ErrorIs(t, b.sched.Send(ctx, id3, ratchet.RunEvent{Name: "m"}), ratchet.ErrRunBusy)
 	close(bt2.release)
 	waitStatus(t, b.store, id3, ratchet.StatusSucceeded)
+}
+
+// sendOnEnd sends an event to a run from the Observer, as soon as the
+// run's end is persisted (while the worker still holds it).
+type sendOnEnd struct {
+	sched func() *ratchet.Scheduler
+	errs  chan error
+}
+
+func (o *sendOnEnd) Observe(ctx context.Context, e ratchet.Event) {
+	if e.Kind == ratchet.EventRunEnded {
+		go func() { o.errs <- o.sched().Send(context.Background(), e.RunID, ratchet.RunEvent{Name: "late"}) }()
+		// Hold the worker so that the Send finds it still holding the run
+		// (it is queued for the worker's next checkpoint).
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestSendToARunThatJustEnded: an event sent while the worker holds a run
+// that has just ended is refused with ErrRunEnded, and nothing is appended
+// to the ended run.
+func TestSendToARunThatJustEnded(t *testing.T) {
+	t.Parallel()
+	b := setupSched(t, nil)
+	obs := &sendOnEnd{sched: func() *ratchet.Scheduler { return b.sched }, errs: make(chan error, 1)}
+	a, err := ratchet.NewAgent(ratchet.Config{Name: "ender", Model: ratchettest.NewModel(t, ratchettest.Text("done")), Store: b.store,
+		Clock: b.clock, Observer: obs})
+	require.NoError(t, err)
+	require.NoError(t, b.sched.Register(a, nil))
+	ctx := context.Background()
+	require.NoError(t, b.sched.Start(ctx))
+	id, err := b.sched.StartRun(ctx, "ender", "go", nil)
+	require.NoError(t, err)
+	select {
+	case err := <-obs.errs:
+		require.ErrorIs(t, err, ratchet.ErrRunEnded)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Send did not return")
+	}
+	info, err := b.store.Get(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, string(ratchet.StatusSucceeded), info.Status)
+	require.EqualValues(t, 3, info.LastSeq, "nothing appended after run_completed")
 }
