@@ -1,6 +1,9 @@
 package ratchet
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // DecodeRecordFast exposes the fast-path record decoder (decode.go) to the
 // tests of package ratchet_test.
@@ -16,3 +19,13 @@ func ApplyAnswer(ctx context.Context, r *Run, id string, a Answer) error {
 	}
 	return r.append(ctx, &Record{Kind: RecAnswered, Step: r.state.Step, Answer: &AnswerRecord{ID: id, Answer: a}})
 }
+
+// Test-only views of unexported names, for package ratchet_test.
+var (
+	InboxID       = inboxID
+	ParseSchedule = func(spec string) (interface{ Next(time.Time) time.Time }, error) { return parseSchedule(spec) }
+	Every         = func(d time.Duration) interface{ Next(time.Time) time.Time } { return every(d) }
+)
+
+// ExternalAppendAttempts is externalAppendAttempts.
+const ExternalAppendAttempts = externalAppendAttempts

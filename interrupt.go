@@ -294,7 +294,7 @@ func appendExternal(ctx context.Context, st store.Store, clock Clock, runID stri
 			return State{}, err
 		}
 		next, err := appendAfter(ctx, st, clock, &cur, rec, fence)
-		if errors.Is(err, store.ErrConflict) && fence == 0 && attempt < ExternalAppendAttempts {
+		if errors.Is(err, store.ErrConflict) && fence == 0 && attempt < externalAppendAttempts {
 			continue
 		}
 		return next, err

@@ -8,10 +8,10 @@ import (
 	"github.com/ratchet-run/ratchet/store"
 )
 
-// ExternalAppendAttempts bounds how often CancelRun, RetryRun and AnswerRun
+// externalAppendAttempts bounds how often CancelRun, RetryRun and AnswerRun
 // reload a run and try again after losing the race with another writer
 // (store.ErrConflict); the last conflict is returned.
-const ExternalAppendAttempts = 5
+const externalAppendAttempts = 5
 
 // RunStatusError is returned by CancelRun, RetryRun and DeleteRun for a run
 // whose status does not allow the operation: cancelling a run that has
@@ -69,7 +69,7 @@ func RetryRun(ctx context.Context, st store.Store, clock Clock, runID string, bu
 
 // DeleteRun removes an ended run (succeeded, failed or cancelled) from st,
 // from any process: its records, its index entry and its event inbox (see
-// InboxID), if it has one. Nothing steps an ended run or appends to it, so
+// a store run of agent InboxAgent), if it has one. Nothing steps an ended run or appends to it, so
 // deleting it races with no writer. It returns a *RunStatusError for a run
 // that has not ended (cancel it first), and errors wrapping
 // store.ErrNotFound for an unknown run. A File store forgets the run at
@@ -88,7 +88,7 @@ func DeleteRun(ctx context.Context, st store.Store, runID string) error {
 	if err := st.Delete(ctx, runID); err != nil {
 		return fmt.Errorf("ratchet: delete run %s: %w", runID, err)
 	}
-	if err := st.Delete(ctx, InboxID(runID)); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := st.Delete(ctx, inboxID(runID)); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("ratchet: delete the inbox of run %s: %w", runID, err)
 	}
 	return nil

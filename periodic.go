@@ -54,8 +54,11 @@ type PeriodicSpec struct {
 	Agent string `json:"agent"`
 	// Input is each run's goal (see Agent.Start).
 	Input string `json:"input"`
-	// Schedule is "@every <duration>" or a cron expression (see
-	// ParseSchedule).
+	// Schedule is "@every <duration>" (a time.ParseDuration string; it
+	// fires at the multiples of the duration since the zero time, so
+	// "@every 1h" fires on the hour) or a standard 5-field cron expression
+	// or descriptor (@hourly, @daily, ...), optionally prefixed with
+	// CRON_TZ=<zone>.
 	Schedule string `json:"schedule"`
 	// AllowOverlap lets a slot start a run while the run of an earlier
 	// slot has not ended. By default such a slot is skipped (and the skip
@@ -132,14 +135,14 @@ func slotRunID(id string, slot time.Time) string {
 }
 
 // withDefaults validates spec and returns a copy with defaults applied.
-func (spec PeriodicSpec) withDefaults() (PeriodicSpec, Schedule, error) {
+func (spec PeriodicSpec) withDefaults() (PeriodicSpec, schedule, error) {
 	if err := store.ValidateID(periodicRunID(spec.ID)); err != nil {
 		return spec, nil, fmt.Errorf("ratchet: periodic %q: %w", spec.ID, err)
 	}
 	if err := store.ValidateID(slotRunID(spec.ID, time.Time{})); err != nil {
 		return spec, nil, fmt.Errorf("ratchet: periodic %q: %w", spec.ID, err)
 	}
-	sch, err := ParseSchedule(spec.Schedule)
+	sch, err := parseSchedule(spec.Schedule)
 	if err != nil {
 		return spec, nil, err
 	}
@@ -411,7 +414,7 @@ type slotsDue struct {
 // dueSlots looks at the slots from first (the first unfired slot, not
 // after now) to now: a slot is on time when no later slot is due and it is
 // at most grace old; every other due slot was missed.
-func dueSlots(sch Schedule, first, now time.Time, grace time.Duration) slotsDue {
+func dueSlots(sch schedule, first, now time.Time, grace time.Duration) slotsDue {
 	from := now.Add(-grace)
 	cand := first
 	if cand.Before(from) {

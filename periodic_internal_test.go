@@ -10,7 +10,7 @@ import (
 func TestDueSlots(t *testing.T) {
 	t.Parallel()
 	h := func(hh, mm int) time.Time { return time.Date(2026, 1, 2, hh, mm, 0, 0, time.UTC) }
-	hourly := Every(time.Hour)
+	hourly := every(time.Hour)
 	tests := []struct {
 		name       string
 		first, now time.Time

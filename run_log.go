@@ -186,7 +186,7 @@ func (r *Run) mergeResults(ctx context.Context, b *batch) error {
 	st := r.a.cfg.Store
 	ctx = context.WithoutCancel(ctx)
 	var err error
-	for range ExternalAppendAttempts {
+	for range externalAppendAttempts {
 		info, gerr := st.Get(ctx, r.ID())
 		if gerr != nil {
 			return gerr

@@ -60,7 +60,7 @@ type SchedulerConfig struct {
 	// Retention, when positive, makes the scheduler delete the runs of
 	// its registered agents that ended (succeeded, failed or cancelled)
 	// and were last updated longer than Retention ago, with their event
-	// inboxes (DeleteRun). It looks every RetentionInterval, or every
+	// inboxes (DeleteRun). It looks every minute, or every
 	// PollInterval if that is longer. Zero keeps every run.
 	Retention time.Duration
 	// StoreFailures says how runs back off from store failures, when they
@@ -75,9 +75,9 @@ type SchedulerConfig struct {
 	Random func() float64
 }
 
-// RetentionInterval is how often a Scheduler with a Retention deletes the
+// retentionInterval is how often a Scheduler with a Retention deletes the
 // runs past it (at least every PollInterval).
-const RetentionInterval = time.Minute
+const retentionInterval = time.Minute
 
 // AgentOptions are per-agent scheduling settings; nil means defaults.
 type AgentOptions struct {
@@ -156,7 +156,7 @@ type schedRun struct {
 	// stepCancel cancels the step in progress (BusyInterrupt).
 	stepCancel context.CancelCauseFunc
 	inbox      []inboxItem // events for the next checkpoint
-	// inboxID is InboxID of the run, once its worker needed it (used by
+	// inboxID is inboxID of the run, once its worker needed it (used by
 	// the worker only).
 	inboxID string
 	// started is the Run StartRun created, handed to the worker so that
@@ -428,7 +428,7 @@ func (s *Scheduler) loop() {
 	nextPoll := clock.Now()
 	nextRenew := clock.Now().Add(renewEvery)
 	nextPrune := clock.Now()
-	pruneEvery := max(RetentionInterval, s.cfg.PollInterval)
+	pruneEvery := max(retentionInterval, s.cfg.PollInterval)
 	var timer <-chan time.Time
 	var timerAt time.Time
 	for {

@@ -50,7 +50,7 @@ func (s *Scheduler) checkpoint(ctx context.Context, r *Run, sr *schedRun) error 
 		}
 	}
 	if sr.inboxID == "" {
-		sr.inboxID = InboxID(r.ID())
+		sr.inboxID = inboxID(r.ID())
 	}
 	if err := s.drainInbox(ctx, r.ID(), sr.inboxID, func() *State { return &r.state }, func(rec *Record) error {
 		return r.append(ctx, rec)
@@ -132,7 +132,7 @@ func (s *Scheduler) notifyStored(ctx context.Context, runID string) {
 //     decides: enqueue (persisted at the step's end, before Send returns),
 //     reject (ErrRunBusy), or interrupt the step.
 //   - For a run another owner holds (a scheduler in another process), the
-//     event is appended to the run's store inbox (see InboxID) and Send
+//     event is appended to the run's store inbox (a store run of agent InboxAgent) and Send
 //     returns; the owner delivers it at its next checkpoint, whatever the
 //     agent's OnBusy. Should the run end first, the event is dropped.
 //   - Otherwise Send appends the event to the run itself, under a short

@@ -13,7 +13,7 @@ import (
 )
 
 // InboxAgent is the agent name of the store runs that hold run inboxes
-// (see InboxID). No Agent may be registered under it.
+// (a store run of agent InboxAgent). No Agent may be registered under it.
 const InboxAgent = "ratchet.inbox"
 
 // InboxLabel is the label of an inbox's store run that names the run the
@@ -28,7 +28,7 @@ const (
 	inboxDrained = "drained"
 )
 
-// InboxID returns the ID of the store run that is the inbox of run runID:
+// inboxID returns the ID of the store run that is the inbox of run runID:
 // "inbox." followed by runID, or, when that would be longer than
 // store.MaxIDLen, "inbox_" followed by the hex SHA-256 of runID. The two
 // forms cannot collide.
@@ -44,7 +44,7 @@ const (
 // (Record.InboxSeq); State.InboxSeq is the last one taken, so that every
 // event is delivered exactly once. An inbox stays, with the events as
 // sent, until DeleteRun deletes its run.
-func InboxID(runID string) string {
+func inboxID(runID string) string {
 	if id := "inbox." + runID; len(id) <= store.MaxIDLen {
 		return id
 	}
@@ -78,7 +78,7 @@ func (s *Scheduler) sendInbox(ctx context.Context, runID string, ev RunEvent) er
 	if err != nil {
 		return fmt.Errorf("ratchet: send to run %s: %w", runID, err)
 	}
-	id := InboxID(runID)
+	id := inboxID(runID)
 	meta := store.Meta{Status: inboxPending, UpdatedAt: now}
 	for {
 		in, err := s.cfg.Store.Get(ctx, id)
@@ -119,10 +119,10 @@ func (s *Scheduler) sendInbox(ctx context.Context, runID string, ev RunEvent) er
 // inbox drained once the run has taken them all. cur returns the run's
 // state as add leaves it. The caller holds the run's lease. The events of a
 // run that has ended are dropped.
-// id is InboxID(runID), or "" to have it computed.
+// id is inboxID(runID), or "" to have it computed.
 func (s *Scheduler) drainInbox(ctx context.Context, runID, id string, cur func() *State, add func(*Record) error) error {
 	if id == "" {
-		id = InboxID(runID)
+		id = inboxID(runID)
 	}
 	info, err := s.cfg.Store.Get(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
@@ -166,7 +166,7 @@ func (s *Scheduler) drainInbox(ctx context.Context, runID, id string, cur func()
 // inboxWaiting reports whether the store inbox of run runID holds events
 // after seq, the last one the run took.
 func (s *Scheduler) inboxWaiting(ctx context.Context, runID string, seq uint64) bool {
-	info, err := s.cfg.Store.Get(ctx, InboxID(runID))
+	info, err := s.cfg.Store.Get(ctx, inboxID(runID))
 	return err == nil && info.Status == inboxPending && info.LastSeq > seq
 }
 

@@ -170,7 +170,7 @@ type Record struct {
 	Answer    *AnswerRecord     `json:"answer,omitempty"`
 	Event     *RunEvent         `json:"event,omitempty"`
 	// InboxSeq, on an answered or event_received record delivering an
-	// event taken from the run's store inbox (see InboxID), is that
+	// event taken from the run's store inbox (a store run of agent InboxAgent), is that
 	// event's sequence in the inbox.
 	InboxSeq uint64 `json:"inbox_seq,omitempty"`
 	// run_resumed: a budget override (see State.Budget).
@@ -285,7 +285,7 @@ type State struct {
 	Answered   []string           `json:"answered,omitempty"`
 	Queued     []Message          `json:"queued,omitempty"`
 	// InboxSeq is the sequence of the last event of the run's store inbox
-	// (see InboxID) delivered to the run: the events after it are still to
+	// (a store run of agent InboxAgent) delivered to the run: the events after it are still to
 	// be delivered.
 	InboxSeq uint64 `json:"inbox_seq,omitempty"`
 	// Budget, when not nil, is the budget override persisted by run_resumed
