@@ -2,10 +2,6 @@ package ratchet
 
 import "context"
 
-// DecodeRecordFast exposes the fast-path record decoder (decode.go) to the
-// tests of package ratchet_test.
-var DecodeRecordFast = decodeRecordFast
-
 // DropRecords makes r step as a Scheduler steps it: the Step's records
 // are not collected, and records are reused from step to step.
 func DropRecords(r *Run) { r.dropRecords = true }
