@@ -93,9 +93,11 @@
 //
 // A run's log is a sequence of JSON records (Record), each carrying the
 // format version ("v"), its kind and time. State is a fold over them
-// (State.Apply), so the log alone tells everything that happened. Records
-// and Steps have a stable text form (Record.String, Step.String) used for
-// golden tests.
+// (State.Apply), so the log alone tells everything that happened. A
+// record's JSON is what encoding/json makes of it: the struct tags of
+// Record and of the types it holds are the format's one definition
+// (EncodeRecord, DecodeRecord). Records and Steps have a stable text form
+// (Record.String, Step.String) used for golden tests.
 //
 // # Failures
 //

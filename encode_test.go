@@ -1,8 +1,13 @@
 package ratchet_test
 
 import (
-	"context"
+	"bufio"
+	"bytes"
 	"encoding/json"
+	"errors"
+	"flag"
+	"math"
+	"os"
 	"reflect"
 	"testing"
 	"time"
@@ -10,64 +15,135 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ratchet-run/ratchet"
-	"github.com/ratchet-run/ratchet/store"
 )
 
-// TestEncodeRecordMatchesEncodingJSON is a differential test: the hand
-// encoder and encoding/json decode to the same record, for every record of
-// many scripted runs and for awkward strings.
-func TestEncodeRecordMatchesEncodingJSON(t *testing.T) {
+var updateRecordFormat = flag.Bool("update-record-format", false, "rewrite "+recordFormatFile+" with today's encoder")
+
+// recordFormatFile holds formatRecords as an earlier version encoded them
+// (its hand-written encoder for the step loop's records, encoding/json for
+// the rest), one JSON object a line.
+const recordFormatFile = "testdata/record-format-v1.jsonl"
+
+// awkward is a string whose JSON form needs every kind of escape.
+const awkward = "quote\" back\\ slash / <html>&amp; \u2028\u2029 \x00\x01\x1f\x7f ctl \n\r\t é ü 日本 🎉"
+
+// formatRecords are records of every kind, with every field the kind
+// carries set (and, in the snapshot, every field of State).
+func formatRecords() []*ratchet.Record {
+	zone := time.FixedZone("", 5*3600+30*60) // JSON times keep offsets, not zone names
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	msgs := []ratchet.Message{
+		{Role: ratchet.RoleSystem, Content: "be brief"},
+		{Role: ratchet.RoleUser, Content: awkward, Name: "ann"},
+		{Role: ratchet.RoleAssistant, Content: "calling", Refusal: "no", ToolCalls: []ratchet.ToolCall{
+			{ID: "c1", Name: "add", Arguments: `{"a":1,"b":2}`}, {ID: "c2", Name: "note", Arguments: awkward}}},
+		{Role: ratchet.RoleTool, ToolCallID: "c1", Name: "add", Content: "3"},
+		{Role: ratchet.RoleTool, ToolCallID: "c2", Name: "note", Content: "failed", IsError: true},
+	}
+	resp := &ratchet.Response{Message: msgs[2], Usage: ratchet.Usage{InputTokens: 1000, CachedInputTokens: 200, OutputTokens: 20, ReasoningTokens: 5},
+		FinishReason: ratchet.FinishToolCalls, Model: "m-1"}
+	call := &ratchet.CallRecord{Index: 1, ID: "c2", Tool: "note", Key: "run/1/1", Attempt: 2}
+	res := &ratchet.ToolResult{Content: awkward, IsError: true, Error: "tool", Duration: 1500 * time.Millisecond, OriginalBytes: 70000}
+	budget := &ratchet.Budget{MaxSteps: 7, MaxWallTime: time.Hour, MaxInputTokens: 1 << 40, MaxOutputTokens: 9, MaxTotalTokens: 10,
+		MaxCostUSD: 0.5, MaxToolCalls: 11, ModelTimeout: time.Minute, StepTimeout: 2 * time.Minute, WindDown: true}
+	pending := ratchet.PendingInterrupt{ID: "run/2/0", Kind: ratchet.InterruptQuestion, Step: 2, Call: 0, Tool: "ask", Args: `{"q":"?"}`,
+		Prompt: "Which city?", Schema: json.RawMessage(`{"type":"string","enum":["Paris","Lyon"]}`), Event: "e",
+		Deadline: t0.Add(48 * time.Hour).In(zone), Default: json.RawMessage(`"Paris"`)}
+	answer := &ratchet.AnswerRecord{ID: "run/2/0", Answer: ratchet.Answer{Value: json.RawMessage(`{"city":"Lyon","n":[1,2.5,true,null]}`),
+		Approved: true, Reason: "fine"}, Defaulted: true}
+	state := &ratchet.State{
+		RunID: "run", Agent: "agent", Labels: map[string]string{"team": "a", "<k>": awkward}, Status: ratchet.StatusWaiting,
+		Messages: msgs, Step: 2, Calls: []ratchet.CallState{
+			{Call: msgs[2].ToolCalls[0], Key: "run/2/0", Started: true, Attempt: 1, Result: res, Approved: true},
+			{Call: msgs[2].ToolCalls[1], Key: "run/2/1"},
+		},
+		InputLen: 2, Repairs: 1, WoundDown: true, Trimmed: []int{0, 3}, Summary: "so far", SummaryUpTo: 4,
+		SnapshotSeq: 12, SnapshotMessages: 5, Usage: resp.Usage, CostUSD: math.Nextafter(0.3, 1), ToolCalls: 3, Active: 1234567890,
+		Output: "out", Error: &ratchet.ErrorInfo{Kind: "budget:steps", Message: "too many"},
+		Interrupts: []ratchet.PendingInterrupt{pending}, Answered: []string{"run/1/0"},
+		Queued:   []ratchet.Message{{Role: ratchet.RoleUser, Content: "later"}},
+		InboxSeq: 4, Budget: budget, CreatedAt: t0, UpdatedAt: t0.Add(time.Second).In(zone), Seq: 20,
+	}
+	rec := func(kind ratchet.RecordKind, step int, r ratchet.Record) *ratchet.Record {
+		r.Version, r.Kind, r.Step = 1, kind, step
+		r.Time = t0.Add(time.Duration(step) * time.Minute)
+		r.Active = time.Duration(step) * 1001
+		return &r
+	}
+	return []*ratchet.Record{
+		{Version: 1, Kind: ratchet.RecToolStarted, Call: &ratchet.CallRecord{}}, // zero time, index 0: the fields without omitempty
+		rec(ratchet.RecRunStarted, 0, ratchet.Record{Agent: "agent", Input: msgs[:2], Labels: map[string]string{"team": "a"}}),
+		rec(ratchet.RecModelFailed, 1, ratchet.Record{Attempt: 1, Delay: 250 * time.Millisecond, Repair: true,
+			Error: &ratchet.ErrorInfo{Kind: "rate_limited", Message: awkward}}),
+		rec(ratchet.RecModelResponded, 1, ratchet.Record{Response: resp, Attempt: 2, CostUSD: math.Nextafter(0.3, 1), Repair: true}),
+		rec(ratchet.RecModelResponded, 2, ratchet.Record{Response: &ratchet.Response{Message: ratchet.Message{Role: ratchet.RoleAssistant},
+			FinishReason: ratchet.FinishStop}, CostUSD: 1e-7}),
+		rec(ratchet.RecToolStarted, 1, ratchet.Record{Call: call}),
+		rec(ratchet.RecToolFailed, 1, ratchet.Record{Call: call, Result: res, Delay: time.Second}),
+		rec(ratchet.RecToolFinished, 1, ratchet.Record{Call: call, Result: res}),
+		rec(ratchet.RecToolFinished, 1, ratchet.Record{Call: &ratchet.CallRecord{ID: "c1", Tool: "add", Key: "run/1/0"},
+			Result: &ratchet.ToolResult{Content: ""}}),
+		rec(ratchet.RecRepair, 1, ratchet.Record{Message: &ratchet.Message{Role: ratchet.RoleUser, Content: awkward}}),
+		rec(ratchet.RecWindDown, 1, ratchet.Record{Message: &ratchet.Message{Role: ratchet.RoleUser, Content: "answer now"}}),
+		rec(ratchet.RecHistoryTrimmed, 2, ratchet.Record{Trimmed: []int{1, 2}, Summary: awkward, SummaryUpTo: 3}),
+		rec(ratchet.RecUsage, 2, ratchet.Record{Response: &ratchet.Response{Usage: ratchet.Usage{InputTokens: 5}, Model: "m"}, CostUSD: 1e21}),
+		rec(ratchet.RecInterrupted, 2, ratchet.Record{Interrupt: &pending}),
+		rec(ratchet.RecAnswered, 2, ratchet.Record{Answer: answer, InboxSeq: 3}),
+		rec(ratchet.RecEventReceived, 2, ratchet.Record{Event: &ratchet.RunEvent{Name: "paid", Data: json.RawMessage(`{"amount":12.5}`)}, InboxSeq: 4}),
+		rec(ratchet.RecRunPaused, 2, ratchet.Record{Error: &ratchet.ErrorInfo{Kind: "budget:cost", Message: "over"}}),
+		rec(ratchet.RecRunResumed, 2, ratchet.Record{Budget: budget}),
+		rec(ratchet.RecSnapshot, 2, ratchet.Record{State: state, MessagesFrom: 2}),
+		rec(ratchet.RecSnapshot, 2, ratchet.Record{State: &ratchet.State{RunID: "run", Status: ratchet.StatusRunning, SnapshotMessages: 5}, NoMessages: true}),
+		rec(ratchet.RecRunCompleted, 3, ratchet.Record{Output: awkward}),
+		rec(ratchet.RecRunFailed, 3, ratchet.Record{Error: &ratchet.ErrorInfo{Kind: "parse", Message: "bad"}}),
+		rec(ratchet.RecRunCancelled, 3, ratchet.Record{Error: &ratchet.ErrorInfo{Kind: "cancelled", Message: "by op"}}),
+	}
+}
+
+// TestRecordFormatIsStable holds today's encoding to the records an
+// earlier version wrote (recordFormatFile): each line decodes to the
+// record it was made of, and encoding that record gives the same JSON
+// object (the same fields present and omitted, the same values). The
+// bytes may differ where JSON allows: encoding/json escapes <, > and &.
+func TestRecordFormatIsStable(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	var recs []*ratchet.Record
-	for seed := uint64(0); seed < 50; seed++ {
-		st := store.NewMemory()
-		var c counter
-		_, err := newScriptAgent(t, st, genScript(seed).model(t), &c, 5).Run(ctx, "go", nil)
-		require.NoError(t, err)
-		srs, err := st.Read(ctx, "run", 1)
-		require.NoError(t, err)
-		for _, sr := range srs {
-			r, err := ratchet.DecodeRecord(sr.Seq, sr.Data)
+	recs := formatRecords()
+	if *updateRecordFormat {
+		var out bytes.Buffer
+		for _, r := range recs {
+			b, err := ratchet.EncodeRecord(r)
 			require.NoError(t, err)
-			recs = append(recs, r)
+			out.Write(b)
+			out.WriteByte('\n')
 		}
+		require.NoError(t, os.WriteFile(recordFormatFile, out.Bytes(), 0o644))
 	}
-	for _, s := range []string{"", "plain", "quote\" back\\ slash", "\x00\x01\x1f ctl \n\r\t", "é ü 日本 🎉", "bad \xff utf8 \xc3", "<html>&amp;", "\u2028\u2029"} {
-		recs = append(recs, &ratchet.Record{
-			Version: 1, Kind: ratchet.RecToolFinished, Time: time.Date(2026, 1, 2, 3, 4, 5, 6, time.FixedZone("x", 3600)), Step: 3, Active: 5,
-			Call:   &ratchet.CallRecord{Index: 1, ID: s, Tool: s, Key: s, Attempt: 2},
-			Result: &ratchet.ToolResult{Content: s, IsError: true, Error: s, Duration: 7},
-			Error:  &ratchet.ErrorInfo{Kind: s, Message: s},
-		}, &ratchet.Record{
-			Version: 1, Kind: ratchet.RecModelResponded, Step: 1, Attempt: 3, CostUSD: 0.125, Repair: true,
-			Response: &ratchet.Response{Message: ratchet.Message{Role: ratchet.RoleAssistant, Content: s, Refusal: s, Name: s, IsError: true,
-				ToolCalls: []ratchet.ToolCall{{ID: s, Name: s, Arguments: s}}},
-				Usage: ratchet.Usage{CachedInputTokens: 3, ReasoningTokens: 4}, FinishReason: ratchet.FinishLength, Model: s},
-		}, &ratchet.Record{Version: 1, Kind: ratchet.RecRepair, Message: &ratchet.Message{Role: ratchet.RoleUser, Content: s}, Summary: s, SummaryUpTo: 3, Output: s, Delay: time.Second},
-			&ratchet.Record{Version: 1, Kind: ratchet.RecRunStarted, Agent: s, Input: []ratchet.Message{
-				{Role: ratchet.RoleSystem, Content: s},
-				{Role: ratchet.RoleUser, Content: s, Name: s},
-				{Role: ratchet.RoleAssistant, ToolCalls: []ratchet.ToolCall{{ID: s, Name: s, Arguments: s}, {ID: "2", Name: "n", Arguments: "{}"}}},
-				{Role: ratchet.RoleTool, ToolCallID: s, Content: s, IsError: true},
-			}})
+	f, err := os.Open(recordFormatFile)
+	require.NoError(t, err)
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	var lines [][]byte
+	for sc.Scan() {
+		lines = append(lines, bytes.Clone(sc.Bytes()))
 	}
-	for _, r := range recs {
-		hand, err := ratchet.EncodeRecord(r)
+	require.NoError(t, sc.Err())
+	require.Len(t, lines, len(recs))
+	for i, want := range recs {
+		got, err := ratchet.DecodeRecord(uint64(i+1), lines[i])
+		require.NoError(t, err, "line %d", i+1)
+		want.Seq = uint64(i + 1)
+		require.Equal(t, want, got, "line %d: %s", i+1, lines[i])
+		b, err := ratchet.EncodeRecord(want)
 		require.NoError(t, err)
-		require.True(t, json.Valid(hand), "%s", hand)
-		std, err := json.Marshal(r)
-		require.NoError(t, err)
-		var a, b map[string]any
-		require.NoError(t, json.Unmarshal(hand, &a))
-		require.NoError(t, json.Unmarshal(std, &b))
-		require.Equal(t, b, a, "hand: %s\nstd:  %s", hand, std)
+		require.Equal(t, jsonValue(t, lines[i]), jsonValue(t, b), "line %d\nwas: %s\nnow: %s", i+1, lines[i], b)
 	}
 }
 
 // TestEncodeRecordKeepsEveryField sets each field of Record in turn and
-// checks that it survives EncodeRecord and DecodeRecord: a field added to
-// Record but not to the hand encoder fails here.
+// checks that it survives EncodeRecord and DecodeRecord, then sets them
+// all (every field of every type a Record reaches): a field added with a
+// missing or mistyped JSON tag fails here.
 func TestEncodeRecordKeepsEveryField(t *testing.T) {
 	t.Parallel()
 	typ := reflect.TypeOf(ratchet.Record{})
@@ -87,6 +163,38 @@ func TestEncodeRecordKeepsEveryField(t *testing.T) {
 			require.Equal(t, v.Interface(), reflect.ValueOf(got).Elem().Field(i).Interface(), "%s lost: %s", f.Name, data)
 		})
 	}
+	var full ratchet.Record
+	fillNonZero(t, reflect.ValueOf(&full).Elem())
+	full.Version = ratchet.FormatVersion
+	data, err := ratchet.EncodeRecord(&full)
+	require.NoError(t, err)
+	got, err := ratchet.DecodeRecord(full.Seq, data)
+	require.NoError(t, err)
+	require.Equal(t, &full, got, "%s", data)
+}
+
+// TestEncodeRecordRejectsValuesWithoutJSON: a record holding a value JSON
+// cannot represent (a cost that is not a finite number, a time outside
+// the years 0-9999) is an encoding error that errors.As opens, never a
+// record that would not decode.
+func TestEncodeRecordRejectsValuesWithoutJSON(t *testing.T) {
+	t.Parallel()
+	for name, r := range map[string]*ratchet.Record{
+		"NaN cost":          {Version: 1, Kind: ratchet.RecModelResponded, CostUSD: math.NaN()},
+		"infinite cost":     {Version: 1, Kind: ratchet.RecUsage, CostUSD: math.Inf(-1)},
+		"NaN state cost":    {Version: 1, Kind: ratchet.RecSnapshot, State: &ratchet.State{CostUSD: math.NaN()}},
+		"NaN budget":        {Version: 1, Kind: ratchet.RecRunResumed, Budget: &ratchet.Budget{MaxCostUSD: math.Inf(1)}},
+		"year 10000":        {Version: 1, Kind: ratchet.RecRunCompleted, Time: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},
+		"deadline before 0": {Version: 1, Kind: ratchet.RecInterrupted, Interrupt: &ratchet.PendingInterrupt{Deadline: time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC)}},
+		"bad raw JSON":      {Version: 1, Kind: ratchet.RecAnswered, Answer: &ratchet.AnswerRecord{Answer: ratchet.Answer{Value: json.RawMessage(`{"a":`)}}},
+	} {
+		b, err := ratchet.EncodeRecord(r)
+		require.Error(t, err, name)
+		require.Empty(t, b, name)
+		var uv *json.UnsupportedValueError
+		var me *json.MarshalerError
+		require.True(t, errors.As(err, &uv) || errors.As(err, &me), "%s: %v (%T)", name, err, err)
+	}
 }
 
 // fillNonZero sets v to a non-zero value (recursively for structs,
@@ -94,7 +202,7 @@ func TestEncodeRecordKeepsEveryField(t *testing.T) {
 func fillNonZero(t *testing.T, v reflect.Value) {
 	switch v.Kind() {
 	case reflect.String:
-		v.SetString("x\"y")
+		v.SetString("x\"y<")
 	case reflect.Bool:
 		v.SetBool(true)
 	case reflect.Int, reflect.Int64, reflect.Int32:
@@ -128,7 +236,7 @@ func fillNonZero(t *testing.T, v reflect.Value) {
 			return
 		}
 		for i := 0; i < v.NumField(); i++ {
-			if v.Type().Field(i).IsExported() && v.Type().Field(i).Tag.Get("json") != "-" {
+			if v.Type().Field(i).IsExported() {
 				fillNonZero(t, v.Field(i))
 			}
 		}

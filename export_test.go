@@ -5,10 +5,6 @@ import (
 	"time"
 )
 
-// DecodeRecordFast exposes the fast-path record decoder (decode.go) to the
-// tests of package ratchet_test.
-var DecodeRecordFast = decodeRecordFast
-
 // ApplyAnswer appends the answer of interrupt id to the in-memory run, as
 // a Scheduler holding the run does (for a default at a deadline).
 func ApplyAnswer(ctx context.Context, r *Run, id string, a Answer) error {

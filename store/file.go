@@ -289,7 +289,7 @@ func (f *File) Append(ctx context.Context, b Batch) error {
 		return err
 	}
 	m := normMeta(b.Meta)
-	state, err := marshalMeta(&m)
+	state, err := json.Marshal(&m)
 	if err != nil {
 		return fmt.Errorf("store: append to %q: %w", b.RunID, err)
 	}

@@ -212,7 +212,7 @@ func (f *File) writeCompacted(ctx context.Context, w faultfs.File) error {
 		}
 		records, seq = records[first:], seq+uint64(first)
 		meta := info.Meta
-		metaState, err := marshalMeta(&meta)
+		metaState, err := json.Marshal(&meta)
 		if err != nil {
 			return fmt.Errorf("store: compact: %q: %w", id, err)
 		}
