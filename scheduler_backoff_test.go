@@ -188,7 +188,7 @@ func TestSchedulerPausesRunOnRecordTooLarge(t *testing.T) {
 func TestSchedulerDiskFullBoundsModelCalls(t *testing.T) {
 	t.Parallel()
 	fst := ratchettest.NewFaultStore(store.NewMemory())
-	b := setupSched(t, &ratchet.SchedulerConfig{Store: fst, PollInterval: time.Second, Workers: 2})
+	b := setupSched(t, &ratchet.SchedulerConfig{Store: fst.Store(), PollInterval: time.Second, Workers: 2})
 	m := toolThenAnswer(t, "echo", `{"text":"hi"}`)
 	b.pricedAgent(t, "echoer", m, []ratchet.Tool{echoTool()}, nil)
 	ctx := context.Background()
@@ -238,7 +238,7 @@ func TestSchedulerDiskFullBoundsModelCalls(t *testing.T) {
 // with err, and passes everything else: a store that works but cannot take
 // this run's steps.
 type runFaults struct {
-	store.Store
+	*store.Memory
 	run string
 	err error
 }
@@ -251,7 +251,7 @@ func (f *runFaults) Append(ctx context.Context, bt store.Batch) error {
 			}
 		}
 	}
-	return f.Store.Append(ctx, bt)
+	return f.Memory.Append(ctx, bt)
 }
 
 // TestSchedulerPausesAfterMaxTransientFailures: a run whose steps fail
@@ -262,7 +262,7 @@ func (f *runFaults) Append(ctx context.Context, bt store.Batch) error {
 // persisted cost (a usage record); another run on the store succeeds.
 func TestSchedulerPausesAfterMaxTransientFailures(t *testing.T) {
 	t.Parallel()
-	rf := &runFaults{Store: store.NewMemory(), run: "echoer-1", err: ratchettest.ErrIO()}
+	rf := &runFaults{Memory: store.NewMemory(), run: "echoer-1", err: ratchettest.ErrIO()}
 	b := setupSched(t, &ratchet.SchedulerConfig{Store: rf, PollInterval: time.Second,
 		StoreFailures: ratchet.StoreFailurePolicy{MaxFailures: 3, CircuitFailures: -1}})
 	m := toolThenAnswer(t, "echo", `{"text":"hi"}`)
@@ -295,7 +295,7 @@ func TestSchedulerPausesAfterMaxTransientFailures(t *testing.T) {
 func TestSchedulerLostAckSpendNotCountedTwice(t *testing.T) {
 	t.Parallel()
 	fst := ratchettest.NewFaultStore(store.NewMemory())
-	b := setupSched(t, &ratchet.SchedulerConfig{Store: fst, PollInterval: time.Second})
+	b := setupSched(t, &ratchet.SchedulerConfig{Store: fst.Store(), PollInterval: time.Second})
 	m := toolThenAnswer(t, "echo", `{"text":"hi"}`)
 	b.pricedAgent(t, "echoer", m, []ratchet.Tool{echoTool()}, nil)
 	ctx := context.Background()
