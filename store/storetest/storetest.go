@@ -34,6 +34,7 @@ type Options struct {
 // Leaser is checked to refuse every non-zero Batch.Fence instead. Every
 // store newStore returns must implement the same interfaces.
 func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
+	t.Helper()
 	RunWithOptions(t, newStore, nil)
 }
 
