@@ -146,7 +146,17 @@ func TestSchedulerPausesRunOnRecordTooLarge(t *testing.T) {
 		mu.Unlock()
 		return strings.Repeat("x", 10000), nil
 	}, ratchet.Idempotent())
-	m := toolThenAnswer(t, "big", `{"text":"x"}`)
+	// The answer echoes the tool's result twice: the result is cut to
+	// just under the limit, by an amount that depends on the size of its
+	// record's other fields (its active time varies with the clock), so
+	// one echo may fit.
+	m := ratchettest.NewModelFunc(t, func(ctx context.Context, call int, req *ratchet.Request) ratchettest.Reply {
+		last := req.Messages[len(req.Messages)-1]
+		if last.Role == ratchet.RoleTool {
+			return ratchettest.Text("result: " + last.Content + last.Content)
+		}
+		return ratchettest.ToolCalls(ratchettest.Call{Name: "big", Args: `{"text":"x"}`})
+	})
 	obs := &eventLog{}
 	b.pricedAgent(t, "big", m, []ratchet.Tool{big}, obs)
 	ctx := context.Background()
