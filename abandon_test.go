@@ -157,7 +157,7 @@ func TestSchedulerStopHoldsWhenAToolIgnoresItsContext(t *testing.T) {
 // holding a tool_started record, as a caller's deadline may end while the
 // batch is being persisted.
 type cancelOnStart struct {
-	store.Store
+	*store.Memory
 	cancel context.CancelFunc
 }
 
@@ -167,7 +167,7 @@ func (s cancelOnStart) Append(ctx context.Context, b store.Batch) error {
 			s.cancel()
 		}
 	}
-	return s.Store.Append(ctx, b)
+	return s.Memory.Append(ctx, b)
 }
 
 // TestCallCancelledBeforeItStartedIsNotUnknown: when the step's context

@@ -41,7 +41,11 @@ type Config struct {
 	// Tools the model may call; names must be unique.
 	Tools []Tool
 	// Store persists runs. Defaults to a new store.NewMemory() owned by
-	// this Agent.
+	// this Agent. When it is a store.Leaser (Memory and File are), the
+	// Runs of Start and Resume lease the runs they step; on a store
+	// without leases they take none and fence nothing, and that one
+	// process steps a run at a time is the application's part (one
+	// process per store).
 	Store store.Store
 	// Output, when set (see TypedOutput), makes the final answer JSON of a
 	// Go type: its schema goes to the model as the response format and the

@@ -30,7 +30,7 @@ func crashDuringCall(ctx context.Context, tool ratchet.Tool, args string) (ratch
 	newAgent := func(t ratchet.Tool, replies ...ratchettest.Reply) *ratchet.Agent {
 		agent, err := ratchet.NewAgent(ratchet.Config{
 			Name: "shop", Model: ratchettest.NewModel(&ratchettest.ExampleTB{}, replies...),
-			Tools: []ratchet.Tool{t}, Store: fs, Owner: "pod-1",
+			Tools: []ratchet.Tool{t}, Store: fs.Store(), Owner: "pod-1",
 			Clock: ratchettest.NewClock(ratchettest.Epoch()), NewID: func() string { return "order-9" },
 		})
 		if err != nil {

@@ -36,7 +36,7 @@ func TestStoreFaults(t *testing.T) {
 		sc := genScript(seed)
 		var c0 counter
 		counted := ratchettest.NewFaultStore(store.NewMemory())
-		want, err := newScriptAgent(t, counted, sc.model(t), &c0, 4).Run(ctx, "go", nil)
+		want, err := newScriptAgent(t, counted.Store(), sc.model(t), &c0, 4).Run(ctx, "go", nil)
 		require.NoError(t, err)
 		total := counted.Appends()
 		for n := 1; n <= total; n++ {
@@ -50,7 +50,7 @@ func TestStoreFaults(t *testing.T) {
 				}
 				fst := ratchettest.NewFaultStore(inner).FailAppend(n, f.mode, f.err())
 				var c counter
-				run, err := newScriptAgent(t, fst, sc.model(t), &c, 4).Start(ctx, "go", nil)
+				run, err := newScriptAgent(t, fst.Store(), sc.model(t), &c, 4).Start(ctx, "go", nil)
 				require.NoError(t, err)
 				_, err = run.Wait(ctx)
 				require.ErrorIs(t, err, ratchet.ErrRunBroken, "seed %d append %d %s", seed, n, f.name)
@@ -96,7 +96,7 @@ func TestStoreReadFaults(t *testing.T) {
 	sc := genScript(7)
 	fst := ratchettest.NewFaultStore(store.NewMemory())
 	var c counter
-	a := newScriptAgent(t, fst, sc.model(t), &c, 4)
+	a := newScriptAgent(t, fst.Store(), sc.model(t), &c, 4)
 	run, err := a.Start(ctx, "go", nil)
 	require.NoError(t, err)
 	_, err = run.Step(ctx)

@@ -126,7 +126,7 @@ func writeGoldenStore(t *testing.T, dir string) {
 	for _, g := range goldenRuns {
 		var st store.Store = fs
 		if g.stopAfter > 0 {
-			st = ratchettest.NewFaultStore(fs).FailAppend(g.stopAfter+1, ratchettest.FaultBefore, ratchettest.ErrIO())
+			st = ratchettest.NewFaultStore(fs).FailAppend(g.stopAfter+1, ratchettest.FaultBefore, ratchettest.ErrIO()).Store()
 		}
 		tools, _ := goldenTools()
 		_, err := goldenAgent(t, st, tools, g.snapEvery).Run(ctx, "sum and note", &ratchet.RunOptions{ID: g.id, Labels: map[string]string{"golden": g.id}})

@@ -74,7 +74,14 @@ func RetryRun(ctx context.Context, st store.Store, clock Clock, runID string, bu
 // that has not ended (cancel it first), and errors wrapping
 // store.ErrNotFound for an unknown run. A File store forgets the run at
 // once, though the bytes it took stay in its append-only log.
+//
+// st must be a store.Deleter: for a store that is not, DeleteRun changes
+// nothing and returns a *store.UnsupportedError (errors.ErrUnsupported).
 func DeleteRun(ctx context.Context, st store.Store, runID string) error {
+	del, ok := st.(store.Deleter)
+	if !ok {
+		return store.NewUnsupportedError("ratchet: delete run "+cutID(runID), st, "Deleter")
+	}
 	if err := store.ValidateID(runID); err != nil {
 		return fmt.Errorf("ratchet: delete run: %w", err)
 	}
@@ -85,10 +92,10 @@ func DeleteRun(ctx context.Context, st store.Store, runID string) error {
 	if status := Status(info.Status); !status.Ended() {
 		return &RunStatusError{Op: "delete", RunID: runID, Status: status}
 	}
-	if err := st.Delete(ctx, runID); err != nil {
+	if err := del.Delete(ctx, runID); err != nil {
 		return fmt.Errorf("ratchet: delete run %s: %w", runID, err)
 	}
-	if err := st.Delete(ctx, inboxID(runID)); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := del.Delete(ctx, inboxID(runID)); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("ratchet: delete the inbox of run %s: %w", runID, err)
 	}
 	return nil

@@ -52,9 +52,12 @@ func (e *RunBusyError) Is(target error) bool { return target == ErrRunBusy }
 // leaseHolder is the lease a Run holds on its own (Agent.Start and
 // Agent.Resume): it is taken before anything is appended, renewed while a
 // step runs and released when the run comes to rest. A Scheduler's runs
-// have none: the Scheduler holds their leases (Run.fence).
+// have none: the Scheduler holds their leases (Run.fence). Nor do the Runs
+// of an agent whose store is not a store.Leaser: there, one process per
+// store is the application's part.
 type leaseHolder struct {
-	owner string
+	owner  string
+	leases store.Leaser
 	// mu guards lease and renewed: a step's renewal goroutine updates
 	// them.
 	mu      sync.Mutex
@@ -65,9 +68,15 @@ type leaseHolder struct {
 }
 
 // newLeaseHolder returns the lease holder of a new Run: under
-// Config.Owner, or a name unique to the Run.
+// Config.Owner, or a name unique to the Run. It returns nil when the
+// agent's store has no leases (is not a store.Leaser): the Run then takes
+// none and fences nothing.
 func (a *Agent) newLeaseHolder() *leaseHolder {
-	return &leaseHolder{owner: cmp.Or(a.cfg.Owner, newOwner())}
+	ls, ok := a.cfg.Store.(store.Leaser)
+	if !ok {
+		return nil
+	}
+	return &leaseHolder{owner: cmp.Or(a.cfg.Owner, newOwner()), leases: ls}
 }
 
 // newOwner returns a lease owner name unique to one Run: the host, the
@@ -87,11 +96,15 @@ func (r *Run) busy(ctx context.Context, lost bool) error {
 }
 
 // acquireLease takes the run's lease for the Run's own owner; a live
-// lease of another owner gives a *RunBusyError.
+// lease of another owner gives a *RunBusyError. A Run without a holder
+// (a store without leases) takes none.
 func (r *Run) acquireLease(ctx context.Context) error {
 	h := r.own
+	if h == nil {
+		return nil
+	}
 	now := r.a.cfg.Clock.Now()
-	l, err := r.a.cfg.Store.AcquireLease(ctx, r.ID(), h.owner, now, now.Add(r.a.cfg.LeaseTTL))
+	l, err := h.leases.AcquireLease(ctx, r.ID(), h.owner, now, now.Add(r.a.cfg.LeaseTTL))
 	if err != nil {
 		if errors.Is(err, store.ErrLeased) {
 			return r.busy(ctx, false)
@@ -125,7 +138,7 @@ func (r *Run) holdLease(ctx context.Context) error {
 // renewLease extends l, the Run's lease, from now.
 func (r *Run) renewLease(ctx context.Context, l store.Lease, now time.Time) error {
 	h := r.own
-	nl, err := r.a.cfg.Store.RenewLease(context.WithoutCancel(ctx), r.ID(), l, now.Add(r.a.cfg.LeaseTTL))
+	nl, err := h.leases.RenewLease(context.WithoutCancel(ctx), r.ID(), l, now.Add(r.a.cfg.LeaseTTL))
 	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			h.mu.Lock()
@@ -230,7 +243,7 @@ func (r *Run) releaseLease(ctx context.Context) error {
 	if l.Owner == "" {
 		return nil
 	}
-	err := r.a.cfg.Store.ReleaseLease(context.WithoutCancel(ctx), r.ID(), l)
+	err := h.leases.ReleaseLease(context.WithoutCancel(ctx), r.ID(), l)
 	if err != nil && !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("ratchet: release the lease of run %s: %w", r.ID(), err)
 	}

@@ -228,7 +228,7 @@ func (s *scenario) open() {
 	f, err := store.NewFile(s.dir)
 	require.NoError(s.t, err)
 	s.file = f
-	s.proc = &scenarioStore{Store: f, died: func(what string) { s.event("%s", what) }}
+	s.proc = &scenarioStore{File: f, died: func(what string) { s.event("%s", what) }}
 	require.NoError(s.t, s.newAgent())
 }
 
@@ -365,7 +365,7 @@ func (s *scenario) callTool(ctx context.Context, tool, result string) (string, e
 // (every write fails, nothing more is written) when the armed crash point
 // is reached, as a killed process writes nothing more.
 type scenarioStore struct {
-	store.Store
+	*store.File
 
 	mu   sync.Mutex
 	dead bool
@@ -409,7 +409,7 @@ func (p *scenarioStore) Append(ctx context.Context, b store.Batch) error {
 		return errScenarioDied
 	}
 	p.mu.Unlock()
-	if err := p.Store.Append(ctx, b); err != nil {
+	if err := p.File.Append(ctx, b); err != nil {
 		return err
 	}
 	if hit {
@@ -430,35 +430,35 @@ func (p *scenarioStore) Create(ctx context.Context, info store.RunInfo, recs [][
 	if err := p.isDead(); err != nil {
 		return err
 	}
-	return p.Store.Create(ctx, info, recs)
+	return p.File.Create(ctx, info, recs)
 }
 
 func (p *scenarioStore) AcquireLease(ctx context.Context, id, owner string, now, until time.Time) (store.Lease, error) {
 	if err := p.isDead(); err != nil {
 		return store.Lease{}, err
 	}
-	return p.Store.AcquireLease(ctx, id, owner, now, until)
+	return p.File.AcquireLease(ctx, id, owner, now, until)
 }
 
 func (p *scenarioStore) RenewLease(ctx context.Context, id string, l store.Lease, until time.Time) (store.Lease, error) {
 	if err := p.isDead(); err != nil {
 		return store.Lease{}, err
 	}
-	return p.Store.RenewLease(ctx, id, l, until)
+	return p.File.RenewLease(ctx, id, l, until)
 }
 
 func (p *scenarioStore) ReleaseLease(ctx context.Context, id string, l store.Lease) error {
 	if err := p.isDead(); err != nil {
 		return err
 	}
-	return p.Store.ReleaseLease(ctx, id, l)
+	return p.File.ReleaseLease(ctx, id, l)
 }
 
 func (p *scenarioStore) Delete(ctx context.Context, id string) error {
 	if err := p.isDead(); err != nil {
 		return err
 	}
-	return p.Store.Delete(ctx, id)
+	return p.File.Delete(ctx, id)
 }
 
 // scenarioKinds are the record kinds a crash point may name.

@@ -35,7 +35,8 @@ var (
 // field means its documented default.
 type SchedulerConfig struct {
 	// Store holds the runs the scheduler drives. Every registered agent
-	// must use it. Required.
+	// must use it. Required, and it must be a store.Leaser (the scheduler
+	// leases every run it steps); with a Retention, a store.Deleter too.
 	Store store.Store
 	// Clock is the source of time for polling, leases, timers and
 	// deadlines. Defaults to SystemClock().
@@ -61,7 +62,8 @@ type SchedulerConfig struct {
 	// its registered agents that ended (succeeded, failed or cancelled)
 	// and were last updated longer than Retention ago, with their event
 	// inboxes (DeleteRun). It looks every minute, or every
-	// PollInterval if that is longer. Zero keeps every run.
+	// PollInterval if that is longer. Zero keeps every run. It needs a
+	// Store that is a store.Deleter.
 	Retention time.Duration
 	// StoreFailures says how runs back off from store failures, when they
 	// are paused for them, and when the store's circuit stops all model
@@ -103,6 +105,8 @@ type AgentOptions struct {
 // waits (for an answer, an event or a time) lives only in the store.
 type Scheduler struct {
 	cfg SchedulerConfig
+	// leases is cfg.Store's store.Leaser.
+	leases store.Leaser
 
 	mu       sync.Mutex
 	agents   map[string]*schedAgent
@@ -169,10 +173,19 @@ type schedRun struct {
 	probe bool
 }
 
-// NewScheduler validates cfg and returns a stopped Scheduler.
+// NewScheduler validates cfg and returns a stopped Scheduler. A Store that
+// is not a store.Leaser, or with a Retention not a store.Deleter, gives a
+// *store.UnsupportedError (errors.ErrUnsupported).
 func NewScheduler(cfg SchedulerConfig) (*Scheduler, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("ratchet: invalid scheduler config: no store")
+	}
+	leases, ok := cfg.Store.(store.Leaser)
+	if !ok {
+		return nil, store.NewUnsupportedError("ratchet: new scheduler", cfg.Store, "Leaser")
+	}
+	if _, ok := cfg.Store.(store.Deleter); !ok && cfg.Retention > 0 {
+		return nil, store.NewUnsupportedError("ratchet: new scheduler: Retention", cfg.Store, "Deleter")
 	}
 	if cfg.Workers < 0 || cfg.LeaseTTL < 0 || cfg.PollInterval < 0 || cfg.Retention < 0 {
 		return nil, errors.New("ratchet: invalid scheduler config: negative Workers, LeaseTTL, PollInterval or Retention")
@@ -203,6 +216,7 @@ func NewScheduler(cfg SchedulerConfig) (*Scheduler, error) {
 	}
 	return &Scheduler{
 		cfg:     cfg,
+		leases:  leases,
 		backoff: make(map[string]*runBackoff),
 		rnd:     rnd,
 		agents:  make(map[string]*schedAgent),
@@ -574,7 +588,7 @@ func (s *Scheduler) renew(now time.Time) {
 	}
 	s.mu.Unlock()
 	for _, h := range hs {
-		l, err := s.cfg.Store.RenewLease(context.Background(), h.id, h.lease, now.Add(s.cfg.LeaseTTL))
+		l, err := s.leases.RenewLease(context.Background(), h.id, h.lease, now.Add(s.cfg.LeaseTTL))
 		s.mu.Lock()
 		if sr, ok := s.runs[h.id]; ok && sr.lease == h.lease {
 			if err == nil {
@@ -758,7 +772,7 @@ func (s *Scheduler) takeRun(ctx context.Context, cancel context.CancelCauseFunc,
 		}
 	}
 	now := s.cfg.Clock.Now()
-	lease, err := s.cfg.Store.AcquireLease(ctx, id, s.cfg.Owner, now, now.Add(s.cfg.LeaseTTL))
+	lease, err := s.leases.AcquireLease(ctx, id, s.cfg.Owner, now, now.Add(s.cfg.LeaseTTL))
 	if err != nil {
 		switch {
 		case errors.Is(err, store.ErrNotFound):
@@ -806,7 +820,7 @@ func (s *Scheduler) letGo(ctx context.Context, id string, sr *schedRun, r *Run, 
 	sr.lease = store.Lease{}
 	s.mu.Unlock()
 	ctx = context.WithoutCancel(ctx)
-	if err := s.cfg.Store.ReleaseLease(ctx, id, l); err != nil && !errors.Is(err, store.ErrConflict) {
+	if err := s.leases.ReleaseLease(ctx, id, l); err != nil && !errors.Is(err, store.ErrConflict) {
 		s.logError("release lease", id, err)
 	}
 	// A sender that found the lease held left its event in the inbox for
@@ -833,7 +847,7 @@ func (s *Scheduler) reload(ctx context.Context, sa *schedAgent, id string, sr *s
 	s.mu.Lock()
 	l := sr.lease
 	s.mu.Unlock()
-	nl, err := s.cfg.Store.RenewLease(ctx, id, l, s.cfg.Clock.Now().Add(s.cfg.LeaseTTL))
+	nl, err := s.leases.RenewLease(ctx, id, l, s.cfg.Clock.Now().Add(s.cfg.LeaseTTL))
 	if err != nil {
 		return nil
 	}

@@ -146,7 +146,17 @@ func TestSchedulerPausesRunOnRecordTooLarge(t *testing.T) {
 		mu.Unlock()
 		return strings.Repeat("x", 10000), nil
 	}, ratchet.Idempotent())
-	m := toolThenAnswer(t, "big", `{"text":"x"}`)
+	// The answer echoes the tool's result twice: the result is cut to
+	// just under the limit, by an amount that depends on the size of its
+	// record's other fields (its active time varies with the clock), so
+	// one echo may fit.
+	m := ratchettest.NewModelFunc(t, func(ctx context.Context, call int, req *ratchet.Request) ratchettest.Reply {
+		last := req.Messages[len(req.Messages)-1]
+		if last.Role == ratchet.RoleTool {
+			return ratchettest.Text("result: " + last.Content + last.Content)
+		}
+		return ratchettest.ToolCalls(ratchettest.Call{Name: "big", Args: `{"text":"x"}`})
+	})
 	obs := &eventLog{}
 	b.pricedAgent(t, "big", m, []ratchet.Tool{big}, obs)
 	ctx := context.Background()
@@ -188,7 +198,7 @@ func TestSchedulerPausesRunOnRecordTooLarge(t *testing.T) {
 func TestSchedulerDiskFullBoundsModelCalls(t *testing.T) {
 	t.Parallel()
 	fst := ratchettest.NewFaultStore(store.NewMemory())
-	b := setupSched(t, &ratchet.SchedulerConfig{Store: fst, PollInterval: time.Second, Workers: 2})
+	b := setupSched(t, &ratchet.SchedulerConfig{Store: fst.Store(), PollInterval: time.Second, Workers: 2})
 	m := toolThenAnswer(t, "echo", `{"text":"hi"}`)
 	b.pricedAgent(t, "echoer", m, []ratchet.Tool{echoTool()}, nil)
 	ctx := context.Background()
@@ -238,7 +248,7 @@ func TestSchedulerDiskFullBoundsModelCalls(t *testing.T) {
 // with err, and passes everything else: a store that works but cannot take
 // this run's steps.
 type runFaults struct {
-	store.Store
+	*store.Memory
 	run string
 	err error
 }
@@ -251,7 +261,7 @@ func (f *runFaults) Append(ctx context.Context, bt store.Batch) error {
 			}
 		}
 	}
-	return f.Store.Append(ctx, bt)
+	return f.Memory.Append(ctx, bt)
 }
 
 // TestSchedulerPausesAfterMaxTransientFailures: a run whose steps fail
@@ -262,7 +272,7 @@ func (f *runFaults) Append(ctx context.Context, bt store.Batch) error {
 // persisted cost (a usage record); another run on the store succeeds.
 func TestSchedulerPausesAfterMaxTransientFailures(t *testing.T) {
 	t.Parallel()
-	rf := &runFaults{Store: store.NewMemory(), run: "echoer-1", err: ratchettest.ErrIO()}
+	rf := &runFaults{Memory: store.NewMemory(), run: "echoer-1", err: ratchettest.ErrIO()}
 	b := setupSched(t, &ratchet.SchedulerConfig{Store: rf, PollInterval: time.Second,
 		StoreFailures: ratchet.StoreFailurePolicy{MaxFailures: 3, CircuitFailures: -1}})
 	m := toolThenAnswer(t, "echo", `{"text":"hi"}`)
@@ -295,7 +305,7 @@ func TestSchedulerPausesAfterMaxTransientFailures(t *testing.T) {
 func TestSchedulerLostAckSpendNotCountedTwice(t *testing.T) {
 	t.Parallel()
 	fst := ratchettest.NewFaultStore(store.NewMemory())
-	b := setupSched(t, &ratchet.SchedulerConfig{Store: fst, PollInterval: time.Second})
+	b := setupSched(t, &ratchet.SchedulerConfig{Store: fst.Store(), PollInterval: time.Second})
 	m := toolThenAnswer(t, "echo", `{"text":"hi"}`)
 	b.pricedAgent(t, "echoer", m, []ratchet.Tool{echoTool()}, nil)
 	ctx := context.Background()

@@ -197,12 +197,12 @@ func (s *Scheduler) sendExternal(ctx context.Context, runID string, ev *RunEvent
 	owner := s.cfg.Owner + "/send"
 	for {
 		now := s.cfg.Clock.Now()
-		lease, err := s.cfg.Store.AcquireLease(ctx, runID, owner, now, now.Add(s.cfg.LeaseTTL))
+		lease, err := s.leases.AcquireLease(ctx, runID, owner, now, now.Add(s.cfg.LeaseTTL))
 		if err != nil {
 			return fmt.Errorf("ratchet: send to run %s: %w", runID, err)
 		}
 		next, err := s.deliverLeased(ctx, runID, lease.Token, ev)
-		if rerr := s.cfg.Store.ReleaseLease(context.WithoutCancel(ctx), runID, lease); rerr != nil && err == nil {
+		if rerr := s.leases.ReleaseLease(context.WithoutCancel(ctx), runID, lease); rerr != nil && err == nil {
 			err = rerr
 		}
 		if err != nil {

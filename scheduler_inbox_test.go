@@ -89,7 +89,7 @@ func TestSendToWaitingRunHeldByDeadOwner(t *testing.T) {
 	ctx := context.Background()
 	// An owner that died holds the waiting run for 5 more seconds.
 	now := a.clock.Now()
-	_, err := a.store.AcquireLease(ctx, id, "dead-owner", now, now.Add(5*time.Second))
+	_, err := a.store.(store.Leaser).AcquireLease(ctx, id, "dead-owner", now, now.Add(5*time.Second))
 	require.NoError(t, err)
 	require.NoError(t, b.sched.Send(ctx, id, ratchet.RunEvent{Name: "note", Data: json.RawMessage(`"first"`)}))
 	require.NoError(t, b.sched.Send(ctx, id, ratchet.RunEvent{Name: "paid", Data: json.RawMessage(`{"amount":5}`)}))
@@ -117,12 +117,12 @@ func TestSendAfterInboxKeepsOrder(t *testing.T) {
 	a, b, id := startWaiterForSend(t)
 	ctx := context.Background()
 	now := a.clock.Now()
-	l, err := a.store.AcquireLease(ctx, id, "other", now, now.Add(time.Minute))
+	l, err := a.store.(store.Leaser).AcquireLease(ctx, id, "other", now, now.Add(time.Minute))
 	require.NoError(t, err)
 	require.NoError(t, b.sched.Send(ctx, id, ratchet.RunEvent{Name: "note", Data: json.RawMessage(`"first"`)}))
 	// The holder lets go without looking at the inbox; the next Send
 	// delivers the inbox first.
-	require.NoError(t, a.store.ReleaseLease(ctx, id, l))
+	require.NoError(t, a.store.(store.Leaser).ReleaseLease(ctx, id, l))
 	require.NoError(t, b.sched.Send(ctx, id, ratchet.RunEvent{Name: "paid", Data: json.RawMessage(`{"amount":5}`)}))
 	st, err := ratchet.LoadState(ctx, a.store, id)
 	require.NoError(t, err)
@@ -146,7 +146,7 @@ func TestInboxDeliveryExactlyOnceAfterFailedAppend(t *testing.T) {
 			mem := store.NewMemory()
 			fs := ratchettest.NewFaultStore(mem)
 			var logs syncBuffer
-			a := setupSched(t, &ratchet.SchedulerConfig{Store: fs, PollInterval: time.Second,
+			a := setupSched(t, &ratchet.SchedulerConfig{Store: fs.Store(), PollInterval: time.Second,
 				Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			bt := newBlockTool()
 			model := toolThenAnswer(t, "block", `{"text":"x"}`)

@@ -128,7 +128,7 @@ func TestSchedulerRetention(t *testing.T) {
 // with a listing taken before the run ended, as a poll that read the index
 // just before a worker finished the run would.
 type staleList struct {
-	store.Store
+	*store.Memory
 	mu       sync.Mutex
 	stale    []store.RunInfo // nil: not armed
 	gets     int             // Gets of the stale run since armed
@@ -142,7 +142,7 @@ func (s *staleList) List(ctx context.Context, q store.Query) ([]store.RunInfo, e
 	if stale != nil && len(q.Statuses) == 1 && q.Statuses[0] == string(ratchet.StatusRunning) {
 		return stale, nil
 	}
-	return s.Store.List(ctx, q)
+	return s.Memory.List(ctx, q)
 }
 
 func (s *staleList) Get(ctx context.Context, id string) (store.RunInfo, error) {
@@ -151,7 +151,7 @@ func (s *staleList) Get(ctx context.Context, id string) (store.RunInfo, error) {
 		s.gets++
 	}
 	s.mu.Unlock()
-	return s.Store.Get(ctx, id)
+	return s.Memory.Get(ctx, id)
 }
 
 func (s *staleList) AcquireLease(ctx context.Context, id, owner string, now, until time.Time) (store.Lease, error) {
@@ -160,14 +160,14 @@ func (s *staleList) AcquireLease(ctx context.Context, id, owner string, now, unt
 		s.acquires++
 	}
 	s.mu.Unlock()
-	return s.Store.AcquireLease(ctx, id, owner, now, until)
+	return s.Memory.AcquireLease(ctx, id, owner, now, until)
 }
 
 // A run that a (stale) poll lists as running but that has ended is not
 // leased again: the worker finds it ended first.
 func TestSchedulerSkipsAnEndedRunAPollListed(t *testing.T) {
 	t.Parallel()
-	st := &staleList{Store: store.NewMemory()}
+	st := &staleList{Memory: store.NewMemory()}
 	b := setupSched(t, &ratchet.SchedulerConfig{Store: st})
 	b.agent(t, "echoer", toolThenAnswer(t, "echo", `{"text":"hi"}`), []ratchet.Tool{echoTool()}, nil)
 	ctx := context.Background()
@@ -176,7 +176,7 @@ func TestSchedulerSkipsAnEndedRunAPollListed(t *testing.T) {
 	require.NoError(t, err)
 	waitStatus(t, st, id, ratchet.StatusSucceeded)
 	waitReleased(t, st, id)
-	ended, err := st.Store.Get(ctx, id)
+	ended, err := st.Memory.Get(ctx, id)
 	require.NoError(t, err)
 	listed := ended
 	listed.Status = string(ratchet.StatusRunning)
@@ -195,7 +195,7 @@ func TestSchedulerSkipsAnEndedRunAPollListed(t *testing.T) {
 	st.mu.Lock()
 	require.Zero(t, st.acquires, "no lease taken on an ended run")
 	st.mu.Unlock()
-	after, err := st.Store.Get(ctx, id)
+	after, err := st.Memory.Get(ctx, id)
 	require.NoError(t, err)
 	require.Equal(t, ended, after)
 }

@@ -206,7 +206,7 @@ func TestSchedulerRecoversExpiredLease(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, r.Close(ctx)) // lease token 1, released
 	now := b.clock.Now()
-	_, err = b.store.AcquireLease(ctx, r.ID(), "dead-owner", now, now.Add(10*time.Second))
+	_, err = b.store.(store.Leaser).AcquireLease(ctx, r.ID(), "dead-owner", now, now.Add(10*time.Second))
 	require.NoError(t, err)
 
 	require.NoError(t, b.sched.Start(ctx))
@@ -240,7 +240,7 @@ func TestSchedulerFencesStaleOwner(t *testing.T) {
 	before, err := b.store.Get(ctx, id)
 	require.NoError(t, err)
 	later := b.clock.Now().Add(time.Minute)
-	_, err = b.store.AcquireLease(ctx, id, "thief", later, later.Add(time.Minute))
+	_, err = b.store.(store.Leaser).AcquireLease(ctx, id, "thief", later, later.Add(time.Minute))
 	require.NoError(t, err)
 	close(bt.release)
 	require.Eventually(t, func() bool { return bt.inFlight.Load() == 0 }, 5*time.Second, time.Millisecond)

@@ -47,6 +47,11 @@ const (
 // database/sql's fakedb. Calls without a fault pass through to the inner
 // store. It is safe for concurrent use.
 //
+// A FaultStore is the control panel; the store to hand to the code under
+// test is its Store method's. That store implements the optional
+// interfaces store.Leaser and store.Deleter exactly when the inner store
+// does, so that code which looks for them finds what the inner store has.
+//
 // Appends are counted from 1 (Create does not count); a fault set for the
 // Nth append fires once. Read faults fire on every Read (and Get) until
 // cleared with FailReads(nil); append faults set by FailAppends fire on
@@ -55,6 +60,7 @@ const (
 // under a File store fails all of them.
 type FaultStore struct {
 	inner store.Store
+	view  store.Store
 
 	mu        sync.Mutex
 	appends   int
@@ -69,12 +75,29 @@ type appendFault struct {
 	mode FaultMode
 }
 
-var _ store.Store = (*FaultStore)(nil)
-
 // NewFaultStore returns a FaultStore over inner with no faults set.
 func NewFaultStore(inner store.Store) *FaultStore {
-	return &FaultStore{inner: inner, faults: map[int]appendFault{}}
+	f := &FaultStore{inner: inner, faults: map[int]appendFault{}}
+	base := faultBase{f}
+	_, leases := inner.(store.Leaser)
+	_, deletes := inner.(store.Deleter)
+	switch {
+	case leases && deletes:
+		f.view = &faultFull{base, faultLeases{f}, faultDelete{f}}
+	case leases:
+		f.view = &faultLeaser{base, faultLeases{f}}
+	case deletes:
+		f.view = &faultDeleter{base, faultDelete{f}}
+	default:
+		f.view = &base
+	}
+	return f
 }
+
+// Store returns the store with the faults, to pass to the code under test
+// (always the same value). It is a store.Leaser when the inner store is
+// one, and a store.Deleter when the inner store is one.
+func (f *FaultStore) Store() store.Store { return f.view }
 
 // Inner returns the wrapped store: what survives the faults.
 func (f *FaultStore) Inner() store.Store { return f.inner }
@@ -138,8 +161,42 @@ func (f *FaultStore) readFault() error {
 	return f.readErr
 }
 
+// The store FaultStore.Store returns is one of these: faultBase for an
+// inner store with no optional interface, the others for one with leases,
+// deletes or both.
+type (
+	faultBase   struct{ f *FaultStore }
+	faultLeases struct{ f *FaultStore }
+	faultDelete struct{ f *FaultStore }
+	faultLeaser struct {
+		faultBase
+		faultLeases
+	}
+	faultDeleter struct {
+		faultBase
+		faultDelete
+	}
+	faultFull struct {
+		faultBase
+		faultLeases
+		faultDelete
+	}
+)
+
+var (
+	_ store.Store   = (*faultBase)(nil)
+	_ store.Leaser  = (*faultLeaser)(nil)
+	_ store.Deleter = (*faultDeleter)(nil)
+	_ interface {
+		store.Store
+		store.Leaser
+		store.Deleter
+	} = (*faultFull)(nil)
+)
+
 // Create implements store.Store.
-func (f *FaultStore) Create(ctx context.Context, info store.RunInfo, records [][]byte) error {
+func (b faultBase) Create(ctx context.Context, info store.RunInfo, records [][]byte) error {
+	f := b.f
 	if err := f.writeFault("create", info.ID); err != nil {
 		return err
 	}
@@ -147,7 +204,8 @@ func (f *FaultStore) Create(ctx context.Context, info store.RunInfo, records [][
 }
 
 // Append implements store.Store, injecting the fault set for this call.
-func (f *FaultStore) Append(ctx context.Context, b store.Batch) error {
+func (b faultBase) Append(ctx context.Context, bt store.Batch) error {
+	f := b.f
 	f.mu.Lock()
 	f.appends++
 	fault, ok := f.faults[f.appends]
@@ -160,65 +218,92 @@ func (f *FaultStore) Append(ctx context.Context, b store.Batch) error {
 	}
 	f.mu.Unlock()
 	if !ok {
-		return f.inner.Append(ctx, b)
+		return f.inner.Append(ctx, bt)
 	}
 	if fault.mode == FaultAfter {
-		if err := f.inner.Append(ctx, b); err != nil {
+		if err := f.inner.Append(ctx, bt); err != nil {
 			return err
 		}
 	}
-	return fmt.Errorf("ratchettest: append %d to run %s: %w", n, b.RunID, fault.err)
+	return fmt.Errorf("ratchettest: append %d to run %s: %w", n, bt.RunID, fault.err)
 }
 
 // Read implements store.Store.
-func (f *FaultStore) Read(ctx context.Context, runID string, from uint64) ([]store.Record, error) {
-	if err := f.readFault(); err != nil {
+func (b faultBase) Read(ctx context.Context, runID string, from uint64) ([]store.Record, error) {
+	if err := b.f.readFault(); err != nil {
 		return nil, fmt.Errorf("ratchettest: read run %s: %w", runID, err)
 	}
-	return f.inner.Read(ctx, runID, from)
+	return b.f.inner.Read(ctx, runID, from)
 }
 
 // Get implements store.Store.
-func (f *FaultStore) Get(ctx context.Context, runID string) (store.RunInfo, error) {
-	if err := f.readFault(); err != nil {
+func (b faultBase) Get(ctx context.Context, runID string) (store.RunInfo, error) {
+	if err := b.f.readFault(); err != nil {
 		return store.RunInfo{}, fmt.Errorf("ratchettest: get run %s: %w", runID, err)
 	}
-	return f.inner.Get(ctx, runID)
+	return b.f.inner.Get(ctx, runID)
 }
 
 // List implements store.Store.
-func (f *FaultStore) List(ctx context.Context, q store.Query) ([]store.RunInfo, error) {
-	return f.inner.List(ctx, q)
+func (b faultBase) List(ctx context.Context, q store.Query) ([]store.RunInfo, error) {
+	return b.f.inner.List(ctx, q)
 }
 
-// AcquireLease implements store.Store.
-func (f *FaultStore) AcquireLease(ctx context.Context, runID, owner string, now, until time.Time) (store.Lease, error) {
-	if err := f.writeFault("acquire lease", runID); err != nil {
+// AcquireLease implements store.Leaser.
+func (l faultLeases) AcquireLease(ctx context.Context, runID, owner string, now, until time.Time) (store.Lease, error) {
+	if err := l.f.writeFault("acquire lease", runID); err != nil {
 		return store.Lease{}, err
 	}
-	return f.inner.AcquireLease(ctx, runID, owner, now, until)
+	return l.f.inner.(store.Leaser).AcquireLease(ctx, runID, owner, now, until)
 }
 
-// RenewLease implements store.Store.
-func (f *FaultStore) RenewLease(ctx context.Context, runID string, l store.Lease, until time.Time) (store.Lease, error) {
-	if err := f.writeFault("renew lease", runID); err != nil {
+// RenewLease implements store.Leaser.
+func (l faultLeases) RenewLease(ctx context.Context, runID string, lease store.Lease, until time.Time) (store.Lease, error) {
+	if err := l.f.writeFault("renew lease", runID); err != nil {
 		return store.Lease{}, err
 	}
-	return f.inner.RenewLease(ctx, runID, l, until)
+	return l.f.inner.(store.Leaser).RenewLease(ctx, runID, lease, until)
 }
 
-// ReleaseLease implements store.Store.
-func (f *FaultStore) ReleaseLease(ctx context.Context, runID string, l store.Lease) error {
-	if err := f.writeFault("release lease", runID); err != nil {
+// ReleaseLease implements store.Leaser.
+func (l faultLeases) ReleaseLease(ctx context.Context, runID string, lease store.Lease) error {
+	if err := l.f.writeFault("release lease", runID); err != nil {
 		return err
 	}
-	return f.inner.ReleaseLease(ctx, runID, l)
+	return l.f.inner.(store.Leaser).ReleaseLease(ctx, runID, lease)
 }
 
-// Delete implements store.Store.
-func (f *FaultStore) Delete(ctx context.Context, runID string) error {
-	if err := f.writeFault("delete", runID); err != nil {
+// Delete implements store.Deleter.
+func (d faultDelete) Delete(ctx context.Context, runID string) error {
+	if err := d.f.writeFault("delete", runID); err != nil {
 		return err
 	}
-	return f.inner.Delete(ctx, runID)
+	return d.f.inner.(store.Deleter).Delete(ctx, runID)
+}
+
+// BasicStore returns a store with only the methods of store.Store, over
+// inner: none of the optional interfaces (store.Leaser, store.Deleter),
+// whatever inner implements. Use it to test code against the smallest
+// store the contract allows.
+func BasicStore(inner store.Store) store.Store { return basicStore{inner} }
+
+// basicStore hides every method of its store but store.Store's.
+type basicStore struct{ s store.Store }
+
+func (b basicStore) Create(ctx context.Context, info store.RunInfo, records [][]byte) error {
+	return b.s.Create(ctx, info, records)
+}
+
+func (b basicStore) Append(ctx context.Context, bt store.Batch) error { return b.s.Append(ctx, bt) }
+
+func (b basicStore) Read(ctx context.Context, runID string, from uint64) ([]store.Record, error) {
+	return b.s.Read(ctx, runID, from)
+}
+
+func (b basicStore) Get(ctx context.Context, runID string) (store.RunInfo, error) {
+	return b.s.Get(ctx, runID)
+}
+
+func (b basicStore) List(ctx context.Context, q store.Query) ([]store.RunInfo, error) {
+	return b.s.List(ctx, q)
 }

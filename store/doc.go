@@ -6,14 +6,34 @@
 // 1, and one index entry (RunInfo) with the run's agent name, status, labels,
 // times, totals and lease.
 //
+// # The contract
+//
+// Store has the five methods every store must have: Create, Append, Read,
+// Get and List. What only some stores can do are optional interfaces,
+// found by type assertion as database/sql/driver's Pinger is:
+//
+//   - Leaser (AcquireLease, RenewLease, ReleaseLease): leases with
+//     fencing, so that several processes share a store. The ratchet
+//     Scheduler needs it; Agent.Start and Agent.Resume use it when it is
+//     there.
+//   - Deleter (Delete): removing runs. ratchet.DeleteRun, a Scheduler's
+//     Retention and the CLI's delete and prune need it.
+//
+// Memory and File implement both. Code that needs an interface a store
+// lacks returns an *UnsupportedError (errors.ErrUnsupported) before it
+// changes anything. storetest.Run checks a store against the cases of the
+// interfaces it has.
+//
 // # Concurrency
 //
 // Appends are optimistic: a Batch names the sequence its writer has seen
 // last (Expected). If another writer got there first, Append returns
-// ErrConflict and writes nothing. Leases add fencing for multi-process use:
-// a writer that holds a lease passes its token as Batch.Fence, and once
-// another owner has taken the lease over, the stale writer's appends fail
-// with ErrConflict.
+// ErrConflict and writes nothing. Leases (Leaser) add fencing for
+// multi-process use: a writer that holds a lease passes its token as
+// Batch.Fence, and once another owner has taken the lease over, the stale
+// writer's appends fail with ErrConflict. A store without leases refuses
+// every non-zero Fence with ErrConflict (no token is current), and the
+// ratchet runtime sends it none.
 //
 // # Record size
 //

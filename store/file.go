@@ -151,7 +151,11 @@ type File struct {
 	writing int64    // end of the group being written; end when idle
 }
 
-var _ Store = (*File)(nil)
+var (
+	_ Store   = (*File)(nil)
+	_ Leaser  = (*File)(nil)
+	_ Deleter = (*File)(nil)
+)
 
 // NewFile opens the File store in dir with the default options; see
 // NewFileWithOptions.
@@ -449,26 +453,26 @@ func (f *File) List(ctx context.Context, q Query) ([]RunInfo, error) {
 	return limitInfos(infos, q), nil
 }
 
-// AcquireLease implements Store.AcquireLease.
+// AcquireLease implements Leaser.AcquireLease.
 func (f *File) AcquireLease(ctx context.Context, runID, owner string, now, until time.Time) (Lease, error) {
 	r := &request{op: opAcquire, runID: runID, owner: owner, now: now, until: until}
 	return f.leaseOp(ctx, r)
 }
 
-// RenewLease implements Store.RenewLease.
+// RenewLease implements Leaser.RenewLease.
 func (f *File) RenewLease(ctx context.Context, runID string, l Lease, until time.Time) (Lease, error) {
 	r := &request{op: opRenew, runID: runID, lease: l, until: until}
 	return f.leaseOp(ctx, r)
 }
 
-// ReleaseLease implements Store.ReleaseLease.
+// ReleaseLease implements Leaser.ReleaseLease.
 func (f *File) ReleaseLease(ctx context.Context, runID string, l Lease) error {
 	r := &request{op: opRelease, runID: runID, lease: l}
 	_, err := f.leaseOp(ctx, r)
 	return err
 }
 
-// Delete implements Store.Delete. The run leaves the index at once; the
+// Delete implements Deleter.Delete. The run leaves the index at once; the
 // bytes its frames hold in the log stay there (the log is append-only), and
 // a deletion frame makes every process that reads the log forget the run.
 func (f *File) Delete(ctx context.Context, runID string) error {

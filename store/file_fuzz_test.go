@@ -207,7 +207,10 @@ func FuzzTornTail(f *testing.F) {
 // fuzzOp applies the change op encodes to s: op%4 picks create, append
 // (twice as likely) or lease; the next bits pick one of four runs and a
 // record count.
-func fuzzOp(ctx context.Context, s Store, op byte) error {
+func fuzzOp(ctx context.Context, s interface {
+	Store
+	Leaser
+}, op byte) error {
 	id := fmt.Sprintf("r%d", (op>>2)%4)
 	n := int(op>>4) % 4
 	records := make([][]byte, n)

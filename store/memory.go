@@ -116,7 +116,11 @@ func (run *memRun) pack() {
 	run.records, run.tail, run.chunk = records, nil, 0
 }
 
-var _ Store = (*Memory)(nil)
+var (
+	_ Store   = (*Memory)(nil)
+	_ Leaser  = (*Memory)(nil)
+	_ Deleter = (*Memory)(nil)
+)
 
 // NewMemory returns an empty Memory store with the default options.
 func NewMemory() *Memory {
@@ -269,21 +273,21 @@ func (m *Memory) List(ctx context.Context, q Query) ([]RunInfo, error) {
 	return limitInfos(infos, q), nil
 }
 
-// AcquireLease implements Store.AcquireLease.
+// AcquireLease implements Leaser.AcquireLease.
 func (m *Memory) AcquireLease(ctx context.Context, runID, owner string, now, until time.Time) (Lease, error) {
 	return m.updateLease(ctx, "acquire lease on", runID, func(cur Lease) (Lease, error) {
 		return acquireLease(runID, cur, owner, now, until)
 	})
 }
 
-// RenewLease implements Store.RenewLease.
+// RenewLease implements Leaser.RenewLease.
 func (m *Memory) RenewLease(ctx context.Context, runID string, l Lease, until time.Time) (Lease, error) {
 	return m.updateLease(ctx, "renew lease on", runID, func(cur Lease) (Lease, error) {
 		return renewLease(runID, cur, l, until)
 	})
 }
 
-// ReleaseLease implements Store.ReleaseLease.
+// ReleaseLease implements Leaser.ReleaseLease.
 func (m *Memory) ReleaseLease(ctx context.Context, runID string, l Lease) error {
 	_, err := m.updateLease(ctx, "release lease on", runID, func(cur Lease) (Lease, error) {
 		return releaseLease(runID, cur, l)
@@ -328,7 +332,7 @@ func (m *Memory) lockRun(op, runID string) (*memRun, error) {
 	return run, nil
 }
 
-// Delete implements Store.Delete.
+// Delete implements Deleter.Delete.
 func (m *Memory) Delete(ctx context.Context, runID string) error {
 	if err := ctx.Err(); err != nil {
 		return err

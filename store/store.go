@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 )
@@ -10,9 +11,9 @@ import (
 // Sentinel errors. Implementations return them (possibly wrapped with
 // context) so that callers can match them with errors.Is.
 var (
-	// ErrNotFound is returned by Read, Get, Append and the lease methods when
-	// no run has the given ID. It is never returned for a run that exists
-	// but has no records past the requested sequence.
+	// ErrNotFound is returned by Read, Get, Append, Delete and the lease
+	// methods when no run has the given ID. It is never returned for a run
+	// that exists but has no records past the requested sequence.
 	ErrNotFound = errors.New("store: run not found")
 
 	// ErrConflict is returned by Append when Batch.Expected is not the run's
@@ -54,6 +55,12 @@ var (
 // Store persists runs: for each run an append-only log of opaque records
 // and one index entry. It knows nothing of agents; records are bytes.
 //
+// Store is what every store must do. What only some stores can do comes as
+// optional interfaces, found by a type assertion (like database/sql/driver's
+// Pinger): Leaser (leases with fencing, for several processes) and Deleter
+// (removing runs). Memory and File implement both. A caller that needs one
+// asserts it and says so with an *UnsupportedError when it is missing.
+//
 // Implementations must be safe for concurrent use. Byte slices passed in are
 // not retained after a method returns, and byte slices returned belong to the
 // caller. Every method that returns an error may return ctx's error when ctx
@@ -62,7 +69,8 @@ var (
 // Times are stored with nanosecond precision and returned in UTC, without a
 // monotonic clock reading.
 //
-// Every implementation should pass storetest.Run.
+// Every implementation should pass storetest.Run, which runs the cases of
+// the optional interfaces the store implements.
 type Store interface {
 	// Create creates the run described by info with its first records
 	// (sequences 1..len(records)). info.ID must pass ValidateID; LastSeq,
@@ -77,7 +85,9 @@ type Store interface {
 	//
 	// It returns ErrConflict (and writes nothing) when b.Expected is not
 	// the run's LastSeq, or when b.Fence is non-zero and not the run's
-	// current lease token. It returns ErrNotFound, ErrInvalidID, ErrTooLarge.
+	// current lease token (a store that is not a Leaser has no lease
+	// tokens: it refuses every non-zero Fence). It returns ErrNotFound,
+	// ErrInvalidID, ErrTooLarge.
 	Append(ctx context.Context, b Batch) error
 
 	// Read returns the run's records with sequence >= from, in order. from
@@ -90,7 +100,18 @@ type Store interface {
 	// List returns the index entries matching q, newest (by CreatedAt, then
 	// ID) first.
 	List(ctx context.Context, q Query) ([]RunInfo, error)
+}
 
+// Leaser is implemented by a Store with leases: time-limited claims of one
+// owner on a run, with fencing (Batch.Fence), so that several processes can
+// share the store and only one steps a run at a time. The ratchet
+// Scheduler needs it; Agent.Start and Agent.Resume take a run's lease when
+// the store has them. On a store without leases, that no two processes step
+// one run is the application's part (one process per store).
+//
+// The lease methods return ErrNotFound for an unknown run and ErrInvalidID
+// for a bad run ID, like Store's.
+type Leaser interface {
 	// AcquireLease gives owner the run's lease until the given time.
 	// If the lease is free (never taken or released), expired at now
 	// (Expires is not after now), or already held by owner, it succeeds.
@@ -111,7 +132,11 @@ type Store interface {
 	// Releasing a lease that was lost returns ErrConflict; the run is left
 	// as it is.
 	ReleaseLease(ctx context.Context, runID string, l Lease) error
+}
 
+// Deleter is implemented by a Store that can remove runs. ratchet.DeleteRun,
+// a Scheduler's Retention and the CLI's delete and prune need it.
+type Deleter interface {
 	// Delete removes the run, its records and its index entry, durably. A
 	// deleted run is gone: Get, Read, Append and the lease calls return
 	// ErrNotFound for it, List leaves it out, and its ID may be created
@@ -120,6 +145,46 @@ type Store interface {
 	// returns ErrNotFound for an unknown run and ErrInvalidID.
 	Delete(ctx context.Context, runID string) error
 }
+
+// UnsupportedError says that an operation needs an optional interface
+// (Leaser, Deleter) that a store does not implement. It wraps
+// errors.ErrUnsupported. The stores of this package never return it; the
+// code built on Store does (ratchet.NewScheduler, ratchet.DeleteRun, the
+// ratchet CLI), before it changes anything.
+type UnsupportedError struct {
+	// Op is what needed the interface, such as "ratchet: delete run";
+	// empty for none.
+	Op string
+	// Store is the store's type, as fmt's %T prints it.
+	Store string
+	// Interface is the name of the missing interface: "Leaser" or
+	// "Deleter".
+	Interface string
+}
+
+// NewUnsupportedError returns the *UnsupportedError of op needing
+// interface iface ("Leaser", "Deleter") of s.
+func NewUnsupportedError(op string, s Store, iface string) *UnsupportedError {
+	return &UnsupportedError{Op: op, Store: fmt.Sprintf("%T", s), Interface: iface}
+}
+
+// Error returns "OP: store TYPE does not implement store.INTERFACE: WHY".
+func (e *UnsupportedError) Error() string {
+	msg := fmt.Sprintf("store %s does not implement store.%s", e.Store, e.Interface)
+	switch e.Interface {
+	case "Leaser":
+		msg += ": it has no leases"
+	case "Deleter":
+		msg += ": it cannot delete runs"
+	}
+	if e.Op != "" {
+		msg = e.Op + ": " + msg
+	}
+	return msg
+}
+
+// Unwrap returns errors.ErrUnsupported.
+func (e *UnsupportedError) Unwrap() error { return errors.ErrUnsupported }
 
 // Record is one stored record of a run's log.
 type Record struct {
@@ -144,7 +209,11 @@ type Batch struct {
 	// Fence, when non-zero, is the writer's lease token; the append fails
 	// with ErrConflict unless it is the token of the run's lease and the
 	// lease has an owner (was not released). An expired lease that nobody
-	// took over still fences in its holder's appends.
+	// took over still fences in its holder's appends. A store that is not
+	// a Leaser has no leases, so no token is current: it refuses every
+	// non-zero Fence with ErrConflict rather than ignore it (a writer that
+	// believes it holds a lease must not go unfenced). The ratchet runtime
+	// sends Fence 0 to such a store.
 	Fence uint64
 }
 
@@ -180,8 +249,9 @@ type RunInfo struct {
 	Meta
 	// LastSeq is the sequence of the run's last record.
 	LastSeq uint64 `json:"last_seq"`
-	// Lease is the run's current or last lease; zero if never leased.
-	// After ReleaseLease it has no Owner and no Expires, only the Token.
+	// Lease is the run's current or last lease; zero if never leased
+	// (always, in a store that is not a Leaser). After ReleaseLease it has
+	// no Owner and no Expires, only the Token.
 	Lease Lease `json:"lease,omitzero"`
 }
 

@@ -16,11 +16,16 @@ import (
 var endedStatuses = []string{string(ratchet.StatusSucceeded), string(ratchet.StatusFailed), string(ratchet.StatusCancelled)}
 
 // cmdDelete deletes an ended run and its event inbox: ratchet delete RUN.
-// A run that has not ended is refused with a *ratchet.RunStatusError.
+// A run that has not ended is refused with a *ratchet.RunStatusError, and a
+// store that cannot delete (not a store.Deleter) with a
+// *store.UnsupportedError.
 func cmdDelete(ctx context.Context, s store.Store, args []string, w io.Writer) error {
 	fs, jsonOut := flags("delete", w)
 	ops, err := parse(fs, args, 1)
 	if err != nil {
+		return err
+	}
+	if err := canDelete(s); err != nil {
 		return err
 	}
 	id := ops[0]
@@ -32,6 +37,15 @@ func cmdDelete(ctx context.Context, s store.Store, args []string, w io.Writer) e
 	}
 	_, err = fmt.Fprintf(w, "run %s deleted\n", id)
 	return err
+}
+
+// canDelete returns a *store.UnsupportedError for a store that is not a
+// store.Deleter, before delete or prune looks at a run.
+func canDelete(s store.Store) error {
+	if _, ok := s.(store.Deleter); !ok {
+		return store.NewUnsupportedError("", s, "Deleter")
+	}
+	return nil
 }
 
 // pruneResult is what delete and prune print with -json.
@@ -61,6 +75,9 @@ func prune(ctx context.Context, s store.Store, args []string, w io.Writer, now t
 	}
 	if *olderThan <= 0 {
 		return usagef("-older-than must be given, and positive")
+	}
+	if err := canDelete(s); err != nil {
+		return err // even with -dry-run: it would delete nothing
 	}
 	q := store.Query{Agent: *agent}
 	for _, st := range statuses {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ratchet-run/ratchet"
+	"github.com/ratchet-run/ratchet/ratchettest"
 	"github.com/ratchet-run/ratchet/store"
 )
 
@@ -120,4 +122,32 @@ func TestCompact(t *testing.T) {
 	out, err = do(t, b.store, cmdShow, "run-paused")
 	require.NoError(t, err)
 	require.Contains(t, out, "run-paused")
+}
+
+// TestDeleteAndPruneNeedDeleter: on a store that cannot delete runs (not a
+// store.Deleter), delete and prune (even -dry-run) fail with a
+// *store.UnsupportedError naming store.Deleter, and every run stays.
+func TestDeleteAndPruneNeedDeleter(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.populate(t)
+	ctx := context.Background()
+	basic := ratchettest.BasicStore(b.store)
+	for _, args := range [][]string{{"run-ok"}, {"run-ok", "-json"}} {
+		_, err := do(t, basic, cmdDelete, args...)
+		require.ErrorIs(t, err, errors.ErrUnsupported, "delete %v", args)
+		var ue *store.UnsupportedError
+		require.ErrorAs(t, err, &ue)
+		require.Equal(t, "Deleter", ue.Interface)
+		require.ErrorContains(t, err, "does not implement store.Deleter")
+	}
+	for _, args := range [][]string{{"-older-than", "1s"}, {"-older-than", "1s", "-dry-run"}} {
+		_, err := do(t, basic, cmdPrune, args...)
+		require.ErrorIs(t, err, errors.ErrUnsupported, "prune %v", args)
+		require.ErrorContains(t, err, "store.Deleter")
+	}
+	for _, id := range []string{"run-ok", "run-failed", "run-paused"} {
+		_, err := b.store.Get(ctx, id)
+		require.NoError(t, err, "run %s is still there", id)
+	}
 }

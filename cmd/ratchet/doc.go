@@ -87,7 +87,10 @@
 // Deletes a run that has ended (succeeded, failed or cancelled) and its
 // event inbox, with ratchet.DeleteRun: the store forgets it (a File store's
 // log keeps the bytes; the log is append-only). A run that has not ended is
-// refused: cancel it first. With -json: {"deleted": [RUN]}.
+// refused: cancel it first. Delete and prune need a store that can delete
+// runs (a store.Deleter, as File is); on one that cannot they fail, before
+// looking at any run, with a *store.UnsupportedError. With -json:
+// {"deleted": [RUN]}.
 //
 //	ratchet prune -older-than D [-status S]... [-agent A] [-dry-run]
 //

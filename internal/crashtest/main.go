@@ -95,13 +95,13 @@ func (p *prog) sleep() {
 // hookStore calls the hooks around every Create and Append and reports
 // each acknowledgement between the store's return and the second hook.
 type hookStore struct {
-	store.Store
+	fullStore
 	p *prog
 }
 
 func (s hookStore) Create(ctx context.Context, info store.RunInfo, records [][]byte) error {
 	s.p.hook()
-	err := s.Store.Create(ctx, info, records)
+	err := s.fullStore.Create(ctx, info, records)
 	if err == nil {
 		s.p.events.report(Event{Ev: "ack", Op: "create", Run: info.ID, First: 1, Recs: records, Status: info.Status})
 	}
@@ -111,7 +111,7 @@ func (s hookStore) Create(ctx context.Context, info store.RunInfo, records [][]b
 
 func (s hookStore) Append(ctx context.Context, b store.Batch) error {
 	s.p.hook()
-	err := s.Store.Append(ctx, b)
+	err := s.fullStore.Append(ctx, b)
 	if err == nil {
 		s.p.events.report(Event{Ev: "ack", Op: "append", Run: b.RunID, First: b.Expected + 1, Recs: b.Records, Status: b.Meta.Status})
 	}
@@ -238,11 +238,11 @@ func run(ctx context.Context) (err error) {
 		return err
 	}
 	defer func() { err = errors.Join(err, fs.Close()) }()
-	var st store.Store = fs
+	var st fullStore = fs
 	switch mode {
 	case "", "file", "nosync":
 	case "ackfirst":
-		af := &ackFirst{Store: fs}
+		af := &ackFirst{fullStore: fs}
 		defer func() { err = errors.Join(err, af.Close()) }()
 		st = af
 	default:

@@ -8,13 +8,21 @@ import (
 	"github.com/ratchet-run/ratchet/store"
 )
 
+// fullStore is a store with every optional interface, as the File store
+// the crash suite runs on: the wrappers keep its leases and deletes.
+type fullStore interface {
+	store.Store
+	store.Leaser
+	store.Deleter
+}
+
 // ackFirst is a deliberately broken store, for proving that the crash
 // suite can fail: Append acknowledges a batch before writing it. The batch
 // is written when the next call of any method comes, so the process sees
 // its own writes, but a crash between the acknowledgement and that call
 // loses an acknowledged batch.
 type ackFirst struct {
-	store.Store
+	fullStore
 	mu      sync.Mutex
 	pending *store.Batch
 }
@@ -26,7 +34,7 @@ func (s *ackFirst) flush(ctx context.Context) error {
 	}
 	b := *s.pending
 	s.pending = nil
-	return s.Store.Append(ctx, b)
+	return s.fullStore.Append(ctx, b)
 }
 
 func (s *ackFirst) Append(ctx context.Context, b store.Batch) error {
@@ -50,7 +58,7 @@ func (s *ackFirst) Create(ctx context.Context, info store.RunInfo, records [][]b
 	if err := s.flush(ctx); err != nil {
 		return err
 	}
-	return s.Store.Create(ctx, info, records)
+	return s.fullStore.Create(ctx, info, records)
 }
 
 func (s *ackFirst) Read(ctx context.Context, runID string, from uint64) ([]store.Record, error) {
@@ -59,7 +67,7 @@ func (s *ackFirst) Read(ctx context.Context, runID string, from uint64) ([]store
 	if err := s.flush(ctx); err != nil {
 		return nil, err
 	}
-	return s.Store.Read(ctx, runID, from)
+	return s.fullStore.Read(ctx, runID, from)
 }
 
 func (s *ackFirst) Get(ctx context.Context, runID string) (store.RunInfo, error) {
@@ -68,7 +76,7 @@ func (s *ackFirst) Get(ctx context.Context, runID string) (store.RunInfo, error)
 	if err := s.flush(ctx); err != nil {
 		return store.RunInfo{}, err
 	}
-	return s.Store.Get(ctx, runID)
+	return s.fullStore.Get(ctx, runID)
 }
 
 func (s *ackFirst) List(ctx context.Context, q store.Query) ([]store.RunInfo, error) {
@@ -77,7 +85,7 @@ func (s *ackFirst) List(ctx context.Context, q store.Query) ([]store.RunInfo, er
 	if err := s.flush(ctx); err != nil {
 		return nil, err
 	}
-	return s.Store.List(ctx, q)
+	return s.fullStore.List(ctx, q)
 }
 
 func (s *ackFirst) AcquireLease(ctx context.Context, runID, owner string, now, until time.Time) (store.Lease, error) {
@@ -86,7 +94,7 @@ func (s *ackFirst) AcquireLease(ctx context.Context, runID, owner string, now, u
 	if err := s.flush(ctx); err != nil {
 		return store.Lease{}, err
 	}
-	return s.Store.AcquireLease(ctx, runID, owner, now, until)
+	return s.fullStore.AcquireLease(ctx, runID, owner, now, until)
 }
 
 func (s *ackFirst) RenewLease(ctx context.Context, runID string, l store.Lease, until time.Time) (store.Lease, error) {
@@ -95,7 +103,7 @@ func (s *ackFirst) RenewLease(ctx context.Context, runID string, l store.Lease, 
 	if err := s.flush(ctx); err != nil {
 		return store.Lease{}, err
 	}
-	return s.Store.RenewLease(ctx, runID, l, until)
+	return s.fullStore.RenewLease(ctx, runID, l, until)
 }
 
 func (s *ackFirst) ReleaseLease(ctx context.Context, runID string, l store.Lease) error {
@@ -104,7 +112,7 @@ func (s *ackFirst) ReleaseLease(ctx context.Context, runID string, l store.Lease
 	if err := s.flush(ctx); err != nil {
 		return err
 	}
-	return s.Store.ReleaseLease(ctx, runID, l)
+	return s.fullStore.ReleaseLease(ctx, runID, l)
 }
 
 func (s *ackFirst) Delete(ctx context.Context, runID string) error {
@@ -113,7 +121,7 @@ func (s *ackFirst) Delete(ctx context.Context, runID string) error {
 	if err := s.flush(ctx); err != nil {
 		return err
 	}
-	return s.Store.Delete(ctx, runID)
+	return s.fullStore.Delete(ctx, runID)
 }
 
 // Close writes the pending batch: without a crash, nothing is lost.

@@ -37,6 +37,12 @@ const (
 	linRelease
 )
 
+// leaseStore is a store with leases, which the histories use.
+type leaseStore interface {
+	store.Store
+	store.Leaser
+}
+
 // linInput is one operation on one run.
 type linInput struct {
 	kind linKind
@@ -192,7 +198,7 @@ func unix(t time.Time) int64 {
 // linHistory runs clients concurrently, each doing ops random operations
 // on the stores (client i uses stores[i%len(stores)], so that two opens of
 // one File directory share the history), and returns the history.
-func linHistory(t *testing.T, stores []store.Store, clients, ops int, seed uint64) []porcupine.Operation {
+func linHistory(t *testing.T, stores []leaseStore, clients, ops int, seed uint64) []porcupine.Operation {
 	t.Helper()
 	ctx := context.Background()
 	for _, id := range linRuns {
@@ -348,17 +354,17 @@ func linSeeds() int {
 // history is linearizable.
 func TestLinearizable(t *testing.T) {
 	t.Parallel()
-	for name, open := range map[string]func(t *testing.T) []store.Store{
-		"memory": func(t *testing.T) []store.Store { return []store.Store{store.NewMemory()} },
-		"file": func(t *testing.T) []store.Store {
+	for name, open := range map[string]func(t *testing.T) []leaseStore{
+		"memory": func(t *testing.T) []leaseStore { return []leaseStore{store.NewMemory()} },
+		"file": func(t *testing.T) []leaseStore {
 			f, err := store.NewFile(t.TempDir())
 			require.NoError(t, err)
 			t.Cleanup(func() { require.NoError(t, f.Close()) })
-			return []store.Store{f}
+			return []leaseStore{f}
 		},
-		"file-two-opens": func(t *testing.T) []store.Store {
+		"file-two-opens": func(t *testing.T) []leaseStore {
 			dir := t.TempDir()
-			var out []store.Store
+			var out []leaseStore
 			for range 2 {
 				f, err := store.NewFile(dir)
 				require.NoError(t, err)
@@ -384,7 +390,7 @@ func TestLinearizable(t *testing.T) {
 // previous answer it gave for the run, as a cache that is not invalidated
 // would.
 type staleGet struct {
-	store.Store
+	leaseStore
 	mu    sync.Mutex
 	rng   *rand.Rand
 	cache map[string]store.RunInfo
@@ -396,7 +402,7 @@ func (s *staleGet) Get(ctx context.Context, id string) (store.RunInfo, error) {
 	if info, ok := s.cache[id]; ok && s.rng.IntN(2) == 0 {
 		return info, nil
 	}
-	info, err := s.Store.Get(ctx, id)
+	info, err := s.leaseStore.Get(ctx, id)
 	if err == nil {
 		s.cache[id] = info
 	}
@@ -407,7 +413,7 @@ func (s *staleGet) Get(ctx context.Context, id string) (store.RunInfo, error) {
 // whose Get can serve a stale index entry fails it.
 func TestLinearizableFailsStaleGet(t *testing.T) {
 	t.Parallel()
-	st := &staleGet{Store: store.NewMemory(), rng: rand.New(rand.NewPCG(1, 2)), cache: map[string]store.RunInfo{}}
-	history := linHistory(t, []store.Store{st}, linClients, linOps, 0)
+	st := &staleGet{leaseStore: store.NewMemory(), rng: rand.New(rand.NewPCG(1, 2)), cache: map[string]store.RunInfo{}}
+	history := linHistory(t, []leaseStore{st}, linClients, linOps, 0)
 	require.Equal(t, porcupine.Illegal, checkLinearizable(t, history))
 }

@@ -113,9 +113,18 @@ func (s *suite) testListSeesAppends(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, infos, 1)
 	require.Equal(t, uint64(1), infos[0].LastSeq)
-	l, err := st.AcquireLease(ctx, "run-2", "w", t0, at(time.Hour))
+}
+
+// testListSeesLeases: List returns the run's lease as Get does.
+func (s *suite) testListSeesLeases(t *testing.T) {
+	st, ls := s.leaseStore(t)
+	ctx := context.Background()
+	create(t, st, "run-1", recs("c", 1))
+	l, err := ls.AcquireLease(ctx, "run-1", "w", t0, at(time.Hour))
 	require.NoError(t, err)
-	infos, err = st.List(ctx, store.Query{Statuses: []string{"sleeping"}})
+	infos, err := st.List(ctx, store.Query{Statuses: []string{"pending"}})
 	require.NoError(t, err)
+	require.Len(t, infos, 1)
 	require.Equal(t, l, infos[0].Lease)
+	require.Equal(t, l, get(t, st, "run-1").Lease)
 }

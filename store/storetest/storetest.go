@@ -26,9 +26,27 @@ type Options struct {
 // the default Options. newStore is called once per subtest (from that
 // subtest's goroutine, possibly in parallel with other calls) and must
 // return a new, empty store; it should register any cleanup with t.Cleanup.
+//
+// Run first calls newStore once with t itself, to see which optional
+// interfaces the store implements: it runs the lease cases only when the
+// store is a store.Leaser, the delete cases only when it is a
+// store.Deleter, and logs (t.Log) the cases it skips. A store that is not a
+// Leaser is checked to refuse every non-zero Batch.Fence instead. Every
+// store newStore returns must implement the same interfaces.
 func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
+	t.Helper()
 	RunWithOptions(t, newStore, nil)
 }
+
+// needs are the optional interfaces a case needs.
+type needs int
+
+const (
+	needLeaser needs = 1 << iota
+	needDeleter
+	// needNoLeaser marks the cases of a store without leases.
+	needNoLeaser
+)
 
 // RunWithOptions is Run with options; nil opts means the defaults.
 func RunWithOptions(t *testing.T, newStore func(t *testing.T) store.Store, opts *Options) {
@@ -37,42 +55,61 @@ func RunWithOptions(t *testing.T, newStore func(t *testing.T) store.Store, opts 
 	if opts != nil && opts.MaxRecordSize != 0 {
 		o.MaxRecordSize = opts.MaxRecordSize
 	}
-	s := &suite{newStore: newStore, opts: o}
+	probe := newStore(t)
+	_, leaser := probe.(store.Leaser)
+	_, deleter := probe.(store.Deleter)
+	s := &suite{newStore: newStore, opts: o, leaser: leaser, deleter: deleter}
 	tests := []struct {
-		name string
-		fn   func(t *testing.T)
+		name  string
+		fn    func(t *testing.T)
+		needs needs
 	}{
-		{"CreateGet", s.testCreateGet},
-		{"CreateExists", s.testCreateExists},
-		{"CreateWithoutRecords", s.testCreateWithoutRecords},
-		{"ReadRanges", s.testReadRanges},
-		{"AppendSequences", s.testAppendSequences},
-		{"AppendReplacesMeta", s.testAppendReplacesMeta},
-		{"AppendEmptyRecords", s.testAppendEmptyRecords},
-		{"AppendConflict", s.testAppendConflict},
-		{"EmptyAndBinaryRecords", s.testEmptyAndBinaryRecords},
-		{"NotFound", s.testNotFound},
-		{"InvalidID", s.testInvalidID},
-		{"TooLarge", s.testTooLarge},
-		{"Aliasing", s.testAliasing},
-		{"CancelledContext", s.testCancelledContext},
-		{"LeaseAcquire", s.testLeaseAcquire},
-		{"LeaseRenewRelease", s.testLeaseRenewRelease},
-		{"Fence", s.testFence},
-		{"ListOrder", s.testListOrder},
-		{"ListFilters", s.testListFilters},
-		{"ListSeesAppends", s.testListSeesAppends},
-		{"ConcurrentSameExpected", s.testConcurrentSameExpected},
-		{"ConcurrentRetryLoops", s.testConcurrentRetryLoops},
-		{"ConcurrentRuns", s.testConcurrentRuns},
-		{"Delete", s.testDelete},
-		{"DeleteErrors", s.testDeleteErrors},
+		{"CreateGet", s.testCreateGet, 0},
+		{"CreateExists", s.testCreateExists, 0},
+		{"CreateWithoutRecords", s.testCreateWithoutRecords, 0},
+		{"ReadRanges", s.testReadRanges, 0},
+		{"AppendSequences", s.testAppendSequences, 0},
+		{"AppendReplacesMeta", s.testAppendReplacesMeta, 0},
+		{"AppendEmptyRecords", s.testAppendEmptyRecords, 0},
+		{"AppendConflict", s.testAppendConflict, 0},
+		{"EmptyAndBinaryRecords", s.testEmptyAndBinaryRecords, 0},
+		{"NotFound", s.testNotFound, 0},
+		{"InvalidID", s.testInvalidID, 0},
+		{"TooLarge", s.testTooLarge, 0},
+		{"Aliasing", s.testAliasing, 0},
+		{"CancelledContext", s.testCancelledContext, 0},
+		{"FenceWithoutLeases", s.testFenceWithoutLeases, needNoLeaser},
+		{"LeaseAcquire", s.testLeaseAcquire, needLeaser},
+		{"LeaseRenewRelease", s.testLeaseRenewRelease, needLeaser},
+		{"LeaseNotFound", s.testLeaseNotFound, needLeaser},
+		{"LeaseInvalidID", s.testLeaseInvalidID, needLeaser},
+		{"LeaseCancelledContext", s.testLeaseCancelledContext, needLeaser},
+		{"Fence", s.testFence, needLeaser},
+		{"ListOrder", s.testListOrder, 0},
+		{"ListFilters", s.testListFilters, 0},
+		{"ListSeesAppends", s.testListSeesAppends, 0},
+		{"ListSeesLeases", s.testListSeesLeases, needLeaser},
+		{"ConcurrentSameExpected", s.testConcurrentSameExpected, 0},
+		{"ConcurrentRetryLoops", s.testConcurrentRetryLoops, 0},
+		{"ConcurrentRuns", s.testConcurrentRuns, 0},
+		{"Delete", s.testDelete, needDeleter},
+		{"DeleteErrors", s.testDeleteErrors, needDeleter},
+		{"DeleteLeased", s.testDeleteLeased, needLeaser | needDeleter},
 	}
+	var skipped []string
 	for _, tt := range tests {
+		if (tt.needs&needLeaser != 0 && !leaser) || (tt.needs&needDeleter != 0 && !deleter) || (tt.needs&needNoLeaser != 0 && leaser) {
+			skipped = append(skipped, tt.name)
+			continue
+		}
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			tt.fn(t)
 		})
+	}
+	if len(skipped) > 0 {
+		t.Logf("storetest: the store (%T) is a store.Leaser: %v, a store.Deleter: %v; skipped %s",
+			probe, leaser, deleter, strings.Join(skipped, ", "))
 	}
 }
 
@@ -80,6 +117,32 @@ func RunWithOptions(t *testing.T, newStore func(t *testing.T) store.Store, opts 
 type suite struct {
 	newStore func(t *testing.T) store.Store
 	opts     Options
+	// leaser and deleter say which optional interfaces the store has.
+	leaser, deleter bool
+}
+
+// leaseStore returns a new store and its leases, failing the test if the
+// store is not a store.Leaser (the first one newStore returned was).
+func (s *suite) leaseStore(t *testing.T) (store.Store, store.Leaser) {
+	t.Helper()
+	st := s.newStore(t)
+	ls, ok := st.(store.Leaser)
+	if !ok {
+		t.Fatalf("storetest: newStore returned a %T, which is not a store.Leaser, though its first store was", st)
+	}
+	return st, ls
+}
+
+// deleteStore returns a new store and its Delete, failing the test if the
+// store is not a store.Deleter (the first one newStore returned was).
+func (s *suite) deleteStore(t *testing.T) (store.Store, store.Deleter) {
+	t.Helper()
+	st := s.newStore(t)
+	d, ok := st.(store.Deleter)
+	if !ok {
+		t.Fatalf("storetest: newStore returned a %T, which is not a store.Deleter, though its first store was", st)
+	}
+	return st, d
 }
 
 // zone is a fixed non-UTC zone: the suite passes times in it and expects
