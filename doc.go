@@ -176,13 +176,21 @@
 //     saw, and a stale writer gets store.ErrConflict, with nothing written.
 //     A non-zero Batch.Fence must be the run's current lease token, or the
 //     append is a conflict too.
-//   - Leases (AcquireLease, RenewLease, ReleaseLease) give a run to one
-//     owner at a time, with a token that grows with each new owner and
-//     fences the older owners' appends. Agent.Start, Agent.Resume and the
-//     Scheduler take them.
 //   - The index answers List by status, agent, labels and wake-up time;
-//     Get, Read and Append return store.ErrNotFound for an unknown run;
-//     Delete forgets a run.
+//     Get, Read and Append return store.ErrNotFound for an unknown run.
+//
+// Optional abilities are separate interfaces, found by type assertion
+// (as database/sql/driver's Pinger):
+//
+//   - store.Leaser (AcquireLease, RenewLease, ReleaseLease) gives a run to
+//     one owner at a time, with a token that grows with each new owner and
+//     fences the older owners' appends. Agent.Start, Agent.Resume and the
+//     Scheduler take leases; a Scheduler requires them. Without them one
+//     process per store is the application's to ensure, and a store must
+//     refuse any non-zero Fence.
+//   - store.Deleter (Delete) forgets a run: DeleteRun, the CLI's delete and
+//     prune, and SchedulerConfig.Retention need it.
+//   - RecordSizer says the store's record limit (4 MiB is assumed).
 //   - Byte slices are neither kept nor shared with the caller; times come
 //     back in UTC; every method is safe for concurrent use and honours its
 //     context.
