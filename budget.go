@@ -6,8 +6,9 @@ import (
 	"time"
 )
 
-// Unlimited, as a Budget field, lifts that limit explicitly. A zero field
-// means the field's default, so no budget is unlimited by accident.
+// Unlimited is the value that lifts a Budget field's limit explicitly. A
+// zero field means the field's default, so no budget is unlimited by
+// accident.
 const Unlimited = -1
 
 // Defaults of Budget.

@@ -213,18 +213,9 @@ func lastNote(s string) int {
 	return -1
 }
 
-// encodedLen is an upper bound of the length of s encoded as a JSON
-// string, without its quotes (by this package's encoder or encoding/json).
-func encodedLen(s string) int {
-	n := 0
-	for i := 0; i < len(s); {
-		c, size := utf8.DecodeRuneInString(s[i:])
-		n += runeEncodedLen(c, size)
-		i += size
-	}
-	return n
-}
-
+// runeEncodedLen is an upper bound of the length of c, decoded from size
+// bytes, encoded in a JSON string (by this package's encoder or
+// encoding/json).
 func runeEncodedLen(c rune, size int) int {
 	switch {
 	case c == utf8.RuneError && size == 1:

@@ -101,6 +101,7 @@ func (m *Model) buildRequest(req *ratchet.Request) (*chatRequest, error) {
 		return nil, invalidRequest("MaxOutputTokens is negative")
 	}
 	if m.cfg.LegacyMaxTokens {
+		//lint:ignore SA1019 max_tokens is deprecated by OpenAI, but LegacyMaxTokens exists to send it to servers that read only that name.
 		out.MaxTokens = maxTokens
 	} else {
 		out.MaxCompletionTokens = maxTokens

@@ -198,14 +198,6 @@ func (b *testBundle) finish(t *testing.T) {
 	}
 }
 
-// open opens the store (no child is running, so nobody else has it open).
-func (b *testBundle) open(t *testing.T) *store.File {
-	t.Helper()
-	fs, err := store.NewFile(filepath.Join(b.dir, "store"))
-	require.NoError(t, err)
-	return fs
-}
-
 // verifyAcked checks that the store holds every record acknowledged so far,
 // byte for byte, at its sequence.
 func (b *testBundle) verifyAcked(t *testing.T, when string) {

@@ -249,21 +249,6 @@ func agreement(t testing.TB, v *Validator, o *oracle, doc *jvalue, instance []by
 	return "oracle rejects, Validate accepts"
 }
 
-// requireAgree fails the test when Validate and the oracle disagree on an
-// instance of a schema both compile.
-func requireAgree(t testing.TB, schema, instance []byte) {
-	t.Helper()
-	v, err := Compile(schema)
-	require.NoError(t, err, "schema %s", schema)
-	o, err := compileOracle(schema)
-	require.NoError(t, err, "oracle schema %s", schema)
-	doc, err := parseDocument(schema)
-	require.NoError(t, err)
-	if msg := agreement(t, v, o, doc, instance); msg != "" {
-		t.Fatalf("schema %s\ninstance %s\n%s", schema, instance, msg)
-	}
-}
-
 // TestOracleStaysOutOfLibrary checks that the oracle is a test-only
 // dependency: no package of the module, tests aside, imports it.
 func TestOracleStaysOutOfLibrary(t *testing.T) {
