@@ -135,6 +135,29 @@ var (
 	// ErrWrongAgent is returned by Agent.Resume for a run started by an
 	// agent of another name.
 	ErrWrongAgent = errors.New("ratchet: run belongs to another agent")
+	// ErrRunBusy matches every *RunBusyError: another owner steps the run. It
+	// is also returned by Scheduler.Send for a run a worker of the same
+	// Scheduler is stepping, when the run's agent has OnBusy BusyReject. (An
+	// event for a run another process is stepping goes to the run's inbox.)
+	ErrRunBusy = errors.New("ratchet: run is busy")
+	// ErrAlreadyAnswered is returned by Answer for an interrupt that was
+	// already answered (or defaulted); nothing was written.
+	ErrAlreadyAnswered = errors.New("ratchet: interrupt already answered")
+	// ErrUnknownInterrupt is returned by Answer for an interrupt ID the
+	// run never raised.
+	ErrUnknownInterrupt = errors.New("ratchet: no such interrupt")
+	// ErrInvalidAnswer is returned by Answer for an answer that does not
+	// fit the question's schema; nothing was written.
+	ErrInvalidAnswer = errors.New("ratchet: answer does not fit the question's schema")
+	// ErrUnknownAgent is returned by StartRun (and logged by the workers)
+	// for an agent name that was not registered.
+	ErrUnknownAgent = errors.New("ratchet: agent not registered with the scheduler")
+	// ErrSchedulerStopped is returned by StartRun, Start and Register once
+	// the scheduler is stopping or stopped.
+	ErrSchedulerStopped = errors.New("ratchet: scheduler stopped")
+	// ErrUnknownPeriodic is returned by RemovePeriodic and LoadPeriodic for
+	// a schedule that does not exist (or was removed, for RemovePeriodic).
+	ErrUnknownPeriodic = errors.New("ratchet: unknown periodic schedule")
 )
 
 // Is reports whether target is ErrModelFailed.

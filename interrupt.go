@@ -36,19 +36,6 @@ const (
 	InterruptSleep    InterruptKind = "sleep"
 )
 
-// Errors of answering and sending.
-var (
-	// ErrAlreadyAnswered is returned by Answer for an interrupt that was
-	// already answered (or defaulted); nothing was written.
-	ErrAlreadyAnswered = errors.New("ratchet: interrupt already answered")
-	// ErrUnknownInterrupt is returned by Answer for an interrupt ID the
-	// run never raised.
-	ErrUnknownInterrupt = errors.New("ratchet: no such interrupt")
-	// ErrInvalidAnswer is returned by Answer for an answer that does not
-	// fit the question's schema; nothing was written.
-	ErrInvalidAnswer = errors.New("ratchet: answer does not fit the question's schema")
-)
-
 // Question is what a tool asks a person, raised with Interrupt.
 type Question struct {
 	// Prompt is the question shown to the person.

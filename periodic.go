@@ -75,13 +75,6 @@ type PeriodicSpec struct {
 	Labels map[string]string `json:"labels,omitempty"`
 }
 
-// Periodic errors.
-var (
-	// ErrUnknownPeriodic is returned by RemovePeriodic and LoadPeriodic for
-	// a schedule that does not exist (or was removed, for RemovePeriodic).
-	ErrUnknownPeriodic = errors.New("ratchet: unknown periodic schedule")
-)
-
 // The kinds of records in a periodic schedule's log.
 const (
 	periodicDefined = "defined"

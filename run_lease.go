@@ -12,12 +12,6 @@ import (
 	"github.com/ratchet-run/ratchet/store"
 )
 
-// ErrRunBusy matches every *RunBusyError: another owner steps the run. It
-// is also returned by Scheduler.Send for a run a worker of the same
-// Scheduler is stepping, when the run's agent has OnBusy BusyReject. (An
-// event for a run another process is stepping goes to the run's inbox.)
-var ErrRunBusy = errors.New("ratchet: run is busy")
-
 // RunBusyError is returned by Agent.Start, Agent.Resume and Run.Step when
 // another owner (another process, a Scheduler) holds a live lease on the
 // run, or took the run's lease over from this Run. Nothing was written.

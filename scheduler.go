@@ -21,16 +21,6 @@ const (
 	PollIntervalDefault = time.Second
 )
 
-// Scheduler errors.
-var (
-	// ErrUnknownAgent is returned by StartRun (and logged by the workers)
-	// for an agent name that was not registered.
-	ErrUnknownAgent = errors.New("ratchet: agent not registered with the scheduler")
-	// ErrSchedulerStopped is returned by StartRun, Start and Register once
-	// the scheduler is stopping or stopped.
-	ErrSchedulerStopped = errors.New("ratchet: scheduler stopped")
-)
-
 // SchedulerConfig configures a Scheduler. The zero value of every optional
 // field means its documented default.
 type SchedulerConfig struct {
