@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/ratchet-run/ratchet/internal/faultfs"
 )
@@ -36,6 +37,10 @@ const walTempPattern = FileLogName + ".*.tmp"
 
 // compactFrameBytes bounds the records one frame of a compacted log holds.
 const compactFrameBytes = 8 << 20
+
+// compactBusyWait bounds how long Compact tries for the store to itself
+// (see Compact) before it returns ErrBusy.
+const compactBusyWait = 100 * time.Millisecond
 
 // ErrBusy is returned by File.Compact when another open of the store's
 // directory exists.
@@ -78,12 +83,24 @@ func (f *File) Compact(ctx context.Context) error {
 	// another by dropping it first, so a failed attempt leaves this open
 	// with none: it takes its shared lock back (which never waits, as no
 	// compactor can hold the exclusive one while we hold the lock file).
-	if err := tryLockExclusive(f.presence); err != nil {
+	//
+	// A process this one starts holds a copy of every open file for a
+	// moment (between its fork and its exec), and so the lock of an open
+	// of this directory that was just closed: the attempt is made a few
+	// times over compactBusyWait before the store is called busy.
+	for wait := time.Millisecond; ; wait *= 2 {
+		err := tryLockExclusive(f.presence)
+		if err == nil {
+			break
+		}
 		if lerr := lockShared(context.Background(), f.presence); lerr != nil {
 			f.fail(fmt.Errorf("lock %s: %w", FileOpenName, lerr))
 			return f.failed
 		}
-		return fmt.Errorf("%w: compact %s", ErrBusy, f.dir)
+		if wait > compactBusyWait || ctx.Err() != nil {
+			return fmt.Errorf("%w: compact %s", ErrBusy, f.dir)
+		}
+		time.Sleep(wait)
 	}
 	defer func() { _ = lockShared(context.Background(), f.presence) }()
 	if err := f.catchUp(); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -139,4 +140,40 @@ func TestFileCompactTempFileRemoved(t *testing.T) {
 	require.Equal(t, []string{"1"}, records(t, g, "r"))
 	_, err := os.Stat(tmp)
 	require.ErrorIs(t, err, os.ErrNotExist)
+}
+
+// TestCompactWhileTheProcessStartsSubprocesses: a subprocess holds a copy
+// of every open file between its fork and its exec, so the lock of an open
+// just closed may still be held for a moment; Compact waits that out
+// rather than calling the store busy (it did, about 1 time in 12 here).
+func TestCompactWhileTheProcessStartsSubprocesses(t *testing.T) {
+	bin, err := exec.LookPath("true")
+	if err != nil {
+		t.Skip("no true(1) to start")
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				_ = exec.Command(bin).Run()
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	for i := range 200 {
+		f, err := store.NewFile(dir)
+		require.NoError(t, err)
+		require.NoError(t, f.Close())
+		f, err = store.NewFile(dir)
+		require.NoError(t, err)
+		require.NoError(t, f.Compact(ctx), "round %d", i)
+		require.NoError(t, f.Close())
+	}
 }
