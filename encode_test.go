@@ -246,3 +246,23 @@ func fillNonZero(t *testing.T, v reflect.Value) {
 		t.Fatalf("cannot fill %s", v.Type())
 	}
 }
+
+// TestEncodeRecordMatchesEncodingJSON: the hand-written encoder of the
+// step's records gives the JSON object encoding/json gives, for every
+// kind and field (formatRecords) and every record scripted runs store.
+func TestEncodeRecordMatchesEncodingJSON(t *testing.T) {
+	t.Parallel()
+	recs := formatRecords()
+	for _, data := range storedRecords(t) {
+		r, err := ratchet.DecodeRecord(1, data)
+		require.NoError(t, err)
+		recs = append(recs, r)
+	}
+	for _, r := range recs {
+		got, err := ratchet.EncodeRecord(r)
+		require.NoError(t, err)
+		want, err := json.Marshal(r)
+		require.NoError(t, err)
+		require.Equal(t, jsonValue(t, want), jsonValue(t, got), "encoding/json: %s\nencoder:       %s", want, got)
+	}
+}

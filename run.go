@@ -49,6 +49,9 @@ type Run struct {
 	own *leaseHolder
 	// stepCancel cancels the step in progress (nil between steps).
 	stepCancel context.CancelCauseFunc
+	// encBuf is reused for the encodings of the Run's batches (see
+	// newBatch).
+	encBuf []byte
 	// lost is the batch whose append failed (and broke the run), for the
 	// Scheduler to account its spend; nil otherwise.
 	lost *batch

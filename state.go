@@ -597,25 +597,6 @@ func cloneMessages(ms []Message) []Message {
 	return out
 }
 
-// EncodeRecord returns the encoding of r: the JSON object that
-// encoding/json makes of it, as Record's struct tags (and those of the
-// types it holds) define. It returns encoding/json's error for a record
-// that has no JSON form (a cost that is NaN or infinite, a time outside
-// the years 0 to 9999).
-func EncodeRecord(r *Record) ([]byte, error) {
-	return json.Marshal(r)
-}
-
-// appendEncodedRecord appends the encoding of r (see EncodeRecord) to b.
-// On an error it returns b unchanged.
-func appendEncodedRecord(b []byte, r *Record) ([]byte, error) {
-	data, err := json.Marshal(r)
-	if err != nil {
-		return b, err
-	}
-	return append(b, data...), nil
-}
-
 // DecodeRecord decodes one record, as encoding/json decodes a Record, and
 // sets its Seq. It returns an error wrapping ErrCorruptLog for bytes that
 // are not a record, and ErrUnsupportedFormat for a record written by a
