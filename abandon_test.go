@@ -130,7 +130,7 @@ func TestStepTimeoutHoldsWhenAToolIgnoresItsContext(t *testing.T) {
 func TestSchedulerStopHoldsWhenAToolIgnoresItsContext(t *testing.T) {
 	t.Parallel()
 	tool, _ := stubborn(t, "pay", ratchet.WithTimeout(time.Hour))
-	st := store.NewMemory()
+	st := store.NewMemory(nil)
 	m := ratchettest.NewModel(t, ratchettest.ToolCalls(ratchettest.Call{Name: "pay", Args: `{}`}), ratchettest.Text("ok"))
 	a, err := ratchet.NewAgent(ratchet.Config{Name: "stubborn", Model: m, Store: st, Tools: []ratchet.Tool{tool}})
 	require.NoError(t, err)

@@ -40,7 +40,7 @@ type Config struct {
 	Instructions string
 	// Tools the model may call; names must be unique.
 	Tools []Tool
-	// Store persists runs. Defaults to a new store.NewMemory() owned by
+	// Store persists runs. Defaults to a new store.NewMemory(nil) owned by
 	// this Agent. When it is a store.Leaser (Memory and File are), the
 	// Runs of Start and Resume lease the runs they step; on a store
 	// without leases they take none and fence nothing, and that one
@@ -182,7 +182,7 @@ func NewAgent(cfg Config) (*Agent, error) {
 	}
 	cfg.Tools = append([]Tool(nil), cfg.Tools...)
 	if cfg.Store == nil {
-		cfg.Store = store.NewMemory()
+		cfg.Store = store.NewMemory(nil)
 	}
 	if cfg.MaxParallelTools == 0 {
 		cfg.MaxParallelTools = MaxParallelToolsDefault

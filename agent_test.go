@@ -30,7 +30,7 @@ type testBundle struct {
 func setup(t *testing.T) *testBundle {
 	t.Helper()
 	b := &testBundle{
-		store: store.NewMemory(),
+		store: store.NewMemory(nil),
 		clock: ratchettest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)),
 		adds:  new(atomic.Int64),
 	}

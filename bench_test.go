@@ -48,7 +48,7 @@ func benchStep(b *testing.B, obs ratchet.Observer) {
 	a, err := ratchet.NewAgent(ratchet.Config{
 		Name: "bench", Model: newLoopModel(), Instructions: "Add numbers.",
 		Tools:    []ratchet.Tool{ratchet.NewTool("add", "Adds two integers.", add)},
-		Store:    store.NewMemory(),
+		Store:    store.NewMemory(nil),
 		Budget:   ratchet.Budget{MaxSteps: ratchet.Unlimited},
 		Observer: obs,
 	})
@@ -121,7 +121,7 @@ func BenchmarkStartRun(b *testing.B) {
 			b.StopTimer()
 			var err error
 			a, err = ratchet.NewAgent(ratchet.Config{Name: "bench", Model: newLoopModel(), Instructions: "Add numbers.",
-				Tools: []ratchet.Tool{ratchet.NewTool("add", "Adds two integers.", add)}, Store: store.NewMemory()})
+				Tools: []ratchet.Tool{ratchet.NewTool("add", "Adds two integers.", add)}, Store: store.NewMemory(nil)})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -24,7 +24,7 @@ func storedRecords(t *testing.T) [][]byte {
 	ctx := context.Background()
 	var out [][]byte
 	for seed := uint64(0); seed < 60; seed++ {
-		st := store.NewMemory()
+		st := store.NewMemory(nil)
 		var c counter
 		_, err := newScriptAgent(t, st, genScript(seed).model(t), &c, int(seed%4)).Run(ctx, "go \"quoted\" <é> & \u2028", nil)
 		require.NoError(t, err)
@@ -54,7 +54,7 @@ func goldenStoreRecords(t *testing.T) [][]byte {
 		require.NoError(t, err)
 		require.NoError(t, os.WriteFile(filepath.Join(dir, e.Name()), b, 0o600))
 	}
-	fs, err := store.NewFile(dir)
+	fs, err := store.NewFile(dir, nil)
 	require.NoError(t, err)
 	defer fs.Close()
 	infos, err := fs.List(ctx, store.Query{})

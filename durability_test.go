@@ -127,7 +127,7 @@ func TestFoldEqualsLiveState(t *testing.T) {
 	ctx := context.Background()
 	for seed := uint64(0); seed < 200; seed++ {
 		for _, snap := range []int{0, 3} {
-			st := store.NewMemory()
+			st := store.NewMemory(nil)
 			var c counter
 			a := newScriptAgent(t, st, genScript(seed).model(t), &c, snap)
 			run, err := a.Start(ctx, "go", nil)
@@ -163,7 +163,7 @@ func TestCrashAtEveryRecordBoundary(t *testing.T) {
 	ctx := context.Background()
 	for seed := uint64(0); seed < 60; seed++ {
 		sc := genScript(seed)
-		full := &batchStore{Memory: store.NewMemory()}
+		full := &batchStore{Memory: store.NewMemory(nil)}
 		var c0 counter
 		a := newScriptAgent(t, full, sc.model(t), &c0, 4)
 		want, err := a.Run(ctx, "go", nil)
@@ -228,7 +228,7 @@ func (b *batchStore) Append(ctx context.Context, batch store.Batch) error {
 func crashedStore(t *testing.T, info store.RunInfo, recs []store.Record) *store.Memory {
 	t.Helper()
 	ctx := context.Background()
-	st := store.NewMemory()
+	st := store.NewMemory(nil)
 	s := foldAll(t, recs[:1])
 	info.Meta = store.Meta{Status: string(s.Status)}
 	require.NoError(t, st.Create(ctx, info, [][]byte{recs[0].Data}))
@@ -324,7 +324,7 @@ func TestLoneCallStartsInTheResponseBatch(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			st := &batchStore{Memory: store.NewMemory()}
+			st := &batchStore{Memory: store.NewMemory(nil)}
 			a, err := ratchet.NewAgent(ratchet.Config{Name: "calc", Model: ratchettest.NewModel(t, tc.replies...), Store: st,
 				Tools: []ratchet.Tool{ratchet.NewTool("add", "Adds.", add), approve}, Budget: tc.budget, NewID: func() string { return "r" }})
 			require.NoError(t, err)

@@ -15,7 +15,7 @@ import (
 // never runs.
 func ExampleNeedsApproval() {
 	ctx := context.Background()
-	st := store.NewMemory()
+	st := store.NewMemory(nil)
 	clock := ratchettest.NewClock(ratchettest.Epoch())
 	rested := newRests()
 

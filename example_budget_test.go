@@ -50,7 +50,7 @@ func researcher(st store.Store, budget ratchet.Budget) *ratchet.Agent {
 // continues where it stopped.
 func ExampleBudget() {
 	ctx := context.Background()
-	agent := researcher(store.NewMemory(), ratchet.Budget{MaxSteps: 2})
+	agent := researcher(store.NewMemory(nil), ratchet.Budget{MaxSteps: 2})
 	run, err := agent.Start(ctx, "Research the question.", nil)
 	if err != nil {
 		panic(err)
@@ -82,7 +82,7 @@ func ExampleBudget() {
 // Scheduler) continues it under the raised limit.
 func ExampleRetryRun() {
 	ctx := context.Background()
-	st := store.NewMemory()
+	st := store.NewMemory(nil)
 	agent := researcher(st, ratchet.Budget{MaxSteps: 2})
 	if _, err := agent.Run(ctx, "Research the question.", nil); err != nil {
 		fmt.Println(err)
@@ -113,7 +113,7 @@ func ExampleRetryRun() {
 // is asked once, without tools, for its best final answer.
 func ExampleBudget_windDown() {
 	ctx := context.Background()
-	agent := researcher(store.NewMemory(), ratchet.Budget{MaxSteps: 2, WindDown: true})
+	agent := researcher(store.NewMemory(nil), ratchet.Budget{MaxSteps: 2, WindDown: true})
 	run, err := agent.Start(ctx, "Research the question.", nil)
 	if err != nil {
 		panic(err)

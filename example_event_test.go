@@ -18,7 +18,7 @@ import (
 // reaches the model as a user message.
 func ExampleScheduler_Send() {
 	ctx := context.Background()
-	st := store.NewMemory()
+	st := store.NewMemory(nil)
 	clock := ratchettest.NewClock(ratchettest.Epoch())
 	rested := newRests()
 

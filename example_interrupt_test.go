@@ -34,7 +34,7 @@ func askSeats() ratchet.Tool {
 // call's result.
 func ExampleInterrupt() {
 	ctx := context.Background()
-	st := store.NewMemory()
+	st := store.NewMemory(nil)
 	clock := ratchettest.NewClock(ratchettest.Epoch())
 	model := ratchettest.NewModel(&ratchettest.ExampleTB{},
 		ratchettest.ToolCalls(ratchettest.Call{Name: "ask_seats", Args: `{"flight":"LH 454"}`}),
@@ -102,7 +102,7 @@ func ExampleInterrupt() {
 // the answer and hands the run to a worker again, which continues it.
 func ExampleScheduler_Answer() {
 	ctx := context.Background()
-	st := store.NewMemory()
+	st := store.NewMemory(nil)
 	clock := ratchettest.NewClock(ratchettest.Epoch())
 	rested := newRests()
 	model := ratchettest.NewModelFunc(&ratchettest.ExampleTB{}, func(ctx context.Context, call int, req *ratchet.Request) ratchettest.Reply {

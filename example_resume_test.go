@@ -52,7 +52,7 @@ func ExampleAgent_Resume() {
 	clock := ratchettest.NewClock(ratchettest.Epoch())
 
 	// Process 1.
-	st, err := store.NewFile(dir)
+	st, err := store.NewFile(dir, nil)
 	if err != nil {
 		panic(err)
 	}
@@ -74,7 +74,7 @@ func ExampleAgent_Resume() {
 	}
 
 	// Process 2, on the same directory.
-	st, err = store.NewFile(dir)
+	st, err = store.NewFile(dir, nil)
 	if err != nil {
 		panic(err)
 	}

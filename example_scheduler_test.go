@@ -44,7 +44,7 @@ func (r rests) next() string {
 // the store, so any process with the agent registered could continue them.
 func ExampleScheduler() {
 	ctx := context.Background()
-	st := store.NewMemory()
+	st := store.NewMemory(nil)
 	clock := ratchettest.NewClock(ratchettest.Epoch())
 	done := newRests()
 

@@ -17,7 +17,7 @@ import (
 // hours on a fake clock, so the example does not.
 func ExampleSleepUntil() {
 	ctx := context.Background()
-	st := store.NewMemory()
+	st := store.NewMemory(nil)
 	clock := ratchettest.NewClock(ratchettest.Epoch())
 	rested := newRests()
 

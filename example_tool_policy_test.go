@@ -22,7 +22,7 @@ type orderIn struct {
 // step, which finishes the open call by tool's policy; crashDuringCall
 // returns that Step and its error.
 func crashDuringCall(ctx context.Context, tool ratchet.Tool, args string) (ratchet.Step, error) {
-	fs := ratchettest.NewFaultStore(store.NewMemory())
+	fs := ratchettest.NewFaultStore(store.NewMemory(nil))
 	crash := ratchet.NewTool(tool.Spec().Name, tool.Spec().Description, func(ctx context.Context, in orderIn) (string, error) {
 		defer fs.FailAppends(ratchettest.ErrIO())
 		return tool.Call(ctx, []byte(args))

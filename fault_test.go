@@ -35,15 +35,15 @@ func TestStoreFaults(t *testing.T) {
 	for seed := uint64(0); seed < 25; seed++ {
 		sc := genScript(seed)
 		var c0 counter
-		counted := ratchettest.NewFaultStore(store.NewMemory())
+		counted := ratchettest.NewFaultStore(store.NewMemory(nil))
 		want, err := newScriptAgent(t, counted.Store(), sc.model(t), &c0, 4).Run(ctx, "go", nil)
 		require.NoError(t, err)
 		total := counted.Appends()
 		for n := 1; n <= total; n++ {
 			for _, f := range faults {
-				var inner store.Store = store.NewMemory()
+				var inner store.Store = store.NewMemory(nil)
 				if seed == 0 {
-					fs, err := store.NewFile(t.TempDir())
+					fs, err := store.NewFile(t.TempDir(), nil)
 					require.NoError(t, err)
 					t.Cleanup(func() { _ = fs.Close() })
 					inner = fs
@@ -94,7 +94,7 @@ func TestStoreReadFaults(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	sc := genScript(7)
-	fst := ratchettest.NewFaultStore(store.NewMemory())
+	fst := ratchettest.NewFaultStore(store.NewMemory(nil))
 	var c counter
 	a := newScriptAgent(t, fst.Store(), sc.model(t), &c, 4)
 	run, err := a.Start(ctx, "go", nil)

@@ -120,7 +120,7 @@ var goldenRuns = []struct {
 func writeGoldenStore(t *testing.T, dir string) {
 	ctx := context.Background()
 	require.NoError(t, os.RemoveAll(dir))
-	fs, err := store.NewFile(dir)
+	fs, err := store.NewFile(dir, nil)
 	require.NoError(t, err)
 	defer fs.Close()
 	for _, g := range goldenRuns {
@@ -159,7 +159,7 @@ func TestGoldenStore(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, os.WriteFile(filepath.Join(dir, e.Name()), b, 0o600))
 	}
-	fs, err := store.NewFile(dir)
+	fs, err := store.NewFile(dir, nil)
 	require.NoError(t, err)
 	defer fs.Close()
 

@@ -27,7 +27,7 @@ func TestGoldenTranscripts(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			var c counter
-			a := newScriptAgent(t, store.NewMemory(), genScript(seed).model(t), &c, 0)
+			a := newScriptAgent(t, store.NewMemory(nil), genScript(seed).model(t), &c, 0)
 			run, err := a.Start(ctx, "go", nil)
 			require.NoError(t, err)
 			var b strings.Builder

@@ -71,7 +71,7 @@ func TestManyCallsCostLinearMemory(t *testing.T) {
 		}) (string, error) {
 			return in.Text, nil
 		})
-		a, err := ratchet.NewAgent(ratchet.Config{Name: "many", Model: m, Store: store.NewMemory(), Tools: []ratchet.Tool{echo},
+		a, err := ratchet.NewAgent(ratchet.Config{Name: "many", Model: m, Store: store.NewMemory(nil), Tools: []ratchet.Tool{echo},
 			Budget: ratchet.Budget{MaxToolCalls: 1 << 20}, Parse: ratchet.ParsePolicy{MaxCallsPerResponse: 1 << 20}})
 		require.NoError(t, err)
 		var before, after runtime.MemStats
@@ -101,7 +101,7 @@ func TestLargeToolResultsKeepOnlyTheCap(t *testing.T) {
 	typed := out{Text: big}
 	run := func(tool ratchet.Tool) (uint64, string) {
 		m := ratchettest.NewModel(t, ratchettest.ToolCalls(ratchettest.Call{Name: tool.Spec().Name, Args: `{}`}), ratchettest.Text("ok"))
-		st := store.NewMemory()
+		st := store.NewMemory(nil)
 		a, err := ratchet.NewAgent(ratchet.Config{Name: "big", Model: m, Store: st, Tools: []ratchet.Tool{tool}, MaxToolOutputBytes: limit})
 		require.NoError(t, err)
 		var before, after runtime.MemStats

@@ -174,7 +174,7 @@ func TestRedactorKeepsSecretsOutOfStoreAndLogs(t *testing.T) {
 	t.Parallel()
 	const secret = "sk-live-SECRET-1234567890"
 	dir := t.TempDir()
-	fst, err := store.NewFile(dir)
+	fst, err := store.NewFile(dir, nil)
 	require.NoError(t, err)
 	t.Cleanup(func() { fst.Close() })
 	var got string

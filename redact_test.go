@@ -96,7 +96,7 @@ func TestSecretsNeverPersisted(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
-	fst, err := store.NewFile(dir)
+	fst, err := store.NewFile(dir, nil)
 	require.NoError(t, err)
 	logs := &redactLogBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

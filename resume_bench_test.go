@@ -18,7 +18,7 @@ import (
 func longRun(tb testing.TB, steps int, snapEvery int) *store.Memory {
 	tb.Helper()
 	ctx := context.Background()
-	mem := store.NewMemory()
+	mem := store.NewMemory(nil)
 	model := ratchettest.NewModelFunc(tb, func(_ context.Context, call int, _ *ratchet.Request) ratchettest.Reply {
 		if call == steps-1 {
 			return ratchettest.Reply{Response: &ratchet.Response{Message: ratchet.Message{Role: ratchet.RoleAssistant, Content: "done"},
@@ -52,7 +52,7 @@ func copyToFile(tb testing.TB, src store.Store, dir string) {
 	require.NoError(tb, err)
 	recs, err := src.Read(ctx, "run", 1)
 	require.NoError(tb, err)
-	fs, err := store.NewFile(dir)
+	fs, err := store.NewFile(dir, nil)
 	require.NoError(tb, err)
 	defer fs.Close()
 	first := info
@@ -83,7 +83,7 @@ func BenchmarkResume(b *testing.B) {
 			tools := []ratchet.Tool{ratchet.NewTool("add", "Adds.", func(_ context.Context, in addArgs) (int, error) { return in.A + in.B, nil })}
 			b.ReportAllocs()
 			for b.Loop() {
-				fs, err := store.NewFile(dir)
+				fs, err := store.NewFile(dir, nil)
 				if err != nil {
 					b.Fatal(err)
 				}

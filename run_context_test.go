@@ -53,7 +53,7 @@ func TestCallContextsDuringAndAfterStep(t *testing.T) {
 				return "kept", nil
 			}, ratchet.WithTimeout(time.Minute))
 			a, err := ratchet.NewAgent(ratchet.Config{Name: "ctx", Model: m, Tools: []ratchet.Tool{keep},
-				Store: store.NewMemory(), Budget: tc.budget})
+				Store: store.NewMemory(nil), Budget: tc.budget})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -97,7 +97,7 @@ func TestCallContextsDuringAndAfterStep(t *testing.T) {
 // normally: its step's active time is measured on its own clock, and its
 // records' times go back rather than jump ahead.
 func TestStepAfterRecordsFromAClockAhead(t *testing.T) {
-	st := store.NewMemory()
+	st := store.NewMemory(nil)
 	script := func() *ratchettest.Model {
 		return ratchettest.NewModelFunc(t, func(ctx context.Context, call int, _ *ratchet.Request) ratchettest.Reply {
 			return ratchettest.ToolCalls(ratchettest.Call{Name: "keep", Args: `{}`})
@@ -166,7 +166,7 @@ func TestRetriedCallsGetFreshContexts(t *testing.T) {
 		}
 		return "ok", nil
 	}, ratchet.WithOnError(ratchet.ToolErrorRetry), ratchet.WithRetry(ratchet.RetryPolicy{InitialDelay: time.Nanosecond, Jitter: -1}))
-	a, err := ratchet.NewAgent(ratchet.Config{Name: "retry", Model: m, Tools: []ratchet.Tool{flaky}, Store: store.NewMemory(),
+	a, err := ratchet.NewAgent(ratchet.Config{Name: "retry", Model: m, Tools: []ratchet.Tool{flaky}, Store: store.NewMemory(nil),
 		Retry: ratchet.RetryPolicy{InitialDelay: time.Nanosecond, Jitter: -1}})
 	if err != nil {
 		t.Fatal(err)
@@ -205,7 +205,7 @@ func TestWaitingStepKeepsItsResults(t *testing.T) {
 	echo := ratchet.NewTool("echo", "Echoes.", func(ctx context.Context, _ struct{}) (string, error) {
 		return "echo ran", nil
 	})
-	st := store.NewMemory()
+	st := store.NewMemory(nil)
 	a, err := ratchet.NewAgent(ratchet.Config{Name: "approve", Model: m, Tools: []ratchet.Tool{risky, echo}, Store: st})
 	if err != nil {
 		t.Fatal(err)

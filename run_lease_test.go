@@ -110,7 +110,7 @@ func TestLeaseRenewedWhileACallRuns(t *testing.T) {
 	t.Parallel()
 	var calls atomic.Int64
 	gate := make(chan struct{})
-	st := store.NewMemory()
+	st := store.NewMemory(nil)
 	m := ratchettest.NewModel(t, ratchettest.ToolCalls(ratchettest.Call{Name: "slow", Args: `{}`}), ratchettest.Text("ok"))
 	a, err := ratchet.NewAgent(ratchet.Config{Name: "renew", Model: m, Store: st, LeaseTTL: 150 * time.Millisecond,
 		Tools: []ratchet.Tool{gateTool("slow", &calls, gate)}})

@@ -225,7 +225,7 @@ func newScenario(t *testing.T) *scenario {
 
 // open opens the store, as a new process does, and makes the agent.
 func (s *scenario) open() {
-	f, err := store.NewFile(s.dir)
+	f, err := store.NewFile(s.dir, nil)
 	require.NoError(s.t, err)
 	s.file = f
 	s.proc = &scenarioStore{File: f, died: func(what string) { s.event("%s", what) }}

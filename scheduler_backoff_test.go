@@ -137,7 +137,7 @@ func (b *schedBundle) untilStatus(t *testing.T, d time.Duration, want ratchet.St
 // model again.
 func TestSchedulerPausesRunOnRecordTooLarge(t *testing.T) {
 	t.Parallel()
-	b := setupSched(t, &ratchet.SchedulerConfig{Store: store.NewMemoryWithOptions(&store.MemoryOptions{MaxRecordSize: 4096}), PollInterval: time.Second})
+	b := setupSched(t, &ratchet.SchedulerConfig{Store: store.NewMemory(&store.MemoryOptions{MaxRecordSize: 4096}), PollInterval: time.Second})
 	var calls int64
 	var mu sync.Mutex
 	big := ratchet.NewTool("big", "Returns a lot.", func(ctx context.Context, in echoIn) (string, error) {
@@ -197,7 +197,7 @@ func TestSchedulerPausesRunOnRecordTooLarge(t *testing.T) {
 // persisted usage and cost that count every call made.
 func TestSchedulerDiskFullBoundsModelCalls(t *testing.T) {
 	t.Parallel()
-	fst := ratchettest.NewFaultStore(store.NewMemory())
+	fst := ratchettest.NewFaultStore(store.NewMemory(nil))
 	b := setupSched(t, &ratchet.SchedulerConfig{Store: fst.Store(), PollInterval: time.Second, Workers: 2})
 	m := toolThenAnswer(t, "echo", `{"text":"hi"}`)
 	b.pricedAgent(t, "echoer", m, []ratchet.Tool{echoTool()}, nil)
@@ -272,7 +272,7 @@ func (f *runFaults) Append(ctx context.Context, bt store.Batch) error {
 // persisted cost (a usage record); another run on the store succeeds.
 func TestSchedulerPausesAfterMaxTransientFailures(t *testing.T) {
 	t.Parallel()
-	rf := &runFaults{Memory: store.NewMemory(), run: "echoer-1", err: ratchettest.ErrIO()}
+	rf := &runFaults{Memory: store.NewMemory(nil), run: "echoer-1", err: ratchettest.ErrIO()}
 	b := setupSched(t, &ratchet.SchedulerConfig{Store: rf, PollInterval: time.Second,
 		StoreFailures: ratchet.StoreFailurePolicy{MaxFailures: 3, CircuitFailures: -1}})
 	m := toolThenAnswer(t, "echo", `{"text":"hi"}`)
@@ -304,7 +304,7 @@ func TestSchedulerPausesAfterMaxTransientFailures(t *testing.T) {
 // again.
 func TestSchedulerLostAckSpendNotCountedTwice(t *testing.T) {
 	t.Parallel()
-	fst := ratchettest.NewFaultStore(store.NewMemory())
+	fst := ratchettest.NewFaultStore(store.NewMemory(nil))
 	b := setupSched(t, &ratchet.SchedulerConfig{Store: fst.Store(), PollInterval: time.Second})
 	m := toolThenAnswer(t, "echo", `{"text":"hi"}`)
 	b.pricedAgent(t, "echoer", m, []ratchet.Tool{echoTool()}, nil)
@@ -336,7 +336,7 @@ func TestSchedulerFullTmpfs(t *testing.T) {
 		t.Skipf("cannot mount a tmpfs (%v: %s); the FaultStore tests cover a full disk", err, out)
 	}
 	t.Cleanup(func() { _ = exec.Command("umount", dir).Run() })
-	fs, err := store.NewFile(filepath.Join(dir, "store"))
+	fs, err := store.NewFile(filepath.Join(dir, "store"), nil)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = fs.Close() })
 	filler := filepath.Join(dir, "filler")

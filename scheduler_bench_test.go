@@ -41,9 +41,9 @@ func BenchmarkSchedulerThroughput(b *testing.B) {
 			for b.Loop() {
 				var st store.Store
 				if kind == "memory" {
-					st = store.NewMemory()
+					st = store.NewMemory(nil)
 				} else {
-					f, err := store.NewFile(b.TempDir())
+					f, err := store.NewFile(b.TempDir(), nil)
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -112,7 +112,7 @@ func BenchmarkSchedulerThroughput(b *testing.B) {
 func BenchmarkWaitingRuns(b *testing.B) {
 	const runs = 100_000
 	for b.Loop() {
-		st := store.NewMemory()
+		st := store.NewMemory(nil)
 		m := ratchettest.NewModelFunc(b, func(ctx context.Context, call int, req *ratchet.Request) ratchettest.Reply {
 			return ratchettest.ToolCalls(ratchettest.Call{Name: "echo", Args: `{"text":"x"}`})
 		})

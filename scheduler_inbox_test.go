@@ -143,7 +143,7 @@ func TestInboxDeliveryExactlyOnceAfterFailedAppend(t *testing.T) {
 	for _, mode := range []ratchettest.FaultMode{ratchettest.FaultBefore, ratchettest.FaultAfter} {
 		t.Run(fmt.Sprint(mode), func(t *testing.T) {
 			t.Parallel()
-			mem := store.NewMemory()
+			mem := store.NewMemory(nil)
 			fs := ratchettest.NewFaultStore(mem)
 			var logs syncBuffer
 			a := setupSched(t, &ratchet.SchedulerConfig{Store: fs.Store(), PollInterval: time.Second,

@@ -167,7 +167,7 @@ func (s *staleList) AcquireLease(ctx context.Context, id, owner string, now, unt
 // leased again: the worker finds it ended first.
 func TestSchedulerSkipsAnEndedRunAPollListed(t *testing.T) {
 	t.Parallel()
-	st := &staleList{Memory: store.NewMemory()}
+	st := &staleList{Memory: store.NewMemory(nil)}
 	b := setupSched(t, &ratchet.SchedulerConfig{Store: st})
 	b.agent(t, "echoer", toolThenAnswer(t, "echo", `{"text":"hi"}`), []ratchet.Tool{echoTool()}, nil)
 	ctx := context.Background()

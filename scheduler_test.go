@@ -26,7 +26,7 @@ type schedBundle struct {
 func setupSched(t *testing.T, cfg *ratchet.SchedulerConfig) *schedBundle {
 	t.Helper()
 	b := &schedBundle{
-		store: store.NewMemory(),
+		store: store.NewMemory(nil),
 		clock: ratchettest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)),
 	}
 	var c ratchet.SchedulerConfig

@@ -79,9 +79,9 @@ func (b *bigRun) agent(t *testing.T, st store.Store) *ratchet.Agent {
 func TestLongRunWithBigParallelResults(t *testing.T) {
 	t.Parallel()
 	stores := map[string]func(t *testing.T) store.Store{
-		"memory": func(*testing.T) store.Store { return store.NewMemory() },
+		"memory": func(*testing.T) store.Store { return store.NewMemory(nil) },
 		"file": func(t *testing.T) store.Store {
-			fs, err := store.NewFile(t.TempDir())
+			fs, err := store.NewFile(t.TempDir(), nil)
 			require.NoError(t, err)
 			t.Cleanup(func() { _ = fs.Close() })
 			return fs
@@ -144,7 +144,7 @@ func TestLongRunWithBigParallelResults(t *testing.T) {
 func TestOversizedModelResponse(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	mem := store.NewMemory()
+	mem := store.NewMemory(nil)
 	huge := strings.Repeat("z", 5<<20)
 	model := ratchettest.NewModelFunc(t, func(context.Context, int, *ratchet.Request) ratchettest.Reply {
 		return ratchettest.Reply{Response: &ratchet.Response{Model: "m", Message: ratchet.Message{Role: ratchet.RoleAssistant, Content: huge},
@@ -220,9 +220,9 @@ func TestOversizedToolResultIsCut(t *testing.T) {
 		store store.Store
 		limit int
 	}{
-		{"memory", store.NewMemory(), store.MaxRecordSizeDefault},
+		{"memory", store.NewMemory(nil), store.MaxRecordSizeDefault},
 		// A store that does not say its limit: cut harder after its error.
-		{"unsaid", hiddenLimit{store.NewMemoryWithOptions(&store.MemoryOptions{MaxRecordSize: 1 << 20})}, 1 << 20},
+		{"unsaid", hiddenLimit{store.NewMemory(&store.MemoryOptions{MaxRecordSize: 1 << 20})}, 1 << 20},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			huge := strings.Repeat("é", 5<<20/2) // 5 MiB of 2-byte runes
@@ -275,7 +275,7 @@ type hiddenLimit struct{ store.Store }
 func TestToolResultCutAtMaxOutputBytesIsRecorded(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	mem := store.NewMemory()
+	mem := store.NewMemory(nil)
 	model := ratchettest.NewModel(t, ratchettest.ToolCalls(ratchettest.Call{Name: "dump", Args: `{"text":"x"}`}), ratchettest.Text("ok"))
 	dump := ratchet.NewTool("dump", "Dumps.", func(context.Context, struct {
 		Text string `json:"text"`

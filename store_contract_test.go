@@ -89,7 +89,7 @@ func TestAgentRunsOnBasicStore(t *testing.T) {
 // also needs a store.Deleter.
 func TestNewSchedulerNeedsLeaser(t *testing.T) {
 	t.Parallel()
-	basic := ratchettest.BasicStore(store.NewMemory())
+	basic := ratchettest.BasicStore(store.NewMemory(nil))
 	_, err := ratchet.NewScheduler(ratchet.SchedulerConfig{Store: basic})
 	require.ErrorIs(t, err, errors.ErrUnsupported)
 	var ue *store.UnsupportedError
@@ -97,7 +97,7 @@ func TestNewSchedulerNeedsLeaser(t *testing.T) {
 	require.Equal(t, "Leaser", ue.Interface)
 	require.EqualError(t, err, "ratchet: new scheduler: store ratchettest.basicStore does not implement store.Leaser: it has no leases")
 
-	m := store.NewMemory()
+	m := store.NewMemory(nil)
 	leaseOnly := struct {
 		store.Store
 		store.Leaser

@@ -89,14 +89,14 @@ func ratchetHTTPModel(tb testing.TB, url string) ratchet.Model {
 	return m
 }
 
-func memStore() store.Store { return store.NewMemory() }
+func memStore() store.Store { return store.NewMemory(nil) }
 
 func fileStore(tb testing.TB) func() store.Store {
 	i := 0
 	dir := tb.TempDir()
 	return func() store.Store {
 		i++
-		s, err := store.NewFile(dir + "/" + strconv.Itoa(i))
+		s, err := store.NewFile(dir+"/"+strconv.Itoa(i), nil)
 		if err != nil {
 			tb.Fatal(err)
 		}

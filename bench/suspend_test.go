@@ -24,9 +24,9 @@ func BenchmarkSuspended(b *testing.B) {
 		name     string
 		newStore func(dir string) store.Store
 	}{
-		{"fw=ratchet-mem", func(string) store.Store { return store.NewMemory() }},
+		{"fw=ratchet-mem", func(string) store.Store { return store.NewMemory(nil) }},
 		{"fw=ratchet-file", func(dir string) store.Store {
-			s, err := store.NewFile(dir)
+			s, err := store.NewFile(dir, nil)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -76,7 +76,7 @@ func benchRoundTrip(b *testing.B, m ratchet.Model, each func(start, end time.Tim
 	for i := 0; b.Loop(); i++ {
 		if i%batch == 0 {
 			b.StopTimer()
-			a, err := ratchet.NewAgent(ratchet.Config{Name: "weather", Model: m, Store: store.NewMemory(), Tools: []ratchet.Tool{tool}})
+			a, err := ratchet.NewAgent(ratchet.Config{Name: "weather", Model: m, Store: store.NewMemory(nil), Tools: []ratchet.Tool{tool}})
 			require.NoError(b, err)
 			runs = runs[:0]
 			for j := 0; j < batch; j++ {

@@ -40,7 +40,7 @@ func setup(t *testing.T) *testBundle {
 		tp:    tp,
 		obs:   ratchetotel.New(tp, &ratchetotel.Options{ProviderName: "scripted"}),
 		clock: ratchettest.NewClock(ratchettest.Epoch()),
-		store: store.NewMemory(),
+		store: store.NewMemory(nil),
 	}
 }
 
@@ -521,7 +521,7 @@ func TestNestedRunsUnderAToolSpan(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	inner := b.agent(t, ratchettest.NewModel(t, ratchettest.Text("inner done")), func(c *ratchet.Config) {
-		c.Name, c.Tools, c.Store, c.NewID = "inner", nil, store.NewMemory(), func() string { return "run-2" }
+		c.Name, c.Tools, c.Store, c.NewID = "inner", nil, store.NewMemory(nil), func() string { return "run-2" }
 	})
 	delegate := ratchet.NewTool("delegate", "Runs the inner agent.", func(ctx context.Context, in struct{}) (string, error) {
 		return inner.Run(ctx, "sub-task", nil)

@@ -28,7 +28,7 @@ type (
 // partial returns a Memory store with only the optional interfaces asked
 // for.
 func partial(leases, deletes bool) store.Store {
-	m := store.NewMemory()
+	m := store.NewMemory(nil)
 	basic := ratchettest.BasicStore(m)
 	switch {
 	case leases && deletes:
@@ -98,11 +98,11 @@ func TestFaultStoreOptionalInterfaces(t *testing.T) {
 func TestFaultStoreConformance(t *testing.T) {
 	t.Parallel()
 	t.Run("full", func(t *testing.T) {
-		storetest.Run(t, func(t *testing.T) store.Store { return ratchettest.NewFaultStore(store.NewMemory()).Store() })
+		storetest.Run(t, func(t *testing.T) store.Store { return ratchettest.NewFaultStore(store.NewMemory(nil)).Store() })
 	})
 	t.Run("basic", func(t *testing.T) {
 		storetest.Run(t, func(t *testing.T) store.Store {
-			return ratchettest.NewFaultStore(ratchettest.BasicStore(store.NewMemory())).Store()
+			return ratchettest.NewFaultStore(ratchettest.BasicStore(store.NewMemory(nil))).Store()
 		})
 	})
 }

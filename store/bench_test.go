@@ -94,7 +94,7 @@ func BenchmarkFileReadTail(b *testing.B) {
 func BenchmarkFileOpen(b *testing.B) {
 	ctx := context.Background()
 	dir := b.TempDir()
-	f, err := store.NewFile(dir)
+	f, err := store.NewFile(dir, nil)
 	require.NoError(b, err)
 	require.NoError(b, f.Create(ctx, store.RunInfo{ID: "run"}, nil))
 	last := uint64(0)
@@ -117,7 +117,7 @@ func BenchmarkFileOpen(b *testing.B) {
 			b.SetBytes(logSize(b, dir))
 			b.ReportAllocs()
 			for b.Loop() {
-				f, err := store.NewFileWithOptions(dir, &store.FileOptions{VerifyLog: verify})
+				f, err := store.NewFile(dir, &store.FileOptions{VerifyLog: verify})
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -21,7 +21,7 @@ func ExampleNewFile() {
 	defer os.RemoveAll(dir)
 	ctx := context.Background()
 
-	s, err := store.NewFile(dir)
+	s, err := store.NewFile(dir, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func ExampleNewFile() {
 		log.Fatal(err)
 	}
 
-	s, err = store.NewFile(dir) // a restart
+	s, err = store.NewFile(dir, nil) // a restart
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func ExampleNewFile() {
 // Leases fence out a worker whose lease was taken over.
 func ExampleMemory_leases() {
 	ctx := context.Background()
-	s := store.NewMemory()
+	s := store.NewMemory(nil)
 	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	if err := s.Create(ctx, store.RunInfo{ID: "run-1"}, nil); err != nil {
 		log.Fatal(err)

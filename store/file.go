@@ -157,13 +157,7 @@ var (
 	_ Deleter = (*File)(nil)
 )
 
-// NewFile opens the File store in dir with the default options; see
-// NewFileWithOptions.
-func NewFile(dir string) (*File, error) {
-	return NewFileWithOptions(dir, nil)
-}
-
-// NewFileWithOptions opens the File store in dir, creating dir (mode 0700)
+// NewFile opens the File store in dir, creating dir (mode 0700)
 // and the store's files (mode 0600) if needed; nil opts means the defaults.
 // It rebuilds the index from the index checkpoint and the log after it (or
 // the whole log), cutting off a torn tail (see FileOptions.OnRecover) and
@@ -172,7 +166,7 @@ func NewFile(dir string) (*File, error) {
 // ErrCorrupt when the log's header is bad, and ErrUnsafeFile for a store
 // file that is a symbolic link. It waits for the store's lock while
 // another process holds it. The caller must Close the store.
-func NewFileWithOptions(dir string, opts *FileOptions) (*File, error) {
+func NewFile(dir string, opts *FileOptions) (*File, error) {
 	var o FileOptions
 	if opts != nil {
 		o = *opts

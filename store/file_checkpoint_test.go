@@ -55,7 +55,7 @@ func (b *checkpointBundle) open(t *testing.T, verify bool) *File {
 
 // tryOpen opens the bundle's store, logging to b.logs.
 func (b *checkpointBundle) tryOpen(verify bool) (*File, error) {
-	return NewFileWithOptions(b.dir, &FileOptions{
+	return NewFile(b.dir, &FileOptions{
 		noSync: true, VerifyLog: verify,
 		Logger: slog.New(slog.NewTextHandler(&b.logs, nil)),
 	})

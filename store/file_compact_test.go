@@ -168,10 +168,10 @@ func TestCompactWhileTheProcessStartsSubprocesses(t *testing.T) {
 	}()
 	defer func() { close(stop); <-done }()
 	for i := range 200 {
-		f, err := store.NewFile(dir)
+		f, err := store.NewFile(dir, nil)
 		require.NoError(t, err)
 		require.NoError(t, f.Close())
-		f, err = store.NewFile(dir)
+		f, err = store.NewFile(dir, nil)
 		require.NoError(t, err)
 		require.NoError(t, f.Compact(ctx), "round %d", i)
 		require.NoError(t, f.Close())

@@ -44,7 +44,7 @@ func TestFileFailedWriteOrSync(t *testing.T) {
 			ctx := context.Background()
 			dir := filepath.Join(t.TempDir(), "store")
 			fsys := faultfs.NewFaulty(faultfs.OS(), nil)
-			f, err := store.NewFileWithOptions(dir, &store.FileOptions{FS: fsys})
+			f, err := store.NewFile(dir, &store.FileOptions{FS: fsys})
 			require.NoError(t, err)
 			require.NoError(t, f.Create(ctx, store.RunInfo{ID: "r", Agent: "a"}, nil))
 			require.NoError(t, f.Create(ctx, store.RunInfo{ID: "other", Agent: "a"}, nil))
@@ -63,7 +63,7 @@ func TestFileFailedWriteOrSync(t *testing.T) {
 				require.NoError(t, appendOne(ctx, f, "r", 4))
 				require.NoError(t, appendOne(ctx, f, "other", 1))
 				require.NoError(t, f.Close())
-				f, err = store.NewFileWithOptions(dir, &store.FileOptions{FS: fsys})
+				f, err = store.NewFile(dir, &store.FileOptions{FS: fsys})
 				require.NoError(t, err)
 				defer f.Close()
 				require.Equal(t, []string{"r-1", "r-2", "r-3", "r-4"}, records(t, f, "r"))
@@ -86,7 +86,7 @@ func TestFileFailedWriteOrSync(t *testing.T) {
 			require.Equal(t, []string{"r-1", "r-2", "r-3"}, records(t, f, "r"))
 			require.NoError(t, f.Close())
 
-			f, err = store.NewFileWithOptions(dir, &store.FileOptions{FS: fsys})
+			f, err = store.NewFile(dir, &store.FileOptions{FS: fsys})
 			require.NoError(t, err)
 			defer f.Close()
 			got := records(t, f, "r")
@@ -112,7 +112,7 @@ func TestFileRandomFaults(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "store")
 	ids := []string{"a", "b", "c"}
 	acked := map[string]uint64{}
-	f, err := store.NewFile(dir)
+	f, err := store.NewFile(dir, nil)
 	require.NoError(t, err)
 	for _, id := range ids {
 		require.NoError(t, f.Create(ctx, store.RunInfo{ID: id}, nil))
@@ -121,7 +121,7 @@ func TestFileRandomFaults(t *testing.T) {
 	failures := 0
 	for round := range 40 {
 		fsys := faultfs.NewFaulty(faultfs.OS(), faultfs.Random(uint64(round), 0.15, faultfs.EIO, faultfs.ENOSPC))
-		f, err := store.NewFileWithOptions(dir, &store.FileOptions{FS: fsys})
+		f, err := store.NewFile(dir, &store.FileOptions{FS: fsys})
 		if err != nil {
 			// The open itself hit a fault (cutting a tail, a checkpoint
 			// is only logged): try the next round.
@@ -155,7 +155,7 @@ func TestFileRandomFaults(t *testing.T) {
 		_ = f.Close()
 	}
 	require.Positive(t, failures)
-	f, err = store.NewFile(dir)
+	f, err = store.NewFile(dir, nil)
 	require.NoError(t, err)
 	defer f.Close()
 	for _, id := range ids {

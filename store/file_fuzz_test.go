@@ -135,7 +135,7 @@ func FuzzTornTail(f *testing.F) {
 		dir := t.TempDir()
 		path := filepath.Join(dir, FileLogName)
 		opts := &FileOptions{noSync: true}
-		fs, err := NewFileWithOptions(dir, opts)
+		fs, err := NewFile(dir, opts)
 		require.NoError(t, err)
 		// Apply ops, remembering the log size after each.
 		type done struct {
@@ -167,7 +167,7 @@ func FuzzTornTail(f *testing.F) {
 
 		var recs []Recovery
 		opts.OnRecover = func(r Recovery) { recs = append(recs, r) }
-		fs, err = NewFileWithOptions(dir, opts)
+		fs, err = NewFile(dir, opts)
 		var magic [4]byte
 		binary.LittleEndian.PutUint32(magic[:], frameMagic)
 		require.NoError(t, err)
@@ -176,7 +176,7 @@ func FuzzTornTail(f *testing.F) {
 			return // the garbage may hold what looks like a later frame
 		}
 
-		want := NewMemory()
+		want := NewMemory(nil)
 		var kept int64 = walHeaderSize
 		for _, d := range applied {
 			if d.end <= cutAt {
@@ -196,7 +196,7 @@ func FuzzTornTail(f *testing.F) {
 		require.NoError(t, fs.Create(ctx, RunInfo{ID: "after"}, [][]byte{[]byte("x")}))
 		require.NoError(t, fs.Close())
 		recs = nil
-		fs, err = NewFileWithOptions(dir, opts)
+		fs, err = NewFile(dir, opts)
 		require.NoError(t, err)
 		require.Empty(t, recs)
 		require.NoError(t, want.Create(ctx, RunInfo{ID: "after"}, [][]byte{[]byte("x")}))

@@ -21,7 +21,7 @@ import (
 func twentyRuns(t *testing.T, dir string) []int64 {
 	t.Helper()
 	ctx := context.Background()
-	f, err := store.NewFile(dir)
+	f, err := store.NewFile(dir, nil)
 	require.NoError(t, err)
 	var offs []int64
 	for i := range 20 {
@@ -53,7 +53,7 @@ func TestFileTruncatedLogIsCorrupt(t *testing.T) {
 			log := filepath.Join(dir, store.FileLogName)
 			at := cut(offs)
 			require.NoError(t, os.Truncate(log, at))
-			_, err := store.NewFile(dir)
+			_, err := store.NewFile(dir, nil)
 			require.ErrorIs(t, err, store.ErrCorrupt)
 			var me *store.MissingDataError
 			require.True(t, errors.As(err, &me), "%v", err)
@@ -64,7 +64,7 @@ func TestFileTruncatedLogIsCorrupt(t *testing.T) {
 			fi, err := os.Stat(log)
 			require.NoError(t, err)
 			require.Equal(t, at, fi.Size(), "left as it is")
-			_, err = store.NewFileWithOptions(dir, &store.FileOptions{ReadOnly: true})
+			_, err = store.NewFile(dir, &store.FileOptions{ReadOnly: true})
 			require.ErrorIs(t, err, store.ErrCorrupt, "read-only too")
 		})
 	}
@@ -81,7 +81,7 @@ func TestFileDamagedRunOthersWork(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			dir := filepath.Join(t.TempDir(), "store")
-			f, err := store.NewFile(dir)
+			f, err := store.NewFile(dir, nil)
 			require.NoError(t, err)
 			require.NoError(t, f.Create(ctx, store.RunInfo{ID: "bad"}, [][]byte{[]byte("good-1")}))
 			require.NoError(t, f.Create(ctx, store.RunInfo{ID: "ok"}, [][]byte{[]byte("ok-1")}))
@@ -100,7 +100,7 @@ func TestFileDamagedRunOthersWork(t *testing.T) {
 			}
 
 			for range 2 { // and again after a reopen
-				f, err = store.NewFile(dir)
+				f, err = store.NewFile(dir, nil)
 				require.NoError(t, err)
 				rs, err := f.Read(ctx, "bad", 1)
 				require.ErrorIs(t, err, store.ErrDamaged)
@@ -135,7 +135,7 @@ func TestFileFlipKeepsLaterFrames(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "store")
-	f, err := store.NewFile(dir)
+	f, err := store.NewFile(dir, nil)
 	require.NoError(t, err)
 	require.NoError(t, f.Create(ctx, store.RunInfo{ID: "a"}, nil))
 	require.NoError(t, f.Create(ctx, store.RunInfo{ID: "b"}, nil))
@@ -143,7 +143,7 @@ func TestFileFlipKeepsLaterFrames(t *testing.T) {
 	log := filepath.Join(dir, store.FileLogName)
 	before, err := os.ReadFile(log)
 	require.NoError(t, err)
-	f, err = store.NewFile(dir)
+	f, err = store.NewFile(dir, nil)
 	require.NoError(t, err)
 	require.NoError(t, f.Append(ctx, store.Batch{RunID: "a", Records: [][]byte{[]byte("A-FRAME")}}))
 	require.NoError(t, f.Append(ctx, store.Batch{RunID: "b", Records: [][]byte{[]byte("B-FRAME")}}))
@@ -155,7 +155,7 @@ func TestFileFlipKeepsLaterFrames(t *testing.T) {
 	require.NoError(t, os.WriteFile(log, data, 0o600))
 	require.NoError(t, os.Remove(filepath.Join(dir, store.FileIndexName)))
 
-	f, err = store.NewFile(dir)
+	f, err = store.NewFile(dir, nil)
 	require.NoError(t, err)
 	defer f.Close()
 	rs, err := f.Read(ctx, "b", 1)
@@ -176,9 +176,9 @@ func TestFileRefusesSymlinks(t *testing.T) {
 			target := filepath.Join(t.TempDir(), "elsewhere")
 			require.NoError(t, os.Rename(path, target))
 			require.NoError(t, os.Symlink(target, path))
-			_, err := store.NewFile(dir)
+			_, err := store.NewFile(dir, nil)
 			require.ErrorIs(t, err, store.ErrUnsafeFile)
-			_, err = store.NewFileWithOptions(dir, &store.FileOptions{ReadOnly: true})
+			_, err = store.NewFile(dir, &store.FileOptions{ReadOnly: true})
 			require.ErrorIs(t, err, store.ErrUnsafeFile)
 		})
 	}
@@ -230,7 +230,7 @@ func TestFileReadOnly(t *testing.T) {
 	require.NoError(t, os.Chmod(dir, 0o500))
 	t.Cleanup(func() { _ = os.Chmod(dir, 0o700) })
 
-	r, err := store.NewFileWithOptions(dir, &store.FileOptions{ReadOnly: true})
+	r, err := store.NewFile(dir, &store.FileOptions{ReadOnly: true})
 	require.NoError(t, err)
 	require.Equal(t, []string{"1"}, records(t, r, "r"))
 	require.ErrorIs(t, r.Append(ctx, store.Batch{RunID: "r", Expected: 1}), store.ErrReadOnly)
@@ -238,6 +238,6 @@ func TestFileReadOnly(t *testing.T) {
 	require.ErrorIs(t, r.Compact(ctx), store.ErrReadOnly)
 	require.NoError(t, r.Close())
 	require.Equal(t, before, snapshot(), "a read-only open changes nothing")
-	_, err = store.NewFileWithOptions(filepath.Join(dir, "missing"), &store.FileOptions{ReadOnly: true})
+	_, err = store.NewFile(filepath.Join(dir, "missing"), &store.FileOptions{ReadOnly: true})
 	require.ErrorIs(t, err, os.ErrNotExist, "a read-only open creates nothing")
 }

@@ -84,7 +84,7 @@ func TestFileUnevenTear(t *testing.T) {
 			require.NoError(t, os.WriteFile(path, data, 0o600))
 
 			var recs []Recovery
-			f, err := NewFileWithOptions(dir, &FileOptions{noSync: true, OnRecover: func(r Recovery) { recs = append(recs, r) }})
+			f, err := NewFile(dir, &FileOptions{noSync: true, OnRecover: func(r Recovery) { recs = append(recs, r) }})
 			require.NoError(t, err)
 			defer f.Close()
 			if tt.cut {
@@ -116,7 +116,7 @@ func TestFileUnevenTear(t *testing.T) {
 // BenchmarkFileAppendNoSync measures the CPU cost of an append (one step
 // checkpoint) without the fsync: encoding, locking, writing, indexing.
 func BenchmarkFileAppendNoSync(b *testing.B) {
-	f, err := NewFileWithOptions(b.TempDir(), &FileOptions{noSync: true})
+	f, err := NewFile(b.TempDir(), &FileOptions{noSync: true})
 	require.NoError(b, err)
 	defer f.Close()
 	ctx := context.Background()
@@ -136,7 +136,7 @@ func BenchmarkFileAppendNoSync(b *testing.B) {
 func TestFileCancelWhileQueued(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f, err := NewFileWithOptions(t.TempDir(), &FileOptions{noSync: true})
+	f, err := NewFile(t.TempDir(), &FileOptions{noSync: true})
 	require.NoError(t, err)
 	defer f.Close()
 	require.NoError(t, f.Create(ctx, RunInfo{ID: "r"}, nil))
@@ -193,7 +193,7 @@ func TestFileReadVerifiesChecksums(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
-	f, err := NewFileWithOptions(dir, &FileOptions{noSync: true})
+	f, err := NewFile(dir, &FileOptions{noSync: true})
 	require.NoError(t, err)
 	defer f.Close()
 	require.NoError(t, f.Create(ctx, RunInfo{ID: "r"}, [][]byte{[]byte("one")}))

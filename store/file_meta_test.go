@@ -47,7 +47,7 @@ func TestFileMetaRoundTrips(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	open := func() *store.File {
-		f, err := store.NewFile(dir)
+		f, err := store.NewFile(dir, nil)
 		require.NoError(t, err)
 		return f
 	}
@@ -86,7 +86,7 @@ func TestFileMetaRoundTrips(t *testing.T) {
 func TestFileAppendRejectsMetaWithoutJSON(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f, err := store.NewFile(t.TempDir())
+	f, err := store.NewFile(t.TempDir(), nil)
 	require.NoError(t, err)
 	defer f.Close()
 	good := store.Meta{Status: "running", UpdatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}

@@ -38,7 +38,7 @@ func TestFileHelperProcess(t *testing.T) {
 	name := os.Getenv(helperNameEnv)
 	count, err := strconv.Atoi(os.Getenv(helperCountEnv))
 	require.NoError(t, err)
-	f, err := store.NewFile(dir)
+	f, err := store.NewFile(dir, nil)
 	require.NoError(t, err)
 	defer f.Close()
 	ctx := context.Background()

@@ -218,8 +218,8 @@ func TestFileMatchesMemory(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
-	mem := store.NewMemory()
-	f, err := store.NewFile(dir)
+	mem := store.NewMemory(nil)
+	f, err := store.NewFile(dir, nil)
 	require.NoError(t, err)
 	defer func() { _ = f.Close() }()
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -283,7 +283,7 @@ func TestFileMatchesMemory(t *testing.T) {
 			require.NoError(t, f.Compact(ctx))
 		default:
 			require.NoError(t, f.Close())
-			f, err = store.NewFile(dir)
+			f, err = store.NewFile(dir, nil)
 			require.NoError(t, err)
 		}
 		q := store.Query{Statuses: []string{"0", "1", "pending"}[:rng.IntN(4)], DueBefore: now.Add(time.Duration(rng.IntN(2)) * time.Hour)}

@@ -35,7 +35,7 @@ func TestFilePowerLossProcess(t *testing.T) {
 		t.Skip("child process of TestFilePowerLossKills")
 	}
 	ctx := context.Background()
-	f, err := store.NewFileWithOptions(dir, &store.FileOptions{FS: faultfs.NewPowerLoss(faultfs.OS())})
+	f, err := store.NewFile(dir, &store.FileOptions{FS: faultfs.NewPowerLoss(faultfs.OS())})
 	require.NoError(t, err)
 	var mu sync.Mutex
 	out := bufio.NewWriter(os.Stdout)
@@ -88,7 +88,7 @@ func TestFilePowerLossKills(t *testing.T) {
 		require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
 		_ = cmd.Wait()
 
-		f, err := store.NewFileWithOptions(dir, &store.FileOptions{VerifyLog: true})
+		f, err := store.NewFile(dir, &store.FileOptions{VerifyLog: true})
 		require.NoError(t, err, "round %d", round)
 		require.Empty(t, f.Damage())
 		for id, n := range acked {

@@ -42,7 +42,7 @@ func (b *fileBundle) open(t *testing.T) *store.File {
 
 // tryOpen opens a store on the bundle's directory, recording recoveries.
 func (b *fileBundle) tryOpen() (*store.File, error) {
-	return store.NewFileWithOptions(b.dir, &store.FileOptions{OnRecover: func(r store.Recovery) {
+	return store.NewFile(b.dir, &store.FileOptions{OnRecover: func(r store.Recovery) {
 		b.mu.Lock()
 		defer b.mu.Unlock()
 		b.recs = append(b.recs, r)

@@ -26,7 +26,7 @@ func TestFileConformanceSmallLimit(t *testing.T) {
 // openFile opens a File store in dir that the test closes when done.
 func openFile(t testing.TB, dir string, opts *store.FileOptions) *store.File {
 	t.Helper()
-	f, err := store.NewFileWithOptions(dir, opts)
+	f, err := store.NewFile(dir, opts)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = f.Close() })
 	return f

@@ -122,14 +122,9 @@ var (
 	_ Deleter = (*Memory)(nil)
 )
 
-// NewMemory returns an empty Memory store with the default options.
-func NewMemory() *Memory {
-	return NewMemoryWithOptions(nil)
-}
-
-// NewMemoryWithOptions returns an empty Memory store configured by opts; nil
-// opts means the defaults.
-func NewMemoryWithOptions(opts *MemoryOptions) *Memory {
+// NewMemory returns an empty Memory store configured by opts; nil opts
+// means the defaults.
+func NewMemory(opts *MemoryOptions) *Memory {
 	m := &Memory{maxRecord: MaxRecordSizeDefault}
 	for i := range m.shards {
 		m.shards[i].runs = make(map[string]*memRun)

@@ -17,7 +17,7 @@ import (
 func TestMemoryPacksARunWhoseStatusChanges(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	m := NewMemory()
+	m := NewMemory(nil)
 	require.NoError(t, m.Create(ctx, RunInfo{ID: "r", Agent: "a", Meta: Meta{Status: "running"}}, [][]byte{[]byte("first")}))
 	want := []string{"first"}
 	seq := uint64(1)

@@ -9,12 +9,12 @@ import (
 
 func TestMemoryConformance(t *testing.T) {
 	t.Parallel()
-	storetest.Run(t, func(t *testing.T) store.Store { return store.NewMemory() })
+	storetest.Run(t, func(t *testing.T) store.Store { return store.NewMemory(nil) })
 }
 
 func TestMemoryConformanceSmallLimit(t *testing.T) {
 	t.Parallel()
 	storetest.RunWithOptions(t, func(t *testing.T) store.Store {
-		return store.NewMemoryWithOptions(&store.MemoryOptions{MaxRecordSize: 1000})
+		return store.NewMemory(&store.MemoryOptions{MaxRecordSize: 1000})
 	}, &storetest.Options{MaxRecordSize: 1000})
 }

@@ -146,7 +146,7 @@ func openStore(dir string, opts *store.FileOptions, stderr io.Writer) (*store.Fi
 	}
 	o := *opts
 	o.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	return store.NewFileWithOptions(dir, &o)
+	return store.NewFile(dir, &o)
 }
 
 // flags makes a command's flag set, with the -json flag every command has.

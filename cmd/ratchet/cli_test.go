@@ -31,7 +31,7 @@ type testBundle struct {
 func setup(t *testing.T) *testBundle {
 	t.Helper()
 	dir := t.TempDir()
-	s, err := store.NewFile(dir)
+	s, err := store.NewFile(dir, nil)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close() })
 	return &testBundle{dir: dir, store: s, clock: ratchettest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))}
@@ -212,7 +212,7 @@ func TestShow(t *testing.T) {
 
 func TestShowUnknownKind(t *testing.T) {
 	t.Parallel()
-	s := store.NewMemory()
+	s := store.NewMemory(nil)
 	ctx := context.Background()
 	start := []byte(`{"v":1,"kind":"run_started","time":"2026-01-02T03:04:05Z","agent":"calc","input":[{"role":"user","content":"hi"}]}`)
 	future := []byte(`{"v":1,"kind":"interrupt_asked","time":"2026-01-02T03:04:06Z","step":1,"question":"ok?"}`)

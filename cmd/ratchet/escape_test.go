@@ -99,7 +99,7 @@ func nastyRuns(t *testing.T) (*testBundle, *store.Memory) {
 	_, err = failing.Run(ctx, "hi", &ratchet.RunOptions{ID: "run-nasty-failed"})
 	require.Error(t, err)
 
-	m := store.NewMemory()
+	m := store.NewMemory(nil)
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	recs := []*ratchet.Record{
 		{Kind: ratchet.RecRunStarted, Agent: nasty, Input: []ratchet.Message{{Role: ratchet.RoleUser, Content: nasty}}},

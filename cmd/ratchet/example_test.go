@@ -20,7 +20,7 @@ func Example() {
 		panic(err)
 	}
 	defer os.RemoveAll(dir)
-	s, err := store.NewFile(dir)
+	s, err := store.NewFile(dir, nil)
 	if err != nil {
 		panic(err)
 	}

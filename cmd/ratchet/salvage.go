@@ -48,7 +48,7 @@ func cmdSalvage(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer from.Close()
-	to, err := store.NewFile(dst)
+	to, err := store.NewFile(dst, nil)
 	if err != nil {
 		return err
 	}

@@ -25,7 +25,7 @@ func damagedStore(t *testing.T) string {
 	t.Helper()
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "src")
-	s, err := store.NewFile(dir)
+	s, err := store.NewFile(dir, nil)
 	require.NoError(t, err)
 	require.NoError(t, s.Create(ctx, store.RunInfo{ID: "bad", Agent: "a"}, [][]byte{[]byte("first")}))
 	require.NoError(t, s.Create(ctx, store.RunInfo{ID: "good", Agent: "a"}, [][]byte{[]byte("g1"), []byte("g2")}))
@@ -66,7 +66,7 @@ func TestVerify(t *testing.T) {
 	require.Equal(t, before, snapshot(t, dir), "verify changes nothing")
 
 	clean := filepath.Join(t.TempDir(), "clean")
-	s, err := store.NewFile(clean)
+	s, err := store.NewFile(clean, nil)
 	require.NoError(t, err)
 	require.NoError(t, s.Create(context.Background(), store.RunInfo{ID: "r"}, [][]byte{[]byte("x")}))
 	require.NoError(t, s.Close())
@@ -94,7 +94,7 @@ func TestSalvage(t *testing.T) {
 	require.Contains(t, out, "good: 3 records copied")
 	require.Equal(t, before, snapshot(t, src), "the source is not changed")
 
-	s, err := store.NewFile(dst)
+	s, err := store.NewFile(dst, nil)
 	require.NoError(t, err)
 	defer s.Close()
 	rs, err := s.Read(ctx, "good", 1)
@@ -119,7 +119,7 @@ func TestSalvage(t *testing.T) {
 func TestReadOnlyCommands(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "ro")
-	s, err := store.NewFile(dir)
+	s, err := store.NewFile(dir, nil)
 	require.NoError(t, err)
 	require.NoError(t, s.Create(context.Background(), store.RunInfo{ID: "r", Agent: "a"}, nil))
 	require.NoError(t, s.Close())

@@ -69,7 +69,7 @@ func run(ctx context.Context, dir, answer string, stdin io.Reader, out io.Writer
 		dir = d
 	}
 	fmt.Fprintf(out, "store: %s (run again with -store %s to resume)\n", dir, dir)
-	st, err := store.NewFile(dir)
+	st, err := store.NewFile(dir, nil)
 	if err != nil {
 		return err
 	}

@@ -67,7 +67,7 @@ func parent() error {
 	}
 	fmt.Println("   (process 1 died: killed by SIGKILL)")
 
-	fs, err := store.NewFile(filepath.Join(dir, "store"))
+	fs, err := store.NewFile(filepath.Join(dir, "store"), nil)
 	if err != nil {
 		return err
 	}
@@ -219,7 +219,7 @@ func (p *prog) Generate(_ context.Context, req *ratchet.Request) (*ratchet.Respo
 // child runs (role "crash") or resumes (role "resume") the run.
 func child(ctx context.Context, role, dir string) error {
 	p := &prog{role: role, dir: dir, crash: role == "crash"}
-	fs, err := store.NewFile(filepath.Join(dir, "store"))
+	fs, err := store.NewFile(filepath.Join(dir, "store"), nil)
 	if err != nil {
 		return err
 	}

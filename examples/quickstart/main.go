@@ -111,7 +111,7 @@ func run(ctx context.Context, dir string) error {
 	}
 	var st store.Store // nil: the agent's own memory store
 	if dir != "" {
-		fs, err := store.NewFile(dir)
+		fs, err := store.NewFile(dir, nil)
 		if err != nil {
 			return err
 		}

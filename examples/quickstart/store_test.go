@@ -17,7 +17,7 @@ func TestResumeFromStore(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
-	fs, err := store.NewFile(dir)
+	fs, err := store.NewFile(dir, nil)
 	require.NoError(t, err)
 	a, err := ratchet.NewAgent(ratchet.Config{Name: "quickstart", Model: scriptedModel{}, Store: fs, Owner: "quickstart",
 		Tools: []ratchet.Tool{ratchet.NewTool("calculator", "c", calculate), ratchet.NewTool("clock", "c", now)}})
@@ -30,7 +30,7 @@ func TestResumeFromStore(t *testing.T) {
 	require.NoError(t, run(ctx, dir))
 	require.NoError(t, run(ctx, dir))
 
-	fs, err = store.NewFile(dir)
+	fs, err = store.NewFile(dir, nil)
 	require.NoError(t, err)
 	defer fs.Close()
 	infos, err := fs.List(ctx, store.Query{})

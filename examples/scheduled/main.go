@@ -33,7 +33,7 @@ func main() {
 type noIn struct{}
 
 func run(ctx context.Context, out io.Writer) error {
-	st := store.NewMemory()
+	st := store.NewMemory(nil)
 	clock := ratchettest.NewClock(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
 	hhmm := func() string { return clock.Now().Format("15:04") }
 	tb := &ratchettest.ExampleTB{}

@@ -205,7 +205,7 @@ func (b *testBundle) verifyAcked(t *testing.T, when string) {
 	if len(b.invs) == 0 {
 		return
 	}
-	fs, err := store.NewFile(filepath.Join(b.dir, "store"))
+	fs, err := store.NewFile(filepath.Join(b.dir, "store"), nil)
 	if err != nil {
 		b.findf("%s: the store does not open: %v", when, err)
 		return
@@ -251,7 +251,7 @@ type outcome struct {
 func (b *testBundle) outcome(t *testing.T) outcome {
 	t.Helper()
 	o := outcome{finished: map[string]bool{}, unknown: map[string]bool{}}
-	fs, err := store.NewFile(filepath.Join(b.dir, "store"))
+	fs, err := store.NewFile(filepath.Join(b.dir, "store"), nil)
 	if err != nil {
 		b.findf("at the end: the store does not open: %v", err)
 		return o

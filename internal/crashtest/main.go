@@ -229,7 +229,7 @@ func run(ctx context.Context) (err error) {
 		faulty = faultfs.NewFaulty(fsys, inj)
 		fsys = faulty
 	}
-	fs, err := store.NewFileWithOptions(filepath.Join(p.dir, "store"), &store.FileOptions{FS: fsys})
+	fs, err := store.NewFile(filepath.Join(p.dir, "store"), &store.FileOptions{FS: fsys})
 	if err != nil {
 		if faulty != nil && len(faulty.Faults()) > 0 {
 			p.events.report(Event{Ev: "refused", Err: err.Error()})

@@ -20,7 +20,7 @@
 // A test program that runs as a child process and is killed with SIGKILL
 // enables power-loss mode by opening its store with
 //
-//	store.NewFileWithOptions(dir, &store.FileOptions{FS: faultfs.NewPowerLoss(faultfs.OS())})
+//	store.NewFile(dir, &store.FileOptions{FS: faultfs.NewPowerLoss(faultfs.OS())})
 //
 // The library never reads the environment: a test program that wants a
 // switch reads its own variable (for example RATCHET_POWERLOSS=1) and

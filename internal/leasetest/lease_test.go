@@ -143,7 +143,7 @@ func toolLog(t *testing.T, dir string) []call {
 func checkRun(t *testing.T, dir string, pid int) {
 	t.Helper()
 	ctx := context.Background()
-	fs, err := store.NewFileWithOptions(filepath.Join(dir, "store"), &store.FileOptions{ReadOnly: true})
+	fs, err := store.NewFile(filepath.Join(dir, "store"), &store.FileOptions{ReadOnly: true})
 	require.NoError(t, err)
 	defer fs.Close()
 	st, err := ratchet.LoadState(ctx, fs, RunID)

@@ -82,7 +82,7 @@ func tools(log *os.File) []ratchet.Tool {
 
 func run(ctx context.Context) error {
 	dir := os.Getenv("LEASE_DIR")
-	fs, err := store.NewFile(filepath.Join(dir, "store"))
+	fs, err := store.NewFile(filepath.Join(dir, "store"), nil)
 	if err != nil {
 		return err
 	}

@@ -54,7 +54,7 @@ func main() {
 }
 
 func run(dir string, start, expect int) error {
-	st, err := store.NewFile(dir)
+	st, err := store.NewFile(dir, nil)
 	if err != nil {
 		return err
 	}

@@ -134,7 +134,7 @@ func TestTwoProcessesShareAFileStore(t *testing.T) {
 		t.Fatal("the survivor did not finish every run")
 	}
 
-	st, err := store.NewFile(dir)
+	st, err := store.NewFile(dir, nil)
 	require.NoError(t, err)
 	defer st.Close()
 	ctx := context.Background()

@@ -29,17 +29,17 @@ type deleteOnly struct {
 func TestRunAdaptsToOptionalInterfaces(t *testing.T) {
 	t.Parallel()
 	for name, newStore := range map[string]func(t *testing.T) store.Store{
-		"basic": func(t *testing.T) store.Store { return ratchettest.BasicStore(store.NewMemory()) },
+		"basic": func(t *testing.T) store.Store { return ratchettest.BasicStore(store.NewMemory(nil)) },
 		"lease-only": func(t *testing.T) store.Store {
-			m := store.NewMemory()
+			m := store.NewMemory(nil)
 			return leaseOnly{ratchettest.BasicStore(m), m}
 		},
 		"delete-only": func(t *testing.T) store.Store {
-			m := store.NewMemory()
+			m := store.NewMemory(nil)
 			return deleteOnly{ratchettest.BasicStore(m), m}
 		},
 		"basic-file": func(t *testing.T) store.Store {
-			f, err := store.NewFile(t.TempDir())
+			f, err := store.NewFile(t.TempDir(), nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -355,9 +355,9 @@ func linSeeds() int {
 func TestLinearizable(t *testing.T) {
 	t.Parallel()
 	for name, open := range map[string]func(t *testing.T) []leaseStore{
-		"memory": func(t *testing.T) []leaseStore { return []leaseStore{store.NewMemory()} },
+		"memory": func(t *testing.T) []leaseStore { return []leaseStore{store.NewMemory(nil)} },
 		"file": func(t *testing.T) []leaseStore {
-			f, err := store.NewFile(t.TempDir())
+			f, err := store.NewFile(t.TempDir(), nil)
 			require.NoError(t, err)
 			t.Cleanup(func() { require.NoError(t, f.Close()) })
 			return []leaseStore{f}
@@ -366,7 +366,7 @@ func TestLinearizable(t *testing.T) {
 			dir := t.TempDir()
 			var out []leaseStore
 			for range 2 {
-				f, err := store.NewFile(dir)
+				f, err := store.NewFile(dir, nil)
 				require.NoError(t, err)
 				t.Cleanup(func() { require.NoError(t, f.Close()) })
 				out = append(out, f)
@@ -413,7 +413,7 @@ func (s *staleGet) Get(ctx context.Context, id string) (store.RunInfo, error) {
 // whose Get can serve a stale index entry fails it.
 func TestLinearizableFailsStaleGet(t *testing.T) {
 	t.Parallel()
-	st := &staleGet{leaseStore: store.NewMemory(), rng: rand.New(rand.NewPCG(1, 2)), cache: map[string]store.RunInfo{}}
+	st := &staleGet{leaseStore: store.NewMemory(nil), rng: rand.New(rand.NewPCG(1, 2)), cache: map[string]store.RunInfo{}}
 	history := linHistory(t, []leaseStore{st}, linClients, linOps, 0)
 	require.Equal(t, porcupine.Illegal, checkLinearizable(t, history))
 }
