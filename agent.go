@@ -52,11 +52,12 @@ type Config struct {
 	// answer is validated against it.
 	Output *OutputType
 
-	// ToolChoice, MaxOutputTokens and Temperature are copied into every
-	// Request.
-	ToolChoice      ToolChoice
-	MaxOutputTokens int
-	Temperature     *float64
+	// ToolChoice, MaxResponseTokens (as Request.MaxOutputTokens) and
+	// Temperature are copied into every Request. MaxResponseTokens caps one
+	// response; Budget.MaxOutputTokens caps a whole run's output.
+	ToolChoice        ToolChoice
+	MaxResponseTokens int
+	Temperature       *float64
 
 	// MaxParallelTools bounds the tool calls of one step running at once.
 	// Defaults to 8 (MaxParallelToolsDefault).

@@ -16,7 +16,7 @@ func (r *Run) buildRequest(windDown bool) *Request {
 		Model:           cfg.ModelName,
 		Messages:        r.view(),
 		ToolChoice:      cfg.ToolChoice,
-		MaxOutputTokens: cfg.MaxOutputTokens,
+		MaxOutputTokens: cfg.MaxResponseTokens,
 		Temperature:     cfg.Temperature,
 	}
 	if !windDown {
