@@ -219,7 +219,9 @@
 //     (WaitForWaiters), as ExampleRetryPolicy and ExampleSleepUntil do.
 //   - ratchettest.FaultStore wraps any Store and fails the Nth append,
 //     before or after the inner store took it, or every append, read or
-//     write: a crash between two records, or a full disk, on cue.
+//     write: a crash between two records, or a full disk, on cue. Give the
+//     code under test its Store(), which has the inner store's optional
+//     interfaces (leases, delete) exactly when the inner store does.
 //   - WithIdempotencyKey gives a tool's own unit test the context the
 //     runtime would.
 //
