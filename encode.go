@@ -8,15 +8,6 @@ import (
 	"unicode/utf8"
 )
 
-// EncodeRecord returns the encoding of r: the JSON object that
-// encoding/json makes of it, as Record's struct tags (and those of the
-// types it holds) define. It returns encoding/json's error for a record
-// that has no JSON form (a cost that is NaN or infinite, a time outside
-// the years 0 to 9999).
-func EncodeRecord(r *Record) ([]byte, error) {
-	return appendEncodedRecord(make([]byte, 0, 256), r)
-}
-
 // appendEncodedRecord appends the encoding of r (see EncodeRecord) to b.
 // On an error it returns b unchanged.
 //

@@ -302,3 +302,25 @@ func errorInfo(err error) *ErrorInfo {
 	}
 	return &ErrorInfo{Kind: kind, Message: err.Error()}
 }
+
+// MaxRepairsDefault is ParsePolicy.MaxRepairs's default.
+const MaxRepairsDefault = 2
+
+// ParsePolicy governs unusable model output: invalid or off-schema tool
+// arguments, unknown tools, empty responses, final answers off the output
+// schema. Each gets a repair turn telling the model precisely what was wrong;
+// after MaxRepairs consecutive repair turns the run fails with a *ParseError.
+type ParsePolicy struct {
+	// MaxRepairs defaults to 2 (MaxRepairsDefault); a negative value allows
+	// no repair turn (the first unusable output fails the run).
+	MaxRepairs int
+	// MaxCallsPerResponse is the most tool calls one response may ask
+	// for. A response with more is unusable output: none of its calls
+	// runs, they are not persisted (only their number), and the model
+	// gets a repair turn asking for fewer. Defaults to 128
+	// (MaxCallsPerResponseDefault).
+	MaxCallsPerResponse int
+}
+
+// MaxCallsPerResponseDefault is ParsePolicy.MaxCallsPerResponse's default.
+const MaxCallsPerResponseDefault = 128

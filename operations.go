@@ -2,9 +2,12 @@ package ratchet
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
+	"github.com/ratchet-run/ratchet/internal/schema"
 	"github.com/ratchet-run/ratchet/store"
 )
 
@@ -121,4 +124,198 @@ func (s *Scheduler) Cancel(ctx context.Context, runID, reason string) (State, er
 		reason = red.Redact(reason)
 	}
 	return CancelRun(ctx, s.cfg.Store, s.cfg.Clock, runID, reason)
+}
+
+// appendExternal appends the record build returns to a run this process
+// does not step, with optimistic concurrency: on ErrConflict it reloads the
+// run and asks build again. fence, when non-zero, fences the append.
+func appendExternal(ctx context.Context, st store.Store, clock Clock, runID string, fence uint64, build func(*State) (*Record, error)) (State, error) {
+	for attempt := 1; ; attempt++ {
+		cur, err := LoadState(ctx, st, runID)
+		if err != nil {
+			return State{}, err
+		}
+		rec, err := build(&cur)
+		if err != nil {
+			return State{}, err
+		}
+		next, err := appendAfter(ctx, st, clock, &cur, rec, fence)
+		if errors.Is(err, store.ErrConflict) && fence == 0 && attempt < externalAppendAttempts {
+			continue
+		}
+		return next, err
+	}
+}
+
+// appendAfter appends rec to the run in state cur (which it does not
+// change) and returns the state after it. fence, when non-zero, fences the
+// append. It returns an error wrapping store.ErrConflict when cur is stale.
+func appendAfter(ctx context.Context, st store.Store, clock Clock, cur *State, rec *Record, fence uint64) (State, error) {
+	rec.Version, rec.Time, rec.Seq = FormatVersion, clock.Now(), cur.Seq+1
+	data, err := EncodeRecord(rec)
+	if err != nil {
+		return State{}, err
+	}
+	next := cur.Clone()
+	if err := next.Apply(rec); err != nil {
+		return State{}, err
+	}
+	err = st.Append(ctx, store.Batch{RunID: cur.RunID, Expected: cur.Seq, Records: [][]byte{data}, Meta: runMeta(&next), Fence: fence})
+	if err != nil {
+		return State{}, fmt.Errorf("ratchet: run %s: %w", cur.RunID, err)
+	}
+	return next, nil
+}
+
+// AnswerRun answers the pending interrupt interruptID of a run in st, from
+// any process: it appends the answered record (reloading and retrying when
+// another writer appended first) and makes the run due again, so that any
+// Scheduler continues it. An approval runs the call; a rejection reports
+// it (with Reason) to the model; a question's answer, validated against its
+// schema, becomes the call's result. It returns ErrAlreadyAnswered for an
+// interrupt answered before (an answer is used exactly once),
+// ErrUnknownInterrupt, ErrInvalidAnswer, or ErrRunEnded.
+//
+// AnswerRun has no Agent and so no Redactor: the answer is persisted as
+// given (as the ratchet CLI's answer command gives it). Scheduler.Answer
+// passes it through the Redactor of the run's agent.
+func AnswerRun(ctx context.Context, st store.Store, clock Clock, runID, interruptID string, ans Answer) error {
+	return answerRun(ctx, st, clock, runID, interruptID, ans, nil)
+}
+
+// answerRun is AnswerRun persisting the answer passed through red, when
+// not nil, once it has been checked against the question's schema.
+func answerRun(ctx context.Context, st store.Store, clock Clock, runID, interruptID string, ans Answer, red Redactor) error {
+	if clock == nil {
+		clock = SystemClock()
+	}
+	_, err := appendExternal(ctx, st, clock, runID, 0, func(s *State) (*Record, error) {
+		i := slices.IndexFunc(s.Interrupts, func(p PendingInterrupt) bool { return p.ID == interruptID })
+		if i < 0 {
+			if slices.Contains(s.Answered, interruptID) {
+				return nil, fmt.Errorf("%w: %s of run %s", ErrAlreadyAnswered, interruptID, runID)
+			}
+			if s.Status.Ended() {
+				return nil, fmt.Errorf("%w: run %s %s", ErrRunEnded, runID, s.Status)
+			}
+			return nil, fmt.Errorf("%w: %s of run %s", ErrUnknownInterrupt, interruptID, runID)
+		}
+		pi := s.Interrupts[i]
+		if pi.Kind == InterruptQuestion && len(pi.Schema) > 0 {
+			if ans.Value == nil {
+				return nil, fmt.Errorf("%w: no value", ErrInvalidAnswer)
+			}
+			v, err := schema.Compile(pi.Schema)
+			if err != nil {
+				return nil, fmt.Errorf("%w: schema: %v", ErrInvalidAnswer, err)
+			}
+			if err := v.Validate(ans.Value); err != nil {
+				return nil, fmt.Errorf("%w: %v", ErrInvalidAnswer, err)
+			}
+		}
+		if pi.Kind == InterruptQuestion && ans.Value != nil && !json.Valid(ans.Value) {
+			return nil, fmt.Errorf("%w: value is not JSON", ErrInvalidAnswer)
+		}
+		rec := &Record{Kind: RecAnswered, Step: pi.Step, Answer: &AnswerRecord{ID: interruptID, Answer: ans}}
+		if red != nil {
+			rec = redactRecord(red, rec)
+		}
+		return rec, nil
+	})
+	return err
+}
+
+// LoadState reads a run's State from s.
+//
+// It reads the whole log, as snapshots are incremental (see RecSnapshot):
+// it decodes the snapshot records, the latest one that holds the whole
+// history (an older version's full snapshot, or the run's first), and each
+// later one's new messages, and folds only the records that no snapshot
+// covers: those after the latest snapshot, and those before a snapshot
+// that left its messages out. What it decodes is about the history once,
+// plus the records since the latest snapshot.
+func LoadState(ctx context.Context, s store.Store, runID string) (State, error) {
+	if err := store.ValidateID(runID); err != nil {
+		return State{}, fmt.Errorf("ratchet: load run: %w", err)
+	}
+	if _, err := s.Get(ctx, runID); err != nil {
+		return State{}, fmt.Errorf("ratchet: load run %s: %w", runID, err)
+	}
+	recs, err := s.Read(ctx, runID, 1)
+	if err != nil {
+		return State{}, fmt.Errorf("ratchet: load run %s: %w", runID, err)
+	}
+	st, err := foldLog(recs)
+	if err != nil {
+		return State{}, fmt.Errorf("ratchet: load run %s: %w", runID, err)
+	}
+	if st.Status == "" {
+		return State{}, fmt.Errorf("ratchet: load run %s: %w: no records", runID, ErrCorruptLog)
+	}
+	st.RunID = runID
+	return st, nil
+}
+
+// foldLog folds a run's whole log, recs, skipping the records that
+// snapshots cover (see LoadState).
+func foldLog(recs []store.Record) (State, error) {
+	type snapAt struct {
+		i   int
+		rec *Record
+	}
+	var snaps []snapAt
+	base := -1 // in snaps: the latest snapshot holding the whole history
+	for i, sr := range recs {
+		if !maybeSnapshot(sr.Data) {
+			continue
+		}
+		rec, err := DecodeRecord(sr.Seq, sr.Data)
+		if err != nil {
+			return State{}, err
+		}
+		if rec.Kind != RecSnapshot {
+			continue
+		}
+		if rec.MessagesFrom == 0 && !rec.NoMessages {
+			base = len(snaps)
+		}
+		snaps = append(snaps, snapAt{i, rec})
+	}
+	var st State
+	fold := func(from, to int) error {
+		for _, sr := range recs[from:to] {
+			rec, err := DecodeRecord(sr.Seq, sr.Data)
+			if err != nil {
+				return err
+			}
+			if err := st.Apply(rec); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	next := 0 // the first record not folded or skipped
+	if base >= 0 {
+		snaps = snaps[base:]
+	} else {
+		snaps = nil // no snapshot to start from: fold everything
+	}
+	for k, sn := range snaps {
+		// A snapshot that holds its messages from where the state is
+		// (the previous snapshot) covers the records before it.
+		covered := k == 0 || !sn.rec.NoMessages && sn.rec.MessagesFrom == len(st.Messages) && st.SnapshotSeq == recs[next-1].Seq
+		if !covered {
+			if err := fold(next, sn.i); err != nil {
+				return State{}, err
+			}
+		}
+		if err := st.Apply(sn.rec); err != nil {
+			return State{}, err
+		}
+		next = sn.i + 1
+	}
+	if err := fold(next, len(recs)); err != nil {
+		return State{}, err
+	}
+	return st, nil
 }

@@ -7,11 +7,6 @@ import (
 	"time"
 )
 
-// FormatVersion is the version of the record encoding written by this code.
-// Records carry it in their "v" field; decoding accepts versions 1 through
-// FormatVersion and rejects newer ones with ErrUnsupportedFormat.
-const FormatVersion = 1
-
 // Status is where a run is in its life.
 type Status string
 
@@ -38,187 +33,6 @@ const (
 func (s Status) Ended() bool {
 	return s == StatusSucceeded || s == StatusFailed || s == StatusCancelled
 }
-
-// RecordKind names the kind of a Record.
-type RecordKind string
-
-// The kinds of records a run's log holds.
-const (
-	// RecRunStarted opens every log: the agent, the input messages.
-	RecRunStarted RecordKind = "run_started"
-	// RecModelFailed is one failed model call attempt (its error and the
-	// delay before the next attempt, if any).
-	RecModelFailed RecordKind = "model_failed"
-	// RecModelResponded is the model's response for a step, persisted
-	// before any tool of that step runs.
-	RecModelResponded RecordKind = "model_responded"
-	// RecToolStarted is persisted before a tool call runs.
-	RecToolStarted RecordKind = "tool_started"
-	// RecToolFinished is a tool call's result, persisted after it ran (or
-	// the outcome assigned to it: an argument error, an unknown outcome).
-	RecToolFinished RecordKind = "tool_finished"
-	// RecRepair is a message sent back to the model because its output
-	// could not be used (a final answer that does not fit the schema, an
-	// empty response).
-	RecRepair RecordKind = "repair"
-	// RecHistoryTrimmed records that the view of the history sent to the
-	// model was shortened (the log keeps everything).
-	RecHistoryTrimmed RecordKind = "history_trimmed"
-	// RecToolFailed is a failed attempt of a call that will be tried again
-	// (a retry, or a pause after which the call runs again).
-	RecToolFailed RecordKind = "tool_failed"
-	// RecWindDown is the message asking the model for its final answer
-	// because a budget was reached.
-	RecWindDown RecordKind = "wind_down"
-	// RecRunPaused: a budget or policy paused the run.
-	RecRunPaused RecordKind = "run_paused"
-	// RecRunResumed: a paused run continues. When appended by an operator
-	// (the ratchet CLI's retry command) rather than by the step loop, it
-	// may carry a Budget override, and the run's status becomes running so
-	// that the next process to load it (Agent.Resume, a Scheduler)
-	// continues it.
-	RecRunResumed RecordKind = "run_resumed"
-	// RecRunCompleted: the final answer; the run succeeded.
-	RecRunCompleted RecordKind = "run_completed"
-	// RecRunFailed: the run failed.
-	RecRunFailed RecordKind = "run_failed"
-	// RecRunCancelled: an operator cancelled the run (for example with
-	// the ratchet CLI's cancel command). Its Error (kind "cancelled")
-	// carries the reason. The run has ended: Step returns ErrRunEnded.
-	RecRunCancelled RecordKind = "run_cancelled"
-	// RecUsage is the spend of a model call whose model_responded could
-	// not be persisted (the store failed): its Response carries only the
-	// call's Usage (and Model), CostUSD its cost. It adds to the run's
-	// totals and budgets, and to nothing else.
-	RecUsage RecordKind = "usage"
-	// RecSnapshot holds the State as of the record before it, so that
-	// loading a long run need not decode every record. Its message history
-	// is incremental: State.Messages holds only the messages from index
-	// MessagesFrom on (those added since the previous snapshot), or, with
-	// NoMessages, none (the records since the previous snapshot rebuild
-	// them). Snapshots written by this code are bounded in size (see
-	// Config.SnapshotEvery); those of older versions hold the whole
-	// history (MessagesFrom 0), and load as before.
-	RecSnapshot RecordKind = "snapshot"
-)
-
-// Record is one entry of a run's append-only log. Exactly the fields that
-// belong to its Kind are set. Records are encoded as JSON objects; the
-// encoding is documented on each field by its JSON name and is stable across
-// versions (fields are only ever added).
-type Record struct {
-	// Version is the format version the record was written with ("v").
-	Version int        `json:"v"`
-	Kind    RecordKind `json:"kind"`
-	// Seq is the record's sequence in the store; not encoded.
-	Seq  uint64    `json:"-"`
-	Time time.Time `json:"time"`
-	// Step is the 1-based step the record belongs to.
-	Step int `json:"step,omitempty"`
-	// Active is the active running time spent since the previous record
-	// of the same process session (budgets count it).
-	Active time.Duration `json:"active,omitempty"`
-
-	// run_started
-	Agent  string            `json:"agent,omitempty"`
-	Input  []Message         `json:"input,omitempty"`
-	Labels map[string]string `json:"labels,omitempty"`
-
-	// model_responded, model_failed
-	Response *Response     `json:"response,omitempty"`
-	Attempt  int           `json:"attempt,omitempty"`
-	CostUSD  float64       `json:"cost_usd,omitempty"`
-	Delay    time.Duration `json:"delay,omitempty"`
-
-	// tool_started, tool_finished
-	Call   *CallRecord `json:"call,omitempty"`
-	Result *ToolResult `json:"result,omitempty"`
-
-	// repair
-	Message *Message `json:"message,omitempty"`
-
-	// Repair marks a model output (model_responded, or model_failed for
-	// output the server could not parse) that could not be used: a repair
-	// turn follows.
-	Repair bool `json:"repair,omitempty"`
-
-	// history_trimmed
-	Trimmed     []int  `json:"trimmed,omitempty"`
-	Summary     string `json:"summary,omitempty"`
-	SummaryUpTo int    `json:"summary_up_to,omitempty"`
-
-	// run_completed
-	Output string `json:"output,omitempty"`
-
-	// model_failed, run_paused, run_failed, run_cancelled
-	Error *ErrorInfo `json:"error,omitempty"`
-
-	// snapshot
-	State *State `json:"state,omitempty"`
-	// MessagesFrom, on a snapshot, is the index in the run's history of
-	// State.Messages' first message: the messages before it are those of
-	// the state the snapshot follows (0: State.Messages is the whole
-	// history).
-	MessagesFrom int `json:"messages_from,omitempty"`
-	// NoMessages, on a snapshot, says that State.Messages is left out: the
-	// history is the one the records before the snapshot build (its length
-	// is State.SnapshotMessages).
-	NoMessages bool `json:"no_messages,omitempty"`
-
-	// interrupted, answered, event_received (see interrupt.go)
-	Interrupt *PendingInterrupt `json:"interrupt,omitempty"`
-	Answer    *AnswerRecord     `json:"answer,omitempty"`
-	Event     *RunEvent         `json:"event,omitempty"`
-	// InboxSeq, on an answered or event_received record delivering an
-	// event taken from the run's store inbox (a store run of agent InboxAgent), is that
-	// event's sequence in the inbox.
-	InboxSeq uint64 `json:"inbox_seq,omitempty"`
-	// run_resumed: a budget override (see State.Budget).
-	Budget *Budget `json:"budget,omitempty"`
-}
-
-// CallRecord identifies one tool call of a step.
-type CallRecord struct {
-	// Index is the call's position among the step's tool calls.
-	Index int    `json:"index"`
-	ID    string `json:"id"`
-	Tool  string `json:"tool"`
-	// Key is the call's idempotency key (see IdempotencyKey).
-	Key string `json:"key"`
-	// Attempt counts tries of the call, from 1.
-	Attempt int `json:"attempt,omitempty"`
-}
-
-// ToolResult is the outcome of one tool call as the model sees it.
-type ToolResult struct {
-	// Content is the text sent back to the model.
-	Content string `json:"content"`
-	// IsError marks a failure reported to the model.
-	IsError bool `json:"is_error,omitempty"`
-	// Error classifies a failure: "arguments", "unknown_tool", "tool",
-	// "timeout", "panic", "unknown_outcome", "cancelled", "rejected".
-	Error string `json:"error,omitempty"`
-	// Duration is how long the call ran.
-	Duration time.Duration `json:"duration,omitempty"`
-	// OriginalBytes, when not zero, says that Content was cut (and ends
-	// with TruncationMarker's note): it is the length in bytes of the
-	// output the tool returned. A result is cut at the tool's
-	// MaxOutputBytes, and always to fit in one store record.
-	OriginalBytes int `json:"original_bytes,omitempty"`
-}
-
-// ErrorInfo is the persisted form of an error. It is an error itself, so
-// that a failure read back from a log can be returned and inspected (Kind
-// keeps the original classification).
-type ErrorInfo struct {
-	// Kind is a stable classification (a ModelErrorKind, "budget:steps",
-	// "parse", "tool", ...).
-	Kind    string `json:"kind"`
-	Message string `json:"message"`
-}
-
-// Error returns the persisted message.
-func (e *ErrorInfo) Error() string { return e.Message }
 
 // CallState is a tool call of the step in progress and what is known of it.
 type CallState struct {
@@ -597,21 +411,128 @@ func cloneMessages(ms []Message) []Message {
 	return out
 }
 
-// DecodeRecord decodes one record, as encoding/json decodes a Record, and
-// sets its Seq. It returns an error wrapping ErrCorruptLog for bytes that
-// are not a record, and ErrUnsupportedFormat for a record written by a
-// newer format version.
-func DecodeRecord(seq uint64, data []byte) (*Record, error) {
-	r := new(Record)
-	if err := json.Unmarshal(data, r); err != nil {
-		return nil, fmt.Errorf("%w: record %d: %v", ErrCorruptLog, seq, err)
+// applyInterrupt folds the records of this file.
+func (s *State) applyInterrupt(r *Record) error {
+	switch r.Kind {
+	case RecInterrupted:
+		pi := r.Interrupt
+		if pi == nil {
+			return fmt.Errorf("interrupted without interrupt")
+		}
+		c, err := s.call(&Record{Step: pi.Step, Call: &CallRecord{Index: pi.Call}})
+		if err != nil {
+			return err
+		}
+		if c.Result != nil {
+			return fmt.Errorf("call %d already finished", pi.Call)
+		}
+		c.Started = false
+		s.Interrupts = append(s.Interrupts, *pi)
+		s.setWaitStatus()
+	case RecAnswered:
+		a := r.Answer
+		if a == nil {
+			return fmt.Errorf("answered without answer")
+		}
+		i := slices.IndexFunc(s.Interrupts, func(p PendingInterrupt) bool { return p.ID == a.ID })
+		if i < 0 {
+			return fmt.Errorf("interrupt %q is not pending", a.ID)
+		}
+		pi := s.Interrupts[i]
+		s.Interrupts = slices.Delete(slices.Clone(s.Interrupts), i, i+1)
+		if len(s.Interrupts) == 0 {
+			s.Interrupts = nil
+		}
+		s.Answered = append(s.Answered, a.ID)
+		c, err := s.call(&Record{Step: pi.Step, Call: &CallRecord{Index: pi.Call}})
+		if err != nil {
+			return err
+		}
+		switch {
+		case pi.Kind == InterruptApproval && a.Approved:
+			c.Approved = true
+		case pi.Kind == InterruptApproval:
+			msg := "error: a person rejected this call"
+			if a.Reason != "" {
+				msg += ": " + a.Reason
+			}
+			c.Result = &ToolResult{Content: msg, IsError: true, Error: "rejected"}
+		case a.Value == nil:
+			msg := "error: nobody answered before the deadline"
+			if a.Reason != "" {
+				msg = "error: " + a.Reason
+			}
+			c.Result = &ToolResult{Content: msg, IsError: true, Error: "timeout"}
+		default:
+			c.Result = &ToolResult{Content: answerText(a.Value)}
+		}
+		s.setWaitStatus()
+		s.flushCalls()
+	case RecEventReceived:
+		if r.Event == nil {
+			return fmt.Errorf("event_received without event")
+		}
+		msg := Message{Role: RoleUser, Content: "[event " + r.Event.Name + "] " + answerText(r.Event.Data)}
+		if s.Calls == nil {
+			s.Messages = append(s.Messages, msg)
+		} else {
+			s.Queued = append(s.Queued, msg)
+		}
 	}
-	if r.Version > FormatVersion {
-		return nil, fmt.Errorf("%w: record %d has version %d, this code reads up to %d", ErrUnsupportedFormat, seq, r.Version, FormatVersion)
+	if r.InboxSeq > s.InboxSeq && (r.Kind == RecAnswered || r.Kind == RecEventReceived) {
+		s.InboxSeq = r.InboxSeq
 	}
-	if r.Version < 1 || r.Kind == "" {
-		return nil, fmt.Errorf("%w: record %d has no version or kind", ErrCorruptLog, seq)
+	return nil
+}
+
+// setWaitStatus sets the status from the pending interrupts.
+func (s *State) setWaitStatus() {
+	if s.Status.Ended() || s.Status == StatusPaused {
+		return
 	}
-	r.Seq = seq
-	return r, nil
+	s.Status = StatusRunning
+	for _, p := range s.Interrupts {
+		if p.Kind != InterruptSleep {
+			s.Status = StatusWaiting
+			return
+		}
+		s.Status = StatusSleeping
+	}
+}
+
+// flushQueued moves messages queued during a step after its tool results.
+func (s *State) flushQueued() {
+	s.Messages = append(s.Messages, s.Queued...)
+	s.Queued = nil
+}
+
+// wakeAt is when a waiting or sleeping run is next due: its earliest
+// interrupt deadline.
+func (s *State) wakeAt() time.Time {
+	var t time.Time
+	if s.Status != StatusWaiting && s.Status != StatusSleeping {
+		return t
+	}
+	for _, p := range s.Interrupts {
+		if !p.Deadline.IsZero() && (t.IsZero() || p.Deadline.Before(t)) {
+			t = p.Deadline
+		}
+	}
+	return t
+}
+
+func (s *State) cloneInterrupts(c *State) {
+	c.Interrupts = slices.Clone(s.Interrupts)
+	c.Answered = slices.Clone(s.Answered)
+	c.Queued = cloneMessages(s.Queued)
+}
+
+// answerText is the tool result text of a JSON answer: a JSON string is
+// unquoted, anything else is sent as JSON.
+func answerText(v json.RawMessage) string {
+	var str string
+	if json.Unmarshal(v, &str) == nil {
+		return str
+	}
+	return string(v)
 }

@@ -2,7 +2,6 @@ package ratchet
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 )
 
@@ -61,87 +60,6 @@ func (s Step) String() string {
 		b.WriteString("  ")
 		b.WriteString(s.Records[i].String())
 		b.WriteByte('\n')
-	}
-	return b.String()
-}
-
-// String returns the record's stable one-line text form (without times).
-func (r *Record) String() string {
-	var b strings.Builder
-	b.WriteString(string(r.Kind))
-	if r.Step != 0 {
-		fmt.Fprintf(&b, " step=%d", r.Step)
-	}
-	switch r.Kind {
-	case RecRunStarted:
-		fmt.Fprintf(&b, " agent=%s", r.Agent)
-		for _, m := range r.Input {
-			fmt.Fprintf(&b, " %s:%s", m.Role, strconv.Quote(m.Content))
-		}
-	case RecModelResponded:
-		resp := r.Response
-		fmt.Fprintf(&b, " finish=%s", resp.FinishReason)
-		if r.Attempt > 1 {
-			fmt.Fprintf(&b, " attempts=%d", r.Attempt)
-		}
-		fmt.Fprintf(&b, " usage=%d/%d", resp.Usage.InputTokens, resp.Usage.OutputTokens)
-		if r.CostUSD != 0 {
-			fmt.Fprintf(&b, " cost=%g", r.CostUSD)
-		}
-		if r.Repair {
-			b.WriteString(" repair")
-		}
-		if resp.Message.Content != "" {
-			fmt.Fprintf(&b, " text=%s", strconv.Quote(resp.Message.Content))
-		}
-		for i, c := range resp.Message.ToolCalls {
-			fmt.Fprintf(&b, " call[%d]=%s#%s(%s)", i, c.Name, c.ID, c.Arguments)
-		}
-	case RecModelFailed:
-		fmt.Fprintf(&b, " attempt=%d", r.Attempt)
-		if r.Delay > 0 {
-			fmt.Fprintf(&b, " delay=%s", r.Delay)
-		}
-		if r.Repair {
-			b.WriteString(" repair")
-		}
-	case RecToolStarted, RecToolFinished, RecToolFailed:
-		c := r.Call
-		fmt.Fprintf(&b, " call[%d]=%s#%s key=%s", c.Index, c.Tool, c.ID, c.Key)
-		if c.Attempt > 1 {
-			fmt.Fprintf(&b, " attempt=%d", c.Attempt)
-		}
-		if r.Delay > 0 {
-			fmt.Fprintf(&b, " delay=%s", r.Delay)
-		}
-		if res := r.Result; res != nil {
-			if res.IsError {
-				fmt.Fprintf(&b, " error=%s", res.Error)
-			}
-			fmt.Fprintf(&b, " -> %s", strconv.Quote(res.Content))
-		}
-	case RecRepair, RecWindDown:
-		fmt.Fprintf(&b, " %s", strconv.Quote(r.Message.Content))
-	case RecHistoryTrimmed:
-		if len(r.Trimmed) > 0 {
-			fmt.Fprintf(&b, " trimmed=%v", r.Trimmed)
-		}
-		if r.Summary != "" {
-			fmt.Fprintf(&b, " summary_up_to=%d summary=%s", r.SummaryUpTo, strconv.Quote(r.Summary))
-		}
-	case RecRunCompleted:
-		fmt.Fprintf(&b, " output=%s", strconv.Quote(r.Output))
-	case RecRunResumed:
-		if r.Budget != nil {
-			fmt.Fprintf(&b, " budget=%s", r.Budget)
-		}
-	case RecSnapshot:
-		if r.State != nil {
-			fmt.Fprintf(&b, " seq=%d messages=%d", r.State.Seq, len(r.State.Messages))
-		}
-	}
-	if r.Error != nil {
-		fmt.Fprintf(&b, " error=%s %s", r.Error.Kind, strconv.Quote(r.Error.Message))
 	}
 	return b.String()
 }

@@ -378,3 +378,48 @@ func stringBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), le
 func idempotencyKey(runID string, step, call int) string {
 	return runID + "/" + strconv.Itoa(step) + "/" + strconv.Itoa(call)
 }
+
+// ToolErrorAction says what a failed tool call does to its run.
+type ToolErrorAction string
+
+// The tool error actions.
+const (
+	// ToolErrorReport sends the error to the model as the call's result
+	// (the default).
+	ToolErrorReport ToolErrorAction = "report"
+	// ToolErrorRetry retries the call with the tool's (or the agent's
+	// ToolRetry) policy, then reports the last error. Only idempotent
+	// tools are retried: NewAgent rejects a tool that asks for it without
+	// being idempotent, and as Config.OnToolError it applies to the
+	// idempotent tools only (the others report).
+	ToolErrorRetry ToolErrorAction = "retry"
+	// ToolErrorFail fails the run and cancels the step's other calls.
+	ToolErrorFail ToolErrorAction = "fail"
+	// ToolErrorPause pauses the run; the call runs again when it resumes.
+	ToolErrorPause ToolErrorAction = "pause"
+)
+
+// valid reports whether a is one of the actions above, or empty (the
+// default).
+func (a ToolErrorAction) valid() bool {
+	switch a {
+	case "", ToolErrorReport, ToolErrorRetry, ToolErrorFail, ToolErrorPause:
+		return true
+	}
+	return false
+}
+
+// UnknownOutcomeAction says what a resume does with a non-idempotent call
+// that was started but never finished (the process stopped while it ran).
+type UnknownOutcomeAction string
+
+// The unknown-outcome actions.
+const (
+	// UnknownOutcomeReport tells the model the outcome is unknown (the
+	// default).
+	UnknownOutcomeReport UnknownOutcomeAction = "report"
+	// UnknownOutcomeRerun runs the call again with the same idempotency key.
+	UnknownOutcomeRerun UnknownOutcomeAction = "rerun"
+	// UnknownOutcomeFail fails the run.
+	UnknownOutcomeFail UnknownOutcomeAction = "fail"
+)
