@@ -83,7 +83,7 @@ func RetryRun(ctx context.Context, st store.Store, clock Clock, runID string, bu
 func DeleteRun(ctx context.Context, st store.Store, runID string) error {
 	del, ok := st.(store.Deleter)
 	if !ok {
-		return store.NewUnsupportedError("ratchet: delete run "+cutID(runID), st, "Deleter")
+		return store.NewUnsupportedError("ratchet: delete run "+store.QuoteID(runID), st, "Deleter")
 	}
 	if err := store.ValidateID(runID); err != nil {
 		return fmt.Errorf("ratchet: delete run: %w", err)

@@ -27,15 +27,15 @@ type RunBusyError struct {
 	Lost bool
 }
 
-// Error returns "ratchet: run ID is busy: leased by OWNER until T".
+// Error returns `ratchet: run "ID" is busy: leased by "OWNER" until T`.
 func (e *RunBusyError) Error() string {
 	what := "is busy"
 	if e.Lost {
 		what = "lease lost"
 	}
-	msg := fmt.Sprintf("ratchet: run %s %s", cutID(e.RunID), what)
+	msg := fmt.Sprintf("ratchet: run %s %s", store.QuoteID(e.RunID), what)
 	if e.Owner != "" {
-		msg += fmt.Sprintf(": leased by %q until %s", cutID(e.Owner), e.Expires.UTC().Format(time.RFC3339Nano))
+		msg += fmt.Sprintf(": leased by %s until %s", store.QuoteID(e.Owner), e.Expires.UTC().Format(time.RFC3339Nano))
 	}
 	return msg
 }
@@ -252,13 +252,4 @@ func (r *Run) releaseLease(ctx context.Context) error {
 // later Step takes the lease again. Close is safe to call more than once.
 func (r *Run) Close(ctx context.Context) error {
 	return r.releaseLease(ctx)
-}
-
-// cutID returns id, cut to a length fit for an error message.
-func cutID(id string) string {
-	const max = store.MaxIDLen + 8
-	if len(id) <= max {
-		return id
-	}
-	return fmt.Sprintf("%s...(%d bytes)", id[:max], len(id))
 }

@@ -129,7 +129,7 @@ func TestDeleteRunNeedsDeleter(t *testing.T) {
 	var ue *store.UnsupportedError
 	require.ErrorAs(t, err, &ue)
 	require.Equal(t, "Deleter", ue.Interface)
-	require.ErrorContains(t, err, "ratchet: delete run run-1: store ratchettest.basicStore does not implement store.Deleter")
+	require.ErrorContains(t, err, `ratchet: delete run "run-1": store ratchettest.basicStore does not implement store.Deleter`)
 	info, err := b.store.Get(ctx, "run-1")
 	require.NoError(t, err, "the run is still there")
 	require.Equal(t, string(ratchet.StatusSucceeded), info.Status)

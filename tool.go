@@ -350,7 +350,7 @@ func cutOutput[S ~string | ~[]byte](prefix S, total, max int) string {
 	for cut > 0 && !utf8.RuneStart(prefix[cut]) {
 		cut--
 	}
-	return string(prefix[:cut]) + TruncationMarker + ": showing " + strconv.Itoa(cut) + " of " + strconv.Itoa(total) + " bytes]"
+	return string(prefix[:cut]) + truncateNote(cut, total)
 }
 
 // idempotencyKeyType is the context key for IdempotencyKey.
