@@ -57,8 +57,6 @@ type leaseHolder struct {
 	mu      sync.Mutex
 	lease   store.Lease // zero when not held
 	renewed time.Time   // when lease was last acquired or renewed
-	// keep renews the lease while a step runs.
-	keep leaseKeeper
 }
 
 // newLeaseHolder returns the lease holder of a new Run: under
@@ -154,74 +152,43 @@ func (r *Run) renewLease(ctx context.Context, l store.Lease, now time.Time) erro
 
 // keepLease renews the Run's lease every third of Config.LeaseTTL until
 // the returned stop is called; a lease taken over cancels the step (cancel,
-// with the *RunBusyError as its cause). Its timer is made once per Run and
-// only re-armed per step; it runs on real time, not the Clock (a test's
-// fake clock would count it among its waiters), while the expiry is the
-// Clock's.
+// with the *RunBusyError as its cause). It ticks on real time, not the
+// Clock (a test's fake clock would count it among its waiters); the expiry
+// is the Clock's.
 func (r *Run) keepLease(ctx context.Context, cancel context.CancelCauseFunc) (stop func()) {
-	k := &r.own.keep
-	k.mu.Lock()
-	k.ctx, k.cancel, k.stopped = ctx, cancel, false
-	if k.timer == nil {
-		k.timer = time.AfterFunc(r.a.cfg.LeaseTTL/3, func() { r.renewTick() })
-	} else {
-		k.timer.Reset(r.a.cfg.LeaseTTL / 3)
-	}
-	k.mu.Unlock()
-	return k.stop
-}
-
-// leaseKeeper is keepLease's state.
-type leaseKeeper struct {
-	mu      sync.Mutex
-	timer   *time.Timer
-	stopped bool
-	ctx     context.Context
-	cancel  context.CancelCauseFunc
-	ticks   sync.WaitGroup // renewals in progress
-}
-
-// stop stops the renewals and waits for one in progress.
-func (k *leaseKeeper) stop() {
-	k.mu.Lock()
-	k.stopped = true
-	k.timer.Stop()
-	k.ctx, k.cancel = nil, nil
-	k.mu.Unlock()
-	k.ticks.Wait()
-}
-
-// renewTick renews the lease (keepLease's timer).
-func (r *Run) renewTick() {
-	k := &r.own.keep
-	k.mu.Lock()
-	if k.stopped {
-		k.mu.Unlock()
-		return
-	}
-	ctx, cancel := k.ctx, k.cancel
-	k.ticks.Add(1)
-	k.mu.Unlock()
-	defer k.ticks.Done()
-	h := r.own
-	h.mu.Lock()
-	l := h.lease
-	h.mu.Unlock()
-	if l.Owner == "" {
-		return
-	}
-	if err := r.renewLease(ctx, l, r.a.cfg.Clock.Now()); err != nil {
-		if _, lost := errors.AsType[*RunBusyError](err); lost {
-			cancel(err)
-			return
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(r.a.cfg.LeaseTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			h := r.own
+			h.mu.Lock()
+			l := h.lease
+			h.mu.Unlock()
+			if l.Owner == "" {
+				return
+			}
+			if err := r.renewLease(ctx, l, r.a.cfg.Clock.Now()); err != nil {
+				if _, lost := errors.AsType[*RunBusyError](err); lost {
+					cancel(err)
+					return
+				}
+				// A store error: the appends will tell; try again later.
+			}
 		}
-		// A store error: the appends will tell; try again later.
+	}()
+	return func() {
+		close(done)
+		wg.Wait()
 	}
-	k.mu.Lock()
-	if !k.stopped {
-		k.timer.Reset(r.a.cfg.LeaseTTL / 3)
-	}
-	k.mu.Unlock()
 }
 
 // releaseLease gives the Run's lease up, if it holds one.

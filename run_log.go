@@ -22,9 +22,6 @@ type batch struct {
 	data [][]byte // recs encoded, slices of buf
 	buf  []byte
 	next State // the state recs lead to
-	// room for recs and data, enough for nearly every batch
-	recs0 [2]*Record
-	data0 [2][]byte
 }
 
 // newBatch starts a batch at now (a reading of the run's Clock). Within a
@@ -46,9 +43,7 @@ func (r *Run) newBatch(now time.Time) (*batch, error) {
 	if r.encBuf == nil {
 		r.encBuf = make([]byte, 0, 1024)
 	}
-	b := &batch{now: now, next: r.state, buf: r.encBuf[:0]}
-	b.recs, b.data = b.recs0[:0], b.data0[:0]
-	return b, nil
+	return &batch{now: now, next: r.state, buf: r.encBuf[:0]}, nil
 }
 
 // stage adds rec to b: it encodes rec (cut to fit the record limit, see
