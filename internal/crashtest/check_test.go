@@ -12,10 +12,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ratchet-run/ratchet/internal/childprog"
 
 	"github.com/stretchr/testify/require"
 
@@ -23,25 +24,10 @@ import (
 	"github.com/ratchet-run/ratchet/store"
 )
 
-// buildProg builds this package's program once per test binary, with the
-// race detector when RATCHET_CRASH_RACE=1 (it makes every child several
-// times slower, so it is not the default, even under go test -race).
-var buildProg = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "crashtest-bin")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "crashprog")
-	args := []string{"build", "-o", bin}
-	if os.Getenv("RATCHET_CRASH_RACE") == "1" {
-		args = append(args, "-race")
-	}
-	out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return bin, nil
-})
+// child is this package's program, built with the race detector when
+// RATCHET_CRASH_RACE=1 (it makes every child several times slower, so it
+// is not the default, even under go test -race; see TestMain).
+var child = childprog.New("crashprog")
 
 // invocation is what one run of the child did, as its event pipe and its
 // exit status tell.
@@ -78,7 +64,7 @@ type testBundle struct {
 
 func setup(t *testing.T, env ...string) *testBundle {
 	t.Helper()
-	bin, err := buildProg()
+	bin, err := child.Path()
 	require.NoError(t, err)
 	return &testBundle{bin: bin, dir: t.TempDir(), env: env}
 }

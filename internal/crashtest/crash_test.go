@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -31,10 +30,11 @@ func points() int {
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	code := m.Run()
-	if bin, err := buildProg(); err == nil {
-		_ = os.RemoveAll(filepath.Dir(bin))
+	if os.Getenv("RATCHET_CRASH_RACE") == "1" {
+		child.Flags = []string{"-race"}
 	}
+	code := m.Run()
+	child.Remove()
 	os.Exit(code)
 }
 

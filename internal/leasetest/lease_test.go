@@ -4,16 +4,16 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/ratchet-run/ratchet/internal/childprog"
 
 	"github.com/stretchr/testify/require"
 
@@ -21,25 +21,12 @@ import (
 	"github.com/ratchet-run/ratchet/store"
 )
 
-// buildProg builds this package's program once per test binary.
-var buildProg = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "leasetest-bin")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "leasetest")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return bin, nil
-})
+// prog is this package's program.
+var prog = childprog.New("leasetest")
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if bin, err := buildProg(); err == nil {
-		_ = os.RemoveAll(filepath.Dir(bin))
-	}
+	prog.Remove()
 	os.Exit(code)
 }
 
@@ -54,7 +41,7 @@ type child struct {
 // start starts a child in mode on dir and waits for it to be ready.
 func start(t *testing.T, dir, mode string, env ...string) *child {
 	t.Helper()
-	bin, err := buildProg()
+	bin, err := prog.Path()
 	require.NoError(t, err)
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), append([]string{"LEASE_DIR=" + dir, "LEASE_MODE=" + mode}, env...)...)
@@ -85,7 +72,7 @@ func (c *child) wait(t *testing.T) string {
 
 func create(t *testing.T, dir string) {
 	t.Helper()
-	bin, err := buildProg()
+	bin, err := prog.Path()
 	require.NoError(t, err)
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), "LEASE_DIR="+dir, "LEASE_MODE=create")

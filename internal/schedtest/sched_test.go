@@ -9,10 +9,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ratchet-run/ratchet/internal/childprog"
 
 	"github.com/stretchr/testify/require"
 
@@ -20,25 +21,12 @@ import (
 	"github.com/ratchet-run/ratchet/store"
 )
 
-// buildProg builds this package's program once per test binary.
-var buildProg = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "schedtest-bin")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "schedtest")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return bin, nil
-})
+// prog is this package's program.
+var prog = childprog.New("schedtest")
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if bin, err := buildProg(); err == nil {
-		_ = os.RemoveAll(filepath.Dir(bin))
-	}
+	prog.Remove()
 	os.Exit(code)
 }
 
@@ -96,7 +84,7 @@ func readSteps(t *testing.T, path string) map[string][]interval {
 // same run at overlapping times.
 func TestTwoProcessesShareAFileStore(t *testing.T) {
 	t.Parallel()
-	bin, err := buildProg()
+	bin, err := prog.Path()
 	require.NoError(t, err)
 	dir := t.TempDir()
 	const runs = 40
