@@ -360,7 +360,7 @@ const (
 // reports a late result itself when it finds callAbandoned). When ctx
 // ends first, the call gets CallGrace to return; then it is abandoned and
 // await reports false.
-func await[T any](ctx context.Context, state *atomic.Int32, res <-chan T) (T, bool) {
+func await(ctx context.Context, state *atomic.Int32, res <-chan toolReturn) (toolReturn, bool) {
 	select {
 	case v := <-res:
 		return v, true
@@ -374,8 +374,7 @@ func await[T any](ctx context.Context, state *atomic.Int32, res <-chan T) (T, bo
 	case <-grace.C:
 	}
 	if state.CompareAndSwap(callRunning, callAbandoned) {
-		var zero T
-		return zero, false
+		return toolReturn{}, false
 	}
 	return <-res, true // it returned just now
 }
